@@ -1,0 +1,19 @@
+"""ntklib: support library for reproducing *Influence Malleability in Linearized Attention*
+(Miñoza, Medina, Ibañez; arXiv:2603.13085). Notebooks call what is re-exported here."""
+
+from . import attention, data, kernels, paper, params, paths, plotting, results, runtime, spectra
+from .attention import (attention_features, linear_attention, normalize_rows, stacked_attention,
+                        truncated_attention)
+from .data import DataCorruptError, DataNotFoundError, Dataset, balanced_order, load_task
+from .kernels import (class_contrast, gram, linattn_kernel, linattn_kernel_triple_sum,
+                      perturbation_sensitivity, polynomial_kernel, sensitivity_curve)
+from .params import ParameterError
+from .params import resolve as resolve_parameters
+from .plotting import save_figure, save_table, use_style
+from .results import Verdict, fmt, fmt_bound, interpolate_loglog, loglog_slope, write_results
+from .runtime import progress, resolve_device
+from .spectra import (RankDeficientError, amplification_curve, condition_number, depth_exponents,
+                      truncation_curve, gram_spectrum, naive_eigen_ratio,
+                      range_condition_number, width_threshold)
+
+__version__ = "0.1.0"

@@ -1,0 +1,83 @@
+"""Linearized attention (PAPER.md, "Objects").
+
+Identity query/key/value maps and exp(a) ~ 1 + a turn attention into ``f_att(X) = X X^T X = G X``,
+computed transductively over the whole training set. A test point attends to the training set:
+``f_att(x) = x X^T X``. Rows are then l2-normalised before the MLP (MLP-Attn).
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = [
+    "linear_attention",
+    "normalize_rows",
+    "attention_features",
+    "stacked_attention",
+    "truncated_attention",
+]
+
+
+def linear_attention(X_query: torch.Tensor, X_context: torch.Tensor) -> torch.Tensor:
+    """``(X_query X_context^T) X_context``: ``X_query: (q, d)``, ``X_context: (n, d)`` -> ``(q, d)``.
+
+    Evaluated in the cheaper association: ``X_query (X_context^T X_context)`` costs
+    O((q + n) d^2) against O(q n d) the other way.
+    """
+    if X_query.shape[-1] != X_context.shape[-1]:
+        raise ValueError(
+            f"query points have d={X_query.shape[-1]} features but the context has "
+            f"d={X_context.shape[-1]}: both must be flattened images of the same data set"
+        )
+    q, n, d = X_query.shape[0], X_context.shape[0], X_context.shape[1]
+    if (q + n) * d < q * n:
+        return X_query @ (X_context.T @ X_context)
+    return (X_query @ X_context.T) @ X_context
+
+
+def normalize_rows(Z: torch.Tensor) -> torch.Tensor:
+    """Rows scaled to unit l2 norm; a zero row is an error (its direction is undefined)."""
+    norms = Z.norm(dim=-1, keepdim=True)
+    if bool((norms == 0).any()):
+        bad = torch.nonzero(norms.flatten() == 0).flatten()[:5].tolist()
+        raise ValueError(f"rows {bad} are zero and cannot be l2-normalised (all-zero images?)")
+    return Z / norms
+
+
+def attention_features(
+    X_train: torch.Tensor, X_query: torch.Tensor | None = None, normalize: bool = True
+) -> torch.Tensor:
+    """MLP-Attn input: attention of ``X_query`` (default: the training set) over ``X_train``.
+
+    ``X_train: (n, d)``, ``X_query: (q, d)`` -> ``(q, d)``, rows l2-normalised if ``normalize``.
+    """
+    Z = linear_attention(X_train if X_query is None else X_query, X_train)
+    return normalize_rows(Z) if normalize else Z
+
+
+def stacked_attention(X: torch.Tensor, depth: int, recompute: bool = False) -> torch.Tensor:
+    """``depth`` linearized attention layers on the training set, no normalisation in between.
+
+    ``recompute=False`` (the reading behind the paper's remark, Gram ``G^(2k+1)``): every layer
+    re-applies the input's attention map, ``Z_k = G Z_{k-1} = G^k X``.
+    ``recompute=True`` (plain stacked self-attention): each layer attends with its own input,
+    ``Z_k = Z_{k-1} Z_{k-1}^T Z_{k-1}``, whose Gram is ``G^(3^k)``.
+    """
+    if depth < 1:
+        raise ValueError(f"depth must be >= 1, not {depth}")
+    Z = X
+    for _ in range(depth):
+        Z = linear_attention(Z, Z) if recompute else (X @ (X.T @ Z))
+    return Z
+
+
+def truncated_attention(X: torch.Tensor, rank: int) -> torch.Tensor:
+    """Attention through the top-``rank`` singular components only: ``G_r X = U_r S_r^3 V_r^T``.
+
+    With ``X = U S V^T`` the full attention output is ``G X = U S^3 V^T``; keeping ``rank``
+    components caps the Gram's spectrum at ``(s_1 / s_r)^6`` on its range (PAPER.md, claim 5).
+    """
+    if not 1 <= rank <= min(X.shape):
+        raise ValueError(f"rank must be in 1..{min(X.shape)} for X of shape {tuple(X.shape)}, not {rank}")
+    U, S, Vh = torch.linalg.svd(X, full_matrices=False)
+    return (U[:, :rank] * S[:rank] ** 3) @ Vh[:rank]

@@ -1,0 +1,150 @@
+"""Kernels induced by linearized attention (Thm 4.1) and their sensitivity (Prop 4.5).
+
+Thm 4.1: ``K_LinAttn(x_i, x_j) = sum_{k,l} (x_i.x_k)(x_k.x_l)(x_l.x_j)``; on the training set
+``K = G^3``. For a query x against the training set: ``K(x, x') = (x X^T) G (X x'^T)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .attention import normalize_rows
+
+__all__ = [
+    "gram",
+    "linattn_kernel",
+    "linattn_kernel_triple_sum",
+    "polynomial_kernel",
+    "class_contrast",
+    "Sensitivity",
+    "perturbation_sensitivity",
+    "sensitivity_curve",
+]
+
+
+def gram(X: torch.Tensor, Y: torch.Tensor | None = None) -> torch.Tensor:
+    """``X Y^T`` (``Y`` defaults to ``X``): ``(n, d), (m, d) -> (n, m)``."""
+    return X @ (X if Y is None else Y).T
+
+
+def linattn_kernel(
+    X_train: torch.Tensor, X_a: torch.Tensor | None = None, X_b: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Gram-induced kernel of Thm 4.1 between ``X_a`` and ``X_b`` (default: the training set).
+
+    ``(x_a X^T) G (X x_b^T)``; for ``X_a = X_b = X`` this is ``G^3``. Shapes ``(p, d), (q, d) -> (p, q)``.
+    """
+    A = gram(X_train if X_a is None else X_a, X_train)  # (p, n): similarities to training points
+    B = gram(X_train if X_b is None else X_b, X_train)  # (q, n)
+    return A @ gram(X_train) @ B.T
+
+
+def linattn_kernel_triple_sum(X_train: torch.Tensor, X_a: torch.Tensor, X_b: torch.Tensor) -> torch.Tensor:
+    """Thm 4.1's double sum over intermediate points, evaluated term by term, for pairs.
+
+    ``X_a, X_b: (p, d)`` (row i of each forms pair i) -> ``(p,)``: for each pair the literal
+    ``sum_{k,l} (a.x_k)(x_k.x_l)(x_l.b)`` over all n^2 chains a -> k -> l -> b, as an
+    elementwise product summed (no matrix power), to check ``G^3`` independently.
+    """
+    if X_a.shape != X_b.shape:
+        raise ValueError(f"pairs need X_a and X_b of one shape, got {tuple(X_a.shape)} and {tuple(X_b.shape)}")
+    G = gram(X_train)
+    first = gram(X_a, X_train)  # (p, n): a . x_k
+    last = gram(X_b, X_train)  # (p, n): x_l . b
+    chains = first[:, :, None] * G[None, :, :] * last[:, None, :]  # (p, n, n): one term per chain
+    return chains.sum(dim=(1, 2))
+
+
+def polynomial_kernel(X: torch.Tensor, Y: torch.Tensor | None = None, degree: int = 3, c: float = 0.0) -> torch.Tensor:
+    """``(x.y + c)^degree``: a kernel of the same degree as G^3 that depends on the pair only."""
+    return (gram(X, Y) + c) ** degree
+
+
+def class_contrast(K: torch.Tensor, y: torch.Tensor) -> float:
+    """Mean within-class minus mean between-class entry of the cosine-normalised kernel.
+
+    ``K_ij / sqrt(K_ii K_jj)``, off-diagonal entries only. Larger = blocks by class stand out.
+    """
+    diag = torch.sqrt(torch.diagonal(K))
+    C = K / (diag[:, None] * diag[None, :])
+    same = y[:, None] == y[None, :]
+    off = ~torch.eye(len(y), dtype=torch.bool)
+    return float(C[same & off].mean() - C[~same].mean())
+
+
+@dataclass(frozen=True)
+class Sensitivity:
+    """Effect of moving training point j by ``delta`` (Prop 4.5), exact (not first order).
+
+    ``attention_total``: ``sum_i ||f_i(X') - f_i(X)||`` over all n attention outputs
+    ``f_i = sum_k (x_i.x_k) x_k``; ``bound``: ``||G[:, j]||_1 * ||delta||``, the paper's factor;
+    ``attention_normalized_total``: the same for the l2-normalised rows MLP-Attn uses;
+    ``polynomial_total``: the same for the feature map of ``(x.y)^3``, where only point j moves;
+    ``kernel_others``: relative Frobenius change of ``G^3`` on pairs not involving j (exactly 0
+    for any kernel that depends on the pair only, such as the polynomial one).
+    """
+
+    attention_total: float
+    bound: float
+    attention_normalized_total: float
+    polynomial_total: float
+    kernel_others: float
+
+
+def perturbation_sensitivity(X: torch.Tensor, j: int, delta: torch.Tensor, degree: int = 3) -> Sensitivity:
+    """Exact change of attention features and kernels when ``x_j -> x_j + delta``.
+
+    ``X: (n, d)``, ``delta: (d,)``. Uses the closed form of ``F' - F`` for ``F = G X``
+    (O(nd) beyond one ``F``, instead of recomputing ``G' X'``): with ``u = X delta`` and
+    ``s = ||delta||^2``,
+    ``dF = (G[:, j] + u) delta^T + u x_j^T + e_j (u^T X + u_j delta^T + s x_j^T + s delta^T)``.
+    """
+    n, d = X.shape
+    if delta.shape != (d,):
+        raise ValueError(f"delta must have shape ({d},), got {tuple(delta.shape)}")
+    x_j = X[j]
+    u = X @ delta  # (n,): x_i . delta
+    s = delta @ delta
+    G_j = X @ x_j  # (n,): column j of G
+    F = X @ (X.T @ X)  # (n, d)
+    dF = torch.outer(G_j + u, delta) + torch.outer(u, x_j)
+    dF[j] += u @ X + u[j] * delta + s * x_j + s * delta
+    eps = torch.sqrt(s)
+    F_new = F + dF
+    normalized_change = normalize_rows(F_new) - normalize_rows(F)
+    # polynomial feature map phi with phi(a).phi(b) = (a.b)^degree: ||phi(x') - phi(x)||^2 by the kernel trick
+    x_new = x_j + delta
+    poly_sq = (x_new @ x_new) ** degree + (x_j @ x_j) ** degree - 2 * (x_new @ x_j) ** degree
+    others = torch.ones(n, dtype=torch.bool)
+    others[j] = False
+    K = F[others] @ F[others].T
+    K_new = F_new[others] @ F_new[others].T
+    return Sensitivity(
+        attention_total=float(dF.norm(dim=1).sum()),
+        bound=float(G_j.abs().sum() * eps),
+        attention_normalized_total=float(normalized_change.norm(dim=1).sum()),
+        polynomial_total=float(torch.sqrt(poly_sq.clamp_min(0))),
+        kernel_others=float((K_new - K).norm() / K.norm()),
+    )
+
+
+def sensitivity_curve(X: torch.Tensor, sizes: list[int], points: int, eps: float, seed: int) -> list[dict]:
+    """:func:`perturbation_sensitivity` over nested training sets ``X[:n]``, ``n`` in ``sizes``.
+
+    The perturbed points are ``j = 0 .. points-1`` (present in every nested set) and each gets
+    one fixed random direction of l2 norm ``eps`` (drawn from ``seed``), so only n changes
+    along the curve. Returns one row per (n, j) with the fields of :class:`Sensitivity`.
+    """
+    if max(sizes) > X.shape[0] or points > min(sizes):
+        raise ValueError(f"sizes {sizes} and points={points} do not fit the {X.shape[0]} points given")
+    gen = torch.Generator().manual_seed(seed)
+    directions = torch.randn(points, X.shape[1], generator=gen, dtype=torch.float64).to(X)
+    deltas = eps * directions / directions.norm(dim=1, keepdim=True)
+    rows = []
+    for n in sizes:
+        for j in range(points):
+            s = perturbation_sensitivity(X[:n], j, deltas[j])
+            rows.append({"n": n, "j": j, **s.__dict__})
+    return rows

@@ -1,0 +1,49 @@
+"""Where everything lives. Every output file is named here, so each has one producer.
+
+Outputs of the ``paper`` profile go to ``figures/`` (committed); any other profile writes to
+``build/<profile>/`` (ignored by git). ``NTKLIB_OUTPUT`` overrides the root for every profile.
+Inside: ``<notebook>/<name>.{png,pdf,csv,md}``, ``results/<notebook>.json``, ``summary.md``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["REPO_ROOT", "NOTEBOOK_DIR", "PARAMETER_DIR", "output_root", "notebook_output", "results_file"]
+
+
+def _find_root() -> Path:
+    here = Path(__file__).resolve().parent.parent
+    if (here / "notebooks").is_dir():
+        return here
+    for parent in [Path.cwd(), *Path.cwd().parents]:  # non-editable install: look from the cwd
+        if (parent / "notebooks").is_dir() and (parent / "parameters").is_dir():
+            return parent
+    return here
+
+
+REPO_ROOT = _find_root()
+NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+PARAMETER_DIR = REPO_ROOT / "parameters"
+
+
+def output_root(profile: str) -> Path:
+    """Root of one profile's outputs (see module docstring)."""
+    env = os.environ.get("NTKLIB_OUTPUT")
+    if env:
+        return Path(env) / profile
+    return REPO_ROOT / "figures" if profile == "paper" else REPO_ROOT / "build" / profile
+
+
+def notebook_output(profile: str, notebook: str, filename: str) -> Path:
+    """Path of one output file of one notebook; the folder is created."""
+    path = output_root(profile) / notebook / filename
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def results_file(profile: str, notebook: str) -> Path:
+    path = output_root(profile) / "results" / f"{notebook}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path

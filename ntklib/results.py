@@ -1,0 +1,140 @@
+"""Verdicts: one line per check in the notebook, a JSON results file, and the summary table.
+
+Each notebook ends by building :class:`Verdict` objects from its measurements, printing
+their lines and calling :func:`write_results`. :func:`summary_table` gathers every results
+file of a profile into the table (claim, paper, ours, verdict) that the README shows.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from .paths import REPO_ROOT, output_root, results_file
+
+__all__ = ["Verdict", "write_results", "summary_table", "markdown_table", "update_readme", "fmt", "fmt_bound",
+           "loglog_slope", "interpolate_loglog"]
+
+HOLDS, FAILS, PARTIAL = "holds", "does NOT reproduce", "partly reproduces"
+README_START, README_END = "<!-- summary:start -->", "<!-- summary:end -->"
+
+
+def fmt(x: float, digits: int = 3) -> str:
+    """A number rounded for printing (nbval compares text): ``3`` significant digits, inf kept."""
+    if isinstance(x, float) and math.isinf(x):
+        return "inf"
+    if x == 0:
+        return "0"
+    if 1e-3 <= abs(x) < 1e4:
+        return f"{x:.{digits}g}"
+    return f"{x:.{digits - 1}e}"
+
+
+def fmt_bound(x: float) -> str:
+    """A rounding-level number as the power of ten above it (``6.2e-16 -> '< 1e-15'``).
+
+    For errors that are pure float64 rounding: their digits differ between BLAS builds, their
+    order of magnitude does not, and nbval compares printed text.
+    """
+    if x == 0:
+        return "0"
+    return f"< 1e{math.ceil(math.log10(abs(x)) + 1e-12):d}"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One checked claim. ``status`` is computed from the data by the notebook."""
+
+    claim: str  # e.g. "Thm 4.7"
+    check: str  # what was measured, in words
+    paper: str  # the paper's statement or number
+    ours: str  # our measurement, with the settings that matter
+    status: str  # HOLDS, FAILS or PARTIAL
+
+    @classmethod
+    def from_test(cls, claim: str, check: str, paper: str, ours: str, holds: bool) -> "Verdict":
+        return cls(claim, check, paper, ours, HOLDS if holds else FAILS)
+
+    @property
+    def line(self) -> str:
+        return f"{self.claim}: {self.check}: {self.ours} -> {self.status} (paper: {self.paper})"
+
+
+def write_results(profile: str, notebook: str, parameters: dict[str, Any], verdicts: list[Verdict],
+                  measurements: dict[str, Any] | None = None) -> None:
+    """Write ``results/<notebook>.json`` (parameters, verdicts, measurements); print the lines."""
+    for v in verdicts:
+        print(v.line)
+    path = results_file(profile, notebook)
+    payload = {
+        "notebook": notebook,
+        "profile": profile,
+        "parameters": parameters,
+        "verdicts": [asdict(v) for v in verdicts],
+        "measurements": measurements or {},
+    }
+    path.write_text(json.dumps(payload, indent=1, sort_keys=True, default=str) + "\n")
+
+
+def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
+    """A GitHub-flavoured Markdown table (cells converted with ``str``; '|' escaped)."""
+    def cell(x: Any) -> str:
+        return str(x).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(map(cell, header)) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(map(cell, row)) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def summary_table(profile: str) -> str:
+    """Markdown table of every verdict in ``results/*.json`` of ``profile``, by notebook."""
+    rows = []
+    for path in sorted((output_root(profile) / "results").glob("*.json")):
+        data = json.loads(path.read_text())
+        for v in data["verdicts"]:
+            rows.append([f"{v['claim']}: {v['check']}", v["paper"], v["ours"], f"**{v['status']}**",
+                         f"`{data['notebook']}`"])
+    if not rows:
+        return f"_No results for profile '{profile}' yet: run the notebooks._\n"
+    return markdown_table(["claim", "paper", "ours", "verdict", "notebook"], rows)
+
+
+def update_readme(profile: str, readme: Path = REPO_ROOT / "README.md") -> None:
+    """Replace the README's block between the summary markers by the profile's summary."""
+    text = readme.read_text()
+    if README_START not in text or README_END not in text:
+        raise ValueError(f"{readme} lacks the markers {README_START} ... {README_END}")
+    head, rest = text.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    root = output_root(profile)
+    shown = root.relative_to(REPO_ROOT) if root.is_relative_to(REPO_ROOT) else root
+    note = (f"\n_Generated from `{shown}/results/*.json` (profile `{profile}`) by "
+            "`python -m ntklib.run`; do not edit by hand._\n\n")
+    readme.write_text(head + README_START + note + summary_table(profile) + "\n" + README_END + tail)
+
+
+def loglog_slope(x: list[float], y: list[float]) -> float:
+    """Least-squares slope of ``log y`` against ``log x`` (the growth exponent of y in x)."""
+    import numpy as np  # noqa: PLC0415
+
+    lx, ly = np.log(np.asarray(x, dtype=float)), np.log(np.asarray(y, dtype=float))
+    if len(lx) < 2 or not np.all(np.isfinite(ly)):
+        raise ValueError("a log-log slope needs at least two finite, positive points")
+    return float(np.polyfit(lx, ly, 1)[0])
+
+
+def interpolate_loglog(x: list[float], y: list[float], y_target: float) -> float:
+    """The x at which the piecewise log-log interpolation of increasing ``y`` reaches ``y_target``.
+
+    Returns nan when ``y_target`` lies outside the measured range (no extrapolation).
+    """
+    import numpy as np  # noqa: PLC0415
+
+    lx, ly = np.log(np.asarray(x, dtype=float)), np.log(np.asarray(y, dtype=float))
+    t = np.log(y_target)
+    if not (ly.min() <= t <= ly.max()) or np.any(np.diff(ly) <= 0):
+        return float("nan")
+    return float(np.exp(np.interp(t, ly, lx)))

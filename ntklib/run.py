@@ -1,0 +1,119 @@
+"""Run notebooks through papermill with a parameter profile: ``python -m ntklib.run``.
+
+Examples::
+
+    python -m ntklib.run                       # every notebook, quick profile
+    python -m ntklib.run --profile paper       # paper scale (a GPU is used when present)
+    python -m ntklib.run 02_spectral_amplification
+    python -m ntklib.run --refresh-committed   # re-execute notebooks/*.ipynb in place (quick)
+
+Every profile file is checked before the first kernel starts. Executed notebooks go to
+``<output root>/executed/``; each notebook writes its own figures, tables and results file, so
+a run that stops halfway keeps what the finished notebooks wrote. The summary table is rebuilt
+at the end (and, for the paper profile, put into the README).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+from .params import ParameterError, load_profile
+from .paths import NOTEBOOK_DIR, output_root
+from .results import summary_table, update_readme
+
+__all__ = ["available_notebooks", "main"]
+
+
+def available_notebooks() -> list[str]:
+    return sorted(p.stem for p in NOTEBOOK_DIR.glob("[0-9]*.ipynb"))
+
+
+def _select(names: list[str]) -> list[str]:
+    known = available_notebooks()
+    chosen = []
+    for name in names or known:
+        stem = name.removesuffix(".ipynb").removesuffix(".py").split("/")[-1]
+        matches = [k for k in known if k == stem or k.startswith(stem + "_") or k.split("_", 1)[0] == stem]
+        if len(matches) != 1:
+            raise SystemExit(f"notebook '{name}' matches {matches or 'nothing'}; known: {known}")
+        chosen.append(matches[0])
+    return chosen
+
+
+def _run_profile(notebooks: list[str], profile: str) -> int:
+    import papermill  # noqa: PLC0415  (heavy import, only when running)
+
+    overrides = {}
+    for nb in notebooks:  # check every parameter file before any compute
+        overrides[nb] = load_profile(nb, profile)
+    executed_dir = output_root(profile) / "executed"
+    executed_dir.mkdir(parents=True, exist_ok=True)
+    failures, start = [], time.perf_counter()
+    for nb in notebooks:
+        t0 = time.perf_counter()
+        print(f"[{profile}] {nb} ...", flush=True)
+        try:
+            papermill.execute_notebook(
+                str(NOTEBOOK_DIR / f"{nb}.ipynb"), str(executed_dir / f"{nb}.ipynb"),
+                parameters=overrides[nb], cwd=str(NOTEBOOK_DIR), kernel_name="python3", language="python",
+                progress_bar=sys.stderr.isatty(),
+            )
+            print(f"[{profile}] {nb} done in {time.perf_counter() - t0:.1f} s", flush=True)
+        except Exception as exc:  # noqa: BLE001  (report and go on: other notebooks still run)
+            failures.append(nb)
+            print(f"[{profile}] {nb} FAILED after {time.perf_counter() - t0:.1f} s: {exc}", file=sys.stderr)
+    summary = output_root(profile) / "summary.md"
+    summary.write_text(summary_table(profile))
+    if profile == "paper":
+        update_readme(profile)
+    print(f"[{profile}] {len(notebooks) - len(failures)}/{len(notebooks)} notebooks in "
+          f"{time.perf_counter() - start:.1f} s; summary: {summary}")
+    return 1 if failures else 0
+
+
+def _refresh_committed(notebooks: list[str]) -> int:
+    """Sync each pair from its .py, then execute the .ipynb in place with its defaults."""
+    import nbclient  # noqa: PLC0415
+    import nbformat  # noqa: PLC0415
+
+    os.environ["NTKLIB_PROGRESS"] = "0"  # progress bars never enter committed outputs
+    for nb in notebooks:
+        path = NOTEBOOK_DIR / f"{nb}.ipynb"
+        subprocess.run([sys.executable, "-m", "jupytext", "--sync", str(NOTEBOOK_DIR / f"{nb}.py")], check=True)
+        t0 = time.perf_counter()
+        notebook = nbformat.read(path, as_version=4)
+        nbclient.NotebookClient(notebook, kernel_name="python3", record_timing=False,
+                                resources={"metadata": {"path": str(NOTEBOOK_DIR)}}).execute()
+        nbformat.write(notebook, path)
+        print(f"refreshed {path.name} in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ntklib.run", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("notebooks", nargs="*", help="names or number prefixes (default: all)")
+    parser.add_argument("--profile", default="quick", help="parameters/<profile>/ (quick, paper)")
+    parser.add_argument("--refresh-committed", action="store_true",
+                        help="re-execute notebooks/*.ipynb in place with their defaults (quick)")
+    parser.add_argument("--list", action="store_true", help="list the notebooks and exit")
+    args = parser.parse_args(argv)
+    if args.list:
+        print("\n".join(available_notebooks()))
+        return 0
+    notebooks = _select(args.notebooks)
+    try:
+        if args.refresh_committed:
+            return _refresh_committed(notebooks)
+        return _run_profile(notebooks, args.profile)
+    except ParameterError as exc:
+        print(f"parameter error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
