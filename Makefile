@@ -1,0 +1,39 @@
+# Two entry points (see README): `make run` and `make test`. Both set up .venv first.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# torch is pinned here only for the install; the package accepts any torch>=2.2,<3.
+TORCH ?= torch==2.13.0
+PROFILE ?= quick
+NOTEBOOKS ?=
+# Data: NTKLIB_DATA from the environment, else ../shared/data when it exists (this project's
+# workspace and CI), else the loader's cache / torchvision download (see README, "Data").
+NTKLIB_DATA ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),)
+export NTKLIB_DATA
+
+.PHONY: setup run test refresh lab clean
+
+$(VENV)/.done: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "$(TORCH)"
+	$(PY) -m pip install -q -e ".[test]"
+	touch $@
+
+setup: $(VENV)/.done
+
+run: setup  ## execute the notebooks with PROFILE (quick | paper), writing figures and results
+	$(PY) -m ntklib.run --profile $(PROFILE) $(NOTEBOOKS)
+
+test: setup  ## unit tests, pair sync, environment check, nbval over the committed notebooks
+	NTKLIB_PROGRESS=0 MPLBACKEND=agg $(PY) -m pytest tests
+	NTKLIB_PROGRESS=0 $(PY) -m pytest --nbval --nbval-current-env notebooks
+
+refresh: setup  ## re-execute notebooks/*.ipynb in place (after editing a .py), for committing
+	$(PY) -m ntklib.run --refresh-committed $(NOTEBOOKS)
+
+lab: setup
+	$(VENV)/bin/jupyter lab notebooks
+
+clean:
+	rm -rf build

@@ -1,0 +1,43 @@
+import pytest
+import torch
+
+from ntklib import attention_features, linear_attention, normalize_rows, stacked_attention, truncated_attention
+
+RTOL = 1e-10  # float64 identities
+
+
+def test_both_associations_agree(gen):
+    for q, n, d in ((5, 40, 8), (30, 6, 50)):  # each takes a different branch
+        Xq = torch.rand(q, d, generator=gen, dtype=torch.float64)
+        X = torch.rand(n, d, generator=gen, dtype=torch.float64)
+        torch.testing.assert_close(linear_attention(Xq, X), (Xq @ X.T) @ X, rtol=RTOL, atol=0)
+
+
+def test_shape_mismatch_is_a_clear_error():
+    with pytest.raises(ValueError, match="same data set"):
+        linear_attention(torch.rand(3, 784), torch.rand(5, 3072))
+
+
+def test_normalized_rows_have_unit_norm_and_zero_rows_fail(gen):
+    X = torch.rand(12, 7, generator=gen, dtype=torch.float64)
+    torch.testing.assert_close(attention_features(X).norm(dim=1), torch.ones(12, dtype=torch.float64))
+    with pytest.raises(ValueError, match="zero"):
+        normalize_rows(torch.zeros(2, 3))
+
+
+def test_stacked_attention_grams(gen):
+    X = torch.rand(6, 10, generator=gen, dtype=torch.float64)
+    G = X @ X.T
+    for k in (1, 2):
+        Z = stacked_attention(X, k)
+        torch.testing.assert_close(Z @ Z.T, torch.linalg.matrix_power(G, 2 * k + 1), rtol=RTOL, atol=0)
+        Z = stacked_attention(X, k, recompute=True)
+        torch.testing.assert_close(Z @ Z.T, torch.linalg.matrix_power(G, 3**k), rtol=1e-8, atol=0)
+
+
+def test_truncated_attention(gen):
+    X = torch.rand(9, 20, generator=gen, dtype=torch.float64)
+    torch.testing.assert_close(truncated_attention(X, 9), linear_attention(X, X), rtol=1e-9, atol=1e-9)
+    assert torch.linalg.matrix_rank(truncated_attention(X, 3)) == 3
+    with pytest.raises(ValueError, match="rank must be"):
+        truncated_attention(X, 10)

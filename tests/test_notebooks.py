@@ -1,0 +1,51 @@
+"""The notebooks as a whole: pairs in sync, structure, one producer per output file."""
+
+import jupytext
+import pytest
+
+from ntklib.paths import NOTEBOOK_DIR, REPO_ROOT
+
+PAIRS = sorted(NOTEBOOK_DIR.glob("[0-9]*.py"))
+
+
+def _cells(nb):
+    return [(c.cell_type, c.source.strip(), tuple(c.metadata.get("tags", []))) for c in nb.cells]
+
+
+@pytest.mark.parametrize("py", PAIRS, ids=lambda p: p.stem)
+def test_pair_is_in_sync(py):
+    ipynb = py.with_suffix(".ipynb")
+    assert ipynb.is_file(), f"{py.name} has no paired .ipynb: run `make refresh`"
+    assert _cells(jupytext.read(py)) == _cells(jupytext.read(ipynb)), (
+        f"{py.name} and {ipynb.name} differ: run `jupytext --sync {py}` and `make refresh`")
+
+
+@pytest.mark.parametrize("py", PAIRS, ids=lambda p: p.stem)
+def test_notebook_structure(py):
+    nb = jupytext.read(py)
+    params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(params) == 1, "exactly one parameters cell"
+    source = py.read_text()
+    assert f'resolve_parameters("{py.stem}", globals())' in source  # checks what papermill injected
+    assert "write_results(" in source  # verdicts reach the summary table
+    assert nb.cells[0].cell_type == "markdown" and "paper" in nb.cells[0].source.lower()
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert not [c for c in code if c.source.lstrip().startswith("def ") and c.source.count("\n") > 15], \
+        "long functions belong in ntklib"
+
+
+@pytest.mark.parametrize("py", PAIRS, ids=lambda p: p.stem)
+def test_committed_outputs_hold_no_progress_bars_or_errors(py):
+    nb = jupytext.read(py.with_suffix(".ipynb"))
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            assert out.get("output_type") != "error", f"{py.stem}: a committed cell raised"
+            assert "it/s" not in str(out.get("text", "")), f"{py.stem}: a progress bar was committed"
+
+
+def test_committed_figures_come_from_existing_notebooks():
+    """Outputs live under <root>/<notebook>/ (ntklib.paths), so each has one producer."""
+    figures = REPO_ROOT / "figures"
+    stems = {p.stem for p in PAIRS}
+    for folder in (p for p in figures.iterdir() if p.is_dir()) if figures.is_dir() else []:
+        assert folder.name in stems | {"results", "executed"}, f"figures/{folder.name} has no producing notebook"

@@ -1,0 +1,66 @@
+import pytest
+import yaml
+
+import ntklib.params as params
+import ntklib.run as run
+from ntklib import ParameterError
+from ntklib.paths import NOTEBOOK_DIR, PARAMETER_DIR
+
+NOTEBOOKS = sorted(p.stem for p in NOTEBOOK_DIR.glob("[0-9]*.py"))
+
+
+def test_defaults_are_parsed_from_the_parameters_cell():
+    defaults = params.notebook_defaults("02_spectral_amplification")
+    assert defaults["profile"] == "quick" and isinstance(defaults["sizes"], list)
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+@pytest.mark.parametrize("profile", ["quick", "paper"])
+def test_every_profile_file_exists_and_is_valid(notebook, profile):
+    overrides = params.load_profile(notebook, profile)
+    assert overrides.get("profile") == profile  # so that plain `papermill -f` writes to the right place
+
+
+def test_unknown_parameter_is_refused_with_a_suggestion():
+    with pytest.raises(ParameterError, match="unknown parameter 'n_chek' \\(did you mean 'n_check'\\?\\)"):
+        params.check_parameters("01_gram_induced_kernel", {"n_chek": 10})
+
+
+def test_mistyped_parameter_is_refused():
+    with pytest.raises(ParameterError, match="'n_check' = '200' is a str"):
+        params.check_parameters("01_gram_induced_kernel", {"n_check": "200"})
+    with pytest.raises(ParameterError, match="sizes"):
+        params.check_parameters("02_spectral_amplification", {"sizes": [10, "20"]})
+    with pytest.raises(ParameterError, match="bool"):
+        params.check_parameters("01_gram_induced_kernel", {"n_check": True})
+
+
+def test_int_is_accepted_for_a_float_and_converted():
+    resolved = params.check_parameters("01_gram_induced_kernel", {"sensitivity_eps": 2})
+    assert resolved["sensitivity_eps"] == 2.0 and isinstance(resolved["sensitivity_eps"], float)
+
+
+def test_resolve_reads_what_papermill_injected():
+    defaults = params.notebook_defaults("01_gram_induced_kernel")
+    namespace = {**defaults, "n_chek": 5, "In": ["import ntklib", "# Parameters\nn_chek = 5\n"]}
+    with pytest.raises(ParameterError, match="n_chek"):
+        params.resolve("01_gram_induced_kernel", namespace)
+    namespace = {**defaults, "n_check": 50, "In": ["# Parameters\nn_check = 50\n"]}
+    assert params.resolve("01_gram_induced_kernel", namespace)["n_check"] == 50
+
+
+def test_runner_refuses_a_bad_profile_before_any_compute(tmp_path, monkeypatch, capsys):
+    bad = tmp_path / "parameters"
+    (bad / "broken").mkdir(parents=True)
+    (bad / "broken" / "01_gram_induced_kernel.yaml").write_text(yaml.safe_dump({"profile": "broken", "n_chek": 3}))
+    monkeypatch.setattr(params, "PARAMETER_DIR", bad)
+    started = []
+    monkeypatch.setitem(__import__("sys").modules, "papermill", type("P", (), {"execute_notebook": started.append}))
+    assert run.main(["01", "--profile", "broken"]) == 2
+    assert "n_chek" in capsys.readouterr().err and not started
+
+
+def test_missing_profile_file_is_a_clear_error():
+    with pytest.raises(ParameterError, match="no parameter file"):
+        params.load_profile("01_gram_induced_kernel", "nonexistent")
+    assert PARAMETER_DIR.is_dir()
