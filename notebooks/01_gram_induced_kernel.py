@@ -35,7 +35,7 @@ import ntklib as nl
 profile = "quick"  # output profile: quick -> build/quick/, paper -> figures/
 device = "auto"  # auto | cpu | cuda (everything here is float64)
 seed = 0  # seed of the class-balanced subsets and of the perturbation directions
-tasks = ["mnist", "cifar10"]  # data sets (cifar10 = exact pixels, 4,000 training images)
+tasks = ["mnist", "cifar10"]  # data sets (cifar10: exact pixels, 4,000 training images)
 n_check = 200  # training points for the G^3 identity checks
 n_pairs = 16  # pairs evaluated by the literal double sum over chains
 n_test = 20  # test points for the query-side identity

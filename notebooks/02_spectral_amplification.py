@@ -34,7 +34,7 @@ import ntklib as nl
 profile = "quick"  # output profile: quick -> build/quick/, paper -> figures/
 device = "auto"  # auto | cpu | cuda (everything here is float64)
 seed = 0  # seed of the class-balanced nested subsets
-tasks = ["mnist", "cifar10"]  # data sets (cifar10 = exact pixels, up to 4,000 training images)
+tasks = ["mnist", "cifar10"]  # data sets (cifar10: exact pixels, up to 4,000 training images)
 sizes = [20, 50, 100, 200, 300, 500, 700, 1000]  # n grid for kappa(G)
 direct_limit = 1e12  # measure kappa(G~) directly only while kappa(G)^3 stays below this
 identity_floor = 1e-9  # smallest relative tolerance for kappa(G~) vs kappa(G)^3

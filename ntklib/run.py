@@ -22,7 +22,7 @@ import sys
 import time
 
 from .params import ParameterError, load_profile
-from .paths import NOTEBOOK_DIR, output_root
+from .paths import NOTEBOOK_DIR, REPO_ROOT, output_root
 from .results import summary_table, update_readme
 
 __all__ = ["available_notebooks", "main"]
@@ -44,6 +44,18 @@ def _select(names: list[str]) -> list[str]:
     return chosen
 
 
+def _strip_local_paths(path) -> None:
+    """papermill records absolute input/output paths; keep them relative to the repository."""
+    import nbformat  # noqa: PLC0415
+
+    nb = nbformat.read(path, as_version=4)
+    meta = nb.metadata.get("papermill", {})
+    for key in ("input_path", "output_path"):
+        if key in meta:
+            meta[key] = os.path.relpath(meta[key], REPO_ROOT)
+    nbformat.write(nb, path)
+
+
 def _run_profile(notebooks: list[str], profile: str) -> int:
     import papermill  # noqa: PLC0415  (heavy import, only when running)
 
@@ -62,6 +74,7 @@ def _run_profile(notebooks: list[str], profile: str) -> int:
                 parameters=overrides[nb], cwd=str(NOTEBOOK_DIR), kernel_name="python3", language="python",
                 progress_bar=sys.stderr.isatty(),
             )
+            _strip_local_paths(executed_dir / f"{nb}.ipynb")
             print(f"[{profile}] {nb} done in {time.perf_counter() - t0:.1f} s", flush=True)
         except Exception as exc:  # noqa: BLE001  (report and go on: other notebooks still run)
             failures.append(nb)

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import TypeVar
 
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm  # plain text bars: tqdm.auto warns (with a local path) without ipywidgets
 
 __all__ = ["resolve_device", "progress"]
 

@@ -40,7 +40,9 @@ def test_committed_outputs_hold_no_progress_bars_or_errors(py):
     for cell in nb.cells:
         for out in cell.get("outputs", []):
             assert out.get("output_type") != "error", f"{py.stem}: a committed cell raised"
-            assert "it/s" not in str(out.get("text", "")), f"{py.stem}: a progress bar was committed"
+            text = str(out.get("text", "")) + str(out.get("data", {}).get("text/plain", ""))
+            assert "it/s" not in text, f"{py.stem}: a progress bar was committed"
+            assert str(REPO_ROOT) not in text, f"{py.stem}: an output names this machine's path: {text[:200]}"
 
 
 def test_committed_figures_come_from_existing_notebooks():

@@ -64,3 +64,14 @@ def test_missing_profile_file_is_a_clear_error():
     with pytest.raises(ParameterError, match="no parameter file"):
         params.load_profile("01_gram_induced_kernel", "nonexistent")
     assert PARAMETER_DIR.is_dir()
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_parameter_cell_is_readable_by_papermill(notebook):
+    """papermill's `--help-notebook` parser reads `name = value  # comment`; an '=' in the
+    comment makes it give up on that line."""
+    cell = params._parameter_cell((NOTEBOOK_DIR / f"{notebook}.py").read_text())
+    for line in cell.splitlines():
+        if "#" in line:
+            assert "=" not in line.split("#", 1)[1], f"'=' in a parameter comment: {line}"
+        assert line.strip().startswith("#") or " = " in line, f"one assignment per line: {line}"
