@@ -1,7 +1,8 @@
 """ntklib: support library for reproducing *Influence Malleability in Linearized Attention*
 (Miñoza, Medina, Ibañez; arXiv:2603.13085). Notebooks call what is re-exported here."""
 
-from . import attention, data, kernels, paper, params, paths, plotting, results, runtime, spectra
+from . import (attention, convergence, data, kernels, models, ntk, paper, params, paths, plotting, results, runtime,
+               spectra, training)
 from .attention import (attention_features, linear_attention, normalize_rows, stacked_attention,
                         truncated_attention)
 from .data import DataCorruptError, DataNotFoundError, Dataset, balanced_order, load_task
@@ -15,5 +16,10 @@ from .runtime import progress, resolve_device
 from .spectra import (RankDeficientError, amplification_curve, condition_number, depth_exponents,
                       truncation_curve, gram_spectrum, naive_eigen_ratio,
                       range_condition_number, width_threshold)
+
+from .convergence import convergence_study, init_distances
+from .models import MODELS, NetStack, init_stack, model_inputs
+from .ntk import analytic_ntk, empirical_ntk, kernel_regression, relative_distance
+from .training import TrainingDivergedError, train_stack
 
 __version__ = "0.1.0"

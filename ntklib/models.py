@@ -1,0 +1,110 @@
+"""The two networks of the paper, as stacks of independent two-layer ReLU nets (PAPER.md).
+
+``f(x) = (1/sqrt(m)) sum_r a_r relu(w_r . x)`` with ``a`` a fixed ``m x C`` matrix of signs and
+only ``W`` trained (NTK parametrisation, ``w_r ~ N(0, I)``). 2L-ReLU takes the raw image;
+MLP-Attn takes the parameter-free linearized attention output, rows l2-normalised.
+
+A :class:`NetStack` holds many such nets (several widths and seeds) side by side as one wide
+layer: their neurons are concatenated, so one matmul evaluates all of them, and since Adam and
+weight decay act elementwise, training the stack is training each net on its own with the same
+batches (``tests/test_training.py`` checks this).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .attention import attention_features, normalize_rows
+
+__all__ = ["MODELS", "NetStack", "init_stack", "model_inputs"]
+
+MODELS = ("2L-ReLU", "MLP-Attn")
+
+
+def model_inputs(model: str, X_train: torch.Tensor, X_query: torch.Tensor | None = None,
+                 normalize_relu_inputs: bool = False) -> torch.Tensor:
+    """What the first layer sees: raw pixels (2L-ReLU) or normalised attention output (MLP-Attn).
+
+    ``X_train: (n, d)``; ``X_query: (q, d)`` defaults to the training set. MLP-Attn's query
+    rows attend to the training set (transductive attention, PAPER.md).
+    """
+    if model == "2L-ReLU":
+        X = X_train if X_query is None else X_query
+        return normalize_rows(X) if normalize_relu_inputs else X
+    if model == "MLP-Attn":
+        return attention_features(X_train, X_query, normalize=True)
+    raise ValueError(f"unknown model '{model}'; known: {MODELS}")
+
+
+@dataclass
+class NetStack:
+    """``len(widths)`` independent nets. ``W: (M, d)``, ``A: (M, C)``, ``M = sum(widths)``.
+
+    ``labels[g]`` names net g (e.g. ``(width, seed)``); ``net_of[r]`` is the net of neuron r.
+    """
+
+    W: torch.Tensor
+    A: torch.Tensor
+    widths: list[int]
+    labels: list[tuple]
+
+    @property
+    def num_nets(self) -> int:
+        return len(self.widths)
+
+    @property
+    def num_outputs(self) -> int:
+        return self.A.shape[1]
+
+    @property
+    def slices(self) -> list[slice]:
+        bounds = [0]
+        for m in self.widths:
+            bounds.append(bounds[-1] + m)
+        return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+
+    @property
+    def net_of(self) -> torch.Tensor:
+        return torch.repeat_interleave(torch.arange(self.num_nets, device=self.W.device),
+                                       torch.tensor(self.widths, device=self.W.device))
+
+    def readout(self) -> torch.Tensor:
+        """Block matrix ``(M, G*C)``: column block g holds ``A_g / sqrt(m_g)`` on net g's rows."""
+        G, C = self.num_nets, self.num_outputs
+        scale = torch.cat([torch.full((m,), m**-0.5, dtype=self.A.dtype, device=self.A.device) for m in self.widths])
+        out = torch.zeros(self.W.shape[0], G, C, dtype=self.A.dtype, device=self.A.device)
+        out[torch.arange(self.W.shape[0], device=self.W.device), self.net_of] = self.A * scale[:, None]
+        return out.reshape(-1, G * C)
+
+    def forward(self, X: torch.Tensor, W: torch.Tensor | None = None, readout: torch.Tensor | None = None) -> torch.Tensor:
+        """Outputs of every net: ``X: (n, d)`` -> ``(n, G, C)``."""
+        W = self.W if W is None else W
+        readout = self.readout() if readout is None else readout
+        hidden = torch.relu(X @ W.T)  # (n, M)
+        return (hidden @ readout).reshape(X.shape[0], self.num_nets, self.num_outputs)
+
+    def select(self, g: int) -> "NetStack":
+        """Net g alone, as a stack of one (shares no storage with the stack)."""
+        s = self.slices[g]
+        return NetStack(self.W[s].clone(), self.A[s].clone(), [self.widths[g]], [self.labels[g]])
+
+
+def init_stack(d: int, num_outputs: int, widths: list[int], seeds: list[int], salt: int = 0,
+               dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu") -> NetStack:
+    """A stack with one net per (width, seed): ``W ~ N(0, I)``, ``A`` uniform signs.
+
+    Each net draws from its own generator seeded by ``(seed, width, salt)``, so its
+    initialisation does not depend on which other nets share the stack.
+    """
+    Ws, As, all_widths, labels = [], [], [], []
+    for width in widths:
+        for seed in seeds:
+            gen = torch.Generator().manual_seed(seed * 1_000_003 + width * 1_009 + salt)
+            Ws.append(torch.randn(width, d, generator=gen, dtype=torch.float64))
+            As.append(torch.randint(0, 2, (width, num_outputs), generator=gen).to(torch.float64) * 2 - 1)
+            all_widths.append(width)
+            labels.append((width, seed))
+    return NetStack(torch.cat(Ws).to(dtype=dtype, device=device), torch.cat(As).to(dtype=dtype, device=device),
+                    all_widths, labels)
