@@ -1,0 +1,115 @@
+"""Benchmark: closed-form empirical NTK vs the torch.func Jacobian recipe, and batched vs eager
+training of a width study. Speed is measured here, never in timed tests.
+
+    python benchmarks/ntk_benchmark.py                  # CPU-sized defaults
+    python benchmarks/ntk_benchmark.py --device cuda --n 2000 --d 3072 --width 1024
+
+Appends a Markdown section to benchmarks/RESULTS.md naming the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import datetime
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+os.environ.setdefault("NTKLIB_PROGRESS", "0")  # keep bars out of the printed table
+
+from ntklib.models import init_stack
+from ntklib.ntk import empirical_ntk, jacobian_ntk
+from ntklib.training import train_stack
+
+
+def _time(fn, repeats: int, device: torch.device) -> float:
+    """Median wall time in seconds over ``repeats`` calls, after one warm-up call."""
+    def sync():
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+    fn()
+    sync()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def machine(device: torch.device) -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpu = f", GPU {torch.cuda.get_device_name(device)}" if device.type == "cuda" else ""
+    return f"{cpu} ({torch.get_num_threads()} threads){gpu}; torch {torch.__version__}; Python {platform.python_version()}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--n", type=int, default=200, help="points for the NTK comparison")
+    parser.add_argument("--d", type=int, default=784, help="input dimension")
+    parser.add_argument("--width", type=int, default=256, help="width m for the NTK comparison")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--train-n", type=int, default=500, help="training points for the width study")
+    parser.add_argument("--train-widths", type=int, nargs="+", default=[16, 32, 64, 128, 256, 512, 1024])
+    parser.add_argument("--train-seeds", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--out", default=str(Path(__file__).with_name("RESULTS.md")))
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    gen = torch.Generator().manual_seed(0)
+
+    X = torch.rand(args.n, args.d, generator=gen).to(device)
+    stack = init_stack(args.d, 1, [args.width], [0], device=device)
+    closed = _time(lambda: empirical_ntk(stack, X), args.repeats, device)
+    try:
+        jac = _time(lambda: jacobian_ntk(stack, X), args.repeats, device)
+        jac_text = f"{jac * 1e3:.1f} ms"
+        ratio = f"{jac / closed:.0f}x"
+    except torch.OutOfMemoryError:
+        jac_text, ratio = "out of memory", "-"
+
+    Xt = torch.rand(args.train_n, args.d, generator=gen).to(device)
+    y = torch.randint(0, 10, (args.train_n,), generator=gen).to(device)
+    seeds = list(range(args.train_seeds))
+
+    def batched():
+        train_stack(init_stack(args.d, 10, args.train_widths, seeds, device=device), Xt, y, "cross_entropy", args.epochs)
+
+    def eager():
+        for w in args.train_widths:
+            for s in seeds:
+                train_stack(init_stack(args.d, 10, [w], [s], device=device), Xt, y, "cross_entropy", args.epochs)
+
+    t_batched = _time(batched, 1, device)
+    t_eager = _time(eager, 1, device)
+    nets = len(args.train_widths) * len(seeds)
+    section = f"""
+## {datetime.date.today()} on {machine(device)}
+
+| measurement | setting | time | ratio |
+|---|---|---|---|
+| empirical NTK, closed form `(X X^T) * (S S^T)/m` | n={args.n}, d={args.d}, m={args.width}, float32 | {closed * 1e3:.2f} ms | |
+| empirical NTK, torch.func Jacobian recipe | same | {jac_text} | {ratio} slower |
+| width study, one batched stack | {nets} nets (m={args.train_widths}, {len(seeds)} seeds), n={args.train_n}, {args.epochs} epochs | {t_batched:.2f} s | |
+| width study, one eager loop per net | same | {t_eager:.2f} s | {t_eager / t_batched:.1f}x slower |
+"""
+    print(section)
+    with open(args.out, "a") as f:
+        f.write(section)
+
+
+if __name__ == "__main__":
+    main()
