@@ -89,31 +89,44 @@ def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def summary_table(profile: str) -> str:
-    """Markdown table of every verdict in ``results/*.json`` of ``profile``, by notebook."""
+def summary_table(profile: str, fallback: str | None = None) -> str:
+    """Markdown table of every verdict in ``results/*.json`` of ``profile``, by notebook.
+
+    With ``fallback``, notebooks that have no results in ``profile`` are taken from the
+    ``fallback`` profile instead; the last column says which profile each row comes from.
+    """
+    files = {p.stem: p for p in (output_root(profile) / "results").glob("*.json")}
+    if fallback:
+        for p in (output_root(fallback) / "results").glob("*.json"):
+            files.setdefault(p.stem, p)
     rows = []
-    for path in sorted((output_root(profile) / "results").glob("*.json")):
+    for _, path in sorted(files.items()):
         data = json.loads(path.read_text())
         for v in data["verdicts"]:
             rows.append([f"{v['claim']}: {v['check']}", v["paper"], v["ours"], f"**{v['status']}**",
-                         f"`{data['notebook']}`"])
+                         f"`{data['notebook']}` ({data['profile']})"])
     if not rows:
         return f"_No results for profile '{profile}' yet: run the notebooks._\n"
-    return markdown_table(["claim", "paper", "ours", "verdict", "notebook"], rows)
+    return markdown_table(["claim", "paper", "ours", "verdict", "notebook (profile)"], rows)
 
 
-def update_readme(profile: str, readme: Path = REPO_ROOT / "README.md") -> None:
-    """Replace the README's block between the summary markers by the profile's summary."""
+def update_readme(profile: str, readme: Path = REPO_ROOT / "README.md", fallback: str | None = "quick") -> None:
+    """Replace the README's block between the summary markers by the profile's summary.
+
+    Notebooks without results in ``profile`` fall back to ``fallback`` (labelled per row).
+    """
     text = readme.read_text()
     if README_START not in text or README_END not in text:
         raise ValueError(f"{readme} lacks the markers {README_START} ... {README_END}")
     head, rest = text.split(README_START, 1)
     _, tail = rest.split(README_END, 1)
-    root = output_root(profile)
-    shown = root.relative_to(REPO_ROOT) if root.is_relative_to(REPO_ROOT) else root
-    note = (f"\n_Generated from `{shown}/results/*.json` (profile `{profile}`) by "
-            "`python -m ntklib.run`; do not edit by hand._\n\n")
-    readme.write_text(head + README_START + note + summary_table(profile) + "\n" + README_END + tail)
+    shown = []
+    for p in (profile, fallback) if fallback else (profile,):
+        root = output_root(p)
+        shown.append(f"`{root.relative_to(REPO_ROOT) if root.is_relative_to(REPO_ROOT) else root}/results/*.json`")
+    note = (f"\n_Generated from {' then '.join(shown)} by `python -m ntklib.run --update-readme`; "
+            "do not edit by hand._\n\n")
+    readme.write_text(head + README_START + note + summary_table(profile, fallback) + "\n" + README_END + tail)
 
 
 def loglog_slope(x: list[float], y: list[float]) -> float:

@@ -82,7 +82,7 @@ def _run_profile(notebooks: list[str], profile: str) -> int:
     summary = output_root(profile) / "summary.md"
     summary.write_text(summary_table(profile))
     if profile == "paper":
-        update_readme(profile)
+        update_readme(profile, fallback="quick")
     print(f"[{profile}] {len(notebooks) - len(failures)}/{len(notebooks)} notebooks in "
           f"{time.perf_counter() - start:.1f} s; summary: {summary}")
     return 1 if failures else 0
@@ -114,9 +114,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--refresh-committed", action="store_true",
                         help="re-execute notebooks/*.ipynb in place with their defaults (quick)")
     parser.add_argument("--list", action="store_true", help="list the notebooks and exit")
+    parser.add_argument("--update-readme", action="store_true",
+                        help="rebuild the README summary from paper results (quick ones where a notebook has none)")
     args = parser.parse_args(argv)
     if args.list:
         print("\n".join(available_notebooks()))
+        return 0
+    if args.update_readme:
+        update_readme("paper", fallback="quick")
         return 0
     notebooks = _select(args.notebooks)
     try:

@@ -25,14 +25,15 @@ def test_results_file_and_summary(tmp_path, monkeypatch, capsys):
     assert "Thm X: a check: 1.0 (n=3) -> holds" in capsys.readouterr().out
     assert json.loads(path.read_text())["verdicts"][0]["status"] == "holds"
     table = results.summary_table("unit")
-    assert "| Thm X: a check | 1.0 | 1.0 (n=3) | **holds** | `99_example` |" in table
+    assert "| Thm X: a check | 1.0 | 1.0 (n=3) | **holds** | `99_example` (unit) |" in table
+    assert "`99_example` (unit)" in results.summary_table("other", fallback="unit")
 
 
 def test_update_readme_replaces_only_the_marked_block(tmp_path, monkeypatch):
     monkeypatch.setenv("NTKLIB_OUTPUT", str(tmp_path))
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n{results.README_START}\nold\n{results.README_END}\noutro\n")
-    results.update_readme("nothing", readme)
+    results.update_readme("nothing", readme, fallback=None)
     text = readme.read_text()
     assert text.startswith("intro\n") and text.endswith("outro\n") and "old" not in text
     assert "No results" in text
