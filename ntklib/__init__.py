@@ -1,8 +1,8 @@
 """ntklib: support library for reproducing *Influence Malleability in Linearized Attention*
 (Miñoza, Medina, Ibañez; arXiv:2603.13085). Notebooks call what is re-exported here."""
 
-from . import (attention, convergence, data, kernels, models, ntk, paper, params, paths, plotting, results, runtime,
-               spectra, training)
+from . import (attacks, attention, convergence, data, influence, kernels, malleability, models, ntk, paper,
+               params, paths, plotting, results, runtime, spectra, training)
 from .attention import (attention_features, linear_attention, normalize_rows, stacked_attention,
                         truncated_attention)
 from .data import DataCorruptError, DataNotFoundError, Dataset, balanced_order, load_task
@@ -11,7 +11,7 @@ from .kernels import (class_contrast, gram, linattn_kernel, linattn_kernel_tripl
 from .params import ParameterError
 from .params import resolve as resolve_parameters
 from .plotting import save_figure, save_table, use_style
-from .results import Verdict, fmt, fmt_bound, interpolate_loglog, loglog_slope, write_results
+from .results import Verdict, aggregate, fmt, fmt_bound, fmt_spread, interpolate_loglog, loglog_slope, write_results
 from .runtime import progress, resolve_device
 from .spectra import (RankDeficientError, amplification_curve, condition_number, depth_exponents,
                       truncation_curve, gram_spectrum, naive_eigen_ratio,
@@ -21,5 +21,8 @@ from .convergence import convergence_study, init_distances
 from .models import MODELS, NetStack, init_stack, model_inputs
 from .ntk import analytic_ntk, empirical_ntk, kernel_regression, relative_distance
 from .training import TrainingDivergedError, train_stack
+from .influence import flip_rate, loo_influence, rank_correlation, top_fraction
+from .malleability import (INTERVENTIONS, PixelFeatures, interventions_study, kernel_target_alignment,
+                           malleability_study, train_net)
 
 __version__ = "0.1.0"

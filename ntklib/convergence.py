@@ -12,8 +12,9 @@ from __future__ import annotations
 import torch
 
 from .models import init_stack, model_inputs
+from .results import aggregate
 from .ntk import analytic_ntk, empirical_ntk, kernel_regression, relative_distance
-from .training import binary_targets, train_stack
+from .training import loss_for, targets, train_stack
 
 __all__ = ["init_distances", "convergence_study", "summarize"]
 
@@ -43,17 +44,15 @@ def convergence_study(model: str, X_train: torch.Tensor, y_train: torch.Tensor, 
     Z_test = model_inputs(model, X_train, X_test, normalize_relu_inputs)
     binary = num_classes == 2
     outputs = 1 if binary else num_classes
-    targets = (binary_targets(y_train) if binary
-               else torch.nn.functional.one_hot(y_train, num_classes).to(torch.float64)).to(X_train.device)
+    Y = targets(y_train, num_classes)
     salt = 0 if model == "2L-ReLU" else 1
     stack = init_stack(Z_train.shape[1], outputs, widths, seeds, salt=salt, dtype=Z_train.dtype, device=Z_train.device)
-    result = train_stack(stack, Z_train, targets.to(Z_train.dtype) if binary else y_train, "mse" if binary else "cross_entropy",
+    result = train_stack(stack, Z_train, Y.to(Z_train.dtype) if binary else y_train, loss_for(num_classes),
                          epochs, lr, batch_size, weight_decay, seed=seeds[0], desc=model)
     f_net = stack.forward(Z_test).to(torch.float64)  # (q, G, C)
     Z_train, Z_test = Z_train.to(torch.float64), Z_test.to(torch.float64)  # kernels and solves in float64
-    targets = targets.to(Z_train.device)
     K_inf = analytic_ntk(Z_train)
-    f_ntk = kernel_regression(K_inf, analytic_ntk(Z_test, Z_train), targets, ridge)  # (q, C)
+    f_ntk = kernel_regression(K_inf, analytic_ntk(Z_test, Z_train), Y, ridge)  # (q, C)
 
     def accuracy(f):
         pred = (f[..., 0] > 0).long() if binary else f.argmax(-1)
@@ -79,13 +78,7 @@ def convergence_study(model: str, X_train: torch.Tensor, y_train: torch.Tensor, 
 
 def summarize(rows: list[dict], metric: str) -> dict[tuple, dict[int, tuple[float, float]]]:
     """Mean and standard deviation over seeds: ``{(model, task): {width: (mean, std)}}``."""
-    grouped: dict[tuple, dict[int, list[float]]] = {}
-    for r in rows:
-        grouped.setdefault((r["model"], r["task"]), {}).setdefault(r["width"], []).append(r[metric])
-    out = {}
-    for key, by_width in grouped.items():
-        out[key] = {}
-        for width, values in sorted(by_width.items()):
-            t = torch.tensor(values, dtype=torch.float64)
-            out[key][width] = (float(t.mean()), float(t.std()) if len(values) > 1 else 0.0)
+    out: dict[tuple, dict[int, tuple[float, float]]] = {}
+    for (model, task, width), stats in sorted(aggregate(rows, ("model", "task", "width"), metric).items()):
+        out.setdefault((model, task), {})[width] = stats
     return out

@@ -16,7 +16,7 @@ from typing import Any
 from .paths import REPO_ROOT, output_root, results_file
 
 __all__ = ["Verdict", "write_results", "summary_table", "markdown_table", "update_readme", "fmt", "fmt_bound",
-           "loglog_slope", "interpolate_loglog"]
+           "loglog_slope", "interpolate_loglog", "aggregate", "fmt_spread"]
 
 HOLDS, FAILS, PARTIAL = "holds", "does NOT reproduce", "partly reproduces"
 README_START, README_END = "<!-- summary:start -->", "<!-- summary:end -->"
@@ -151,3 +151,18 @@ def interpolate_loglog(x: list[float], y: list[float], y_target: float) -> float
     if not (ly.min() <= t <= ly.max()) or np.any(np.diff(ly) <= 0):
         return float("nan")
     return float(np.exp(np.interp(t, ly, lx)))
+
+
+def aggregate(rows: list[dict], by: tuple[str, ...], metric: str) -> dict[tuple, tuple[float, float]]:
+    """Mean and sample standard deviation (0 for one value) of ``metric``, grouped by ``by``."""
+    import statistics  # noqa: PLC0415
+
+    groups: dict[tuple, list[float]] = {}
+    for r in rows:
+        groups.setdefault(tuple(r[k] for k in by), []).append(float(r[metric]))
+    return {k: (statistics.fmean(v), statistics.stdev(v) if len(v) > 1 else 0.0) for k, v in groups.items()}
+
+
+def fmt_spread(mean: float, std: float, digits: int = 3) -> str:
+    """``mean`` or ``mean ± std`` when there is a spread (several seeds)."""
+    return fmt(mean, digits) if std == 0 else f"{fmt(mean, digits)} ± {fmt(std, 2)}"

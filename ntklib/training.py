@@ -7,6 +7,7 @@ loss, so each net gets exactly the gradient it would get alone.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -15,7 +16,7 @@ import torch.nn.functional as F
 from .models import NetStack
 from .runtime import progress
 
-__all__ = ["TrainingDivergedError", "TrainResult", "binary_targets", "stack_loss", "train_stack"]
+__all__ = ["TrainingDivergedError", "TrainResult", "binary_targets", "targets", "loss_for", "stack_loss", "train_stack"]
 
 
 class TrainingDivergedError(RuntimeError):
@@ -34,6 +35,17 @@ def binary_targets(y: torch.Tensor) -> torch.Tensor:
     return (2.0 * y.to(torch.float64) - 1.0)[:, None]
 
 
+def targets(y: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Regression targets: +-1 column for binary tasks, one-hot otherwise (float64)."""
+    if num_classes == 2:
+        return binary_targets(y).to(y.device)
+    return torch.nn.functional.one_hot(y, num_classes).to(torch.float64)
+
+
+def loss_for(num_classes: int) -> str:
+    return "mse" if num_classes == 2 else "cross_entropy"
+
+
 def stack_loss(outputs: torch.Tensor, y: torch.Tensor, loss: str) -> torch.Tensor:
     """Per-net batch-mean losses ``(G,)`` for outputs ``(B, G, C)``; y: classes or ``(B, 1)`` targets."""
     B, G, C = outputs.shape
@@ -46,8 +58,12 @@ def stack_loss(outputs: torch.Tensor, y: torch.Tensor, loss: str) -> torch.Tenso
 
 
 def train_stack(stack: NetStack, X: torch.Tensor, y: torch.Tensor, loss: str, epochs: int, lr: float = 1e-3,
-                batch_size: int = 128, weight_decay: float = 1e-3, seed: int = 0, desc: str = "train") -> TrainResult:
+                batch_size: int = 128, weight_decay: float = 1e-3, seed: int = 0, desc: str = "train",
+                batch_inputs: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> TrainResult:
     """Train every net of ``stack`` in place on ``X: (n, d)``; batches drawn from ``seed``.
+
+    ``batch_inputs(batch_indices, W)``, when given, supplies each batch's inputs instead of
+    ``X[batch]`` (adversarial training builds them against the current weights).
 
     Raises :class:`TrainingDivergedError` naming the nets, the epoch and the settings as soon
     as an epoch's loss is not finite.
@@ -66,7 +82,8 @@ def train_stack(stack: NetStack, X: torch.Tensor, y: torch.Tensor, loss: str, ep
     for epoch in progress(range(epochs), desc=desc):
         total = torch.zeros(stack.num_nets, dtype=X.dtype, device=X.device)
         for batch in torch.randperm(n, generator=gen).to(X.device).split(batch_size):
-            losses = stack_loss(stack.forward(X[batch], W, readout), y[batch], loss)
+            inputs = X[batch] if batch_inputs is None else batch_inputs(batch, W)
+            losses = stack_loss(stack.forward(inputs, W, readout), y[batch], loss)
             optimizer.zero_grad(set_to_none=True)
             losses.sum().backward()
             optimizer.step()

@@ -1,0 +1,79 @@
+"""L-inf attacks on [0, 1] pixels: FGSM, PGD (random start) and MIM (momentum iterative FGSM).
+
+Each attack takes ``loss_fn``, a function of the perturbed points ``(k, d) -> scalar`` to
+maximise, so the same code attacks a raw-pixel net and MLP-Attn, whose loss runs through the
+transductive attention (a perturbed point changes G and every feature). Written in torch
+(torchattacks is unmaintained and its MIM fails on flattened inputs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+__all__ = ["ATTACKS", "fgsm", "pgd", "mim", "run_attack"]
+
+LossFn = Callable[[torch.Tensor], torch.Tensor]
+
+
+def _grad(loss_fn: LossFn, x: torch.Tensor) -> torch.Tensor:
+    x = x.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(loss_fn(x), x)
+    return grad
+
+
+def _project(x_adv: torch.Tensor, x: torch.Tensor, eps: float) -> torch.Tensor:
+    """Into the L-inf ball of radius eps around x, intersected with the pixel box [0, 1]."""
+    return torch.minimum(torch.maximum(x_adv, x - eps), x + eps).clamp(0.0, 1.0)
+
+
+def fgsm(loss_fn: LossFn, x: torch.Tensor, eps: float) -> torch.Tensor:
+    """One signed-gradient step of size eps (Goodfellow et al., 2015)."""
+    return _project(x + eps * _grad(loss_fn, x).sign(), x, eps).detach()
+
+
+def pgd(loss_fn: LossFn, x: torch.Tensor, eps: float, steps: int = 10, step_size: float | None = None,
+        generator: torch.Generator | None = None) -> torch.Tensor:
+    """Projected gradient ascent from a uniform random start (Madry et al., 2018).
+
+    ``step_size`` defaults to ``2.5 eps / steps``.
+    """
+    step_size = 2.5 * eps / steps if step_size is None else step_size
+    noise = torch.rand(x.shape, generator=generator, dtype=x.dtype).to(x.device) * 2 - 1
+    x_adv = _project(x + eps * noise, x, eps)
+    for _ in range(steps):
+        x_adv = _project(x_adv + step_size * _grad(loss_fn, x_adv).sign(), x, eps)
+    return x_adv.detach()
+
+
+def mim(loss_fn: LossFn, x: torch.Tensor, eps: float, steps: int = 10, step_size: float | None = None,
+        decay: float = 1.0) -> torch.Tensor:
+    """Momentum iterative FGSM (Dong et al., 2018): accumulate L1-normalised gradients per point.
+
+    ``step_size`` defaults to ``eps / steps``.
+    """
+    step_size = eps / steps if step_size is None else step_size
+    momentum = torch.zeros_like(x)
+    x_adv = x.clone()
+    for _ in range(steps):
+        grad = _grad(loss_fn, x_adv)
+        grad = grad / grad.abs().sum(dim=-1, keepdim=True).clamp_min(1e-12)  # L1 per point (flattened)
+        momentum = decay * momentum + grad
+        x_adv = _project(x_adv + step_size * momentum.sign(), x, eps)
+    return x_adv.detach()
+
+
+ATTACKS = ("FGSM", "PGD", "MIM")
+
+
+def run_attack(name: str, loss_fn: LossFn, x: torch.Tensor, eps: float, steps: int = 10,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+    """Dispatch by name: ``FGSM``, ``PGD`` or ``MIM``."""
+    if name == "FGSM":
+        return fgsm(loss_fn, x, eps)
+    if name == "PGD":
+        return pgd(loss_fn, x, eps, steps, generator=generator)
+    if name == "MIM":
+        return mim(loss_fn, x, eps, steps)
+    raise ValueError(f"unknown attack '{name}'; known: {ATTACKS}")

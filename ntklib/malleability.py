@@ -1,0 +1,200 @@
+"""Influence malleability (PAPER.md): attack the most influential training points, recompute
+the trained network's NTK on the perturbed training set, and see how influences move.
+
+Pipeline for one trained net: influences from its empirical NTK (:mod:`ntklib.influence`);
+the top ``tau`` share by ``|influence|``; an L-inf attack on those points maximising the net's
+loss on them (:mod:`ntklib.attacks`); the NTK recomputed with the same weights on the
+perturbed set (for MLP-Attn the attention, and so every feature, changes); the flip rate of
+the selected points' influence signs and Spearman's rho over all points.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .attacks import pgd, run_attack
+from .attention import normalize_rows
+from .influence import Influence, flip_rate, loo_influence, rank_correlation, top_fraction
+from .models import NetStack, init_stack, model_inputs
+from .ntk import empirical_ntk
+from .training import loss_for, stack_loss, targets, train_stack
+
+__all__ = ["PixelFeatures", "train_net", "net_influence", "attack_points",
+           "malleability", "malleability_study", "kernel_target_alignment", "test_accuracy",
+           "INTERVENTIONS", "interventions_study"]
+
+
+class PixelFeatures:
+    """A model's inputs as a function of the training pixels ``X: (n, d)``.
+
+    ``with_rows(idx, rows)`` gives the inputs of points ``idx`` when their pixels are replaced
+    by ``rows`` and everything else stays: for MLP-Attn through the rank-k update
+    ``X'^T X' = X^T X - X_idx^T X_idx + rows^T rows`` (O(k d^2), differentiable in ``rows``).
+    """
+
+    def __init__(self, model: str, X: torch.Tensor, normalize_relu_inputs: bool = False):
+        self.model, self.X, self.normalize_relu_inputs = model, X, normalize_relu_inputs
+        self._XtX = X.T @ X if model == "MLP-Attn" else None
+
+    def train(self) -> torch.Tensor:
+        return model_inputs(self.model, self.X, None, self.normalize_relu_inputs)
+
+    def query(self, X_query: torch.Tensor) -> torch.Tensor:
+        return model_inputs(self.model, self.X, X_query, self.normalize_relu_inputs)
+
+    def with_rows(self, idx: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        if self.model == "2L-ReLU":
+            return normalize_rows(rows) if self.normalize_relu_inputs else rows
+        old = self.X[idx]
+        # rows @ (X^T X - old^T old + rows^T rows), associated so that only one O(k d^2) product remains
+        return normalize_rows(rows @ self._XtX - (rows @ old.T) @ old + (rows @ rows.T) @ rows)
+
+
+def train_net(features: PixelFeatures, y: torch.Tensor, num_classes: int, width: int, seed: int, epochs: int,
+              lr: float = 1e-3, batch_size: int = 128, weight_decay: float = 1e-3, adversarial_eps: float = 0.0,
+              adversarial_steps: int = 10) -> NetStack:
+    """One net of ``width`` trained as in the paper; with ``adversarial_eps > 0``, Madry-style:
+    every batch is replaced by its PGD adversarial version (L-inf on the pixels) before the step."""
+    X = features.train()
+    outputs = 1 if num_classes == 2 else num_classes
+    net = init_stack(X.shape[1], outputs, [width], [seed], salt=0 if features.model == "2L-ReLU" else 1,
+                     dtype=X.dtype, device=X.device)
+    loss = loss_for(num_classes)
+    y_fit = targets(y, num_classes).to(X.dtype) if num_classes == 2 else y
+    batch_inputs = None
+    if adversarial_eps > 0:
+        gen = torch.Generator().manual_seed(seed)
+
+        def batch_inputs(batch, W):
+            W, readout = W.detach(), net.readout()
+
+            def loss_fn(rows):
+                return stack_loss(net.forward(features.with_rows(batch, rows), W, readout), y_fit[batch], loss).sum()
+
+            rows = pgd(loss_fn, features.X[batch], adversarial_eps, adversarial_steps, generator=gen)
+            return features.with_rows(batch, rows).detach()
+
+    train_stack(net, X, y_fit, loss, epochs, lr, batch_size, weight_decay, seed=seed,
+                desc=f"{features.model} m={width}", batch_inputs=batch_inputs)
+    return net
+
+
+def test_accuracy(net: NetStack, features: PixelFeatures, X_test: torch.Tensor, y_test: torch.Tensor,
+                  num_classes: int) -> float:
+    """Accuracy of the (single) net on test points attending to ``features``' training set."""
+    out = net.forward(features.query(X_test))[:, 0]
+    pred = (out[:, 0] > 0).long() if num_classes == 2 else out.argmax(-1)
+    return float((pred == y_test).double().mean())
+
+
+def net_influence(net: NetStack, features: PixelFeatures, y_train: torch.Tensor, X_test: torch.Tensor,
+                  y_test: torch.Tensor, num_classes: int, ridge: float) -> Influence:
+    """Influences of every training point from the net's empirical NTK (float64)."""
+    W = net.W.to(torch.float64)
+    Z_train, Z_test = features.train().to(torch.float64), features.query(X_test).to(torch.float64)
+    K = empirical_ntk(net, Z_train, W=W)[0]
+    K_test = empirical_ntk(net, Z_test, Z_train, W=W)[0]
+    return loo_influence(K, K_test, targets(y_train, num_classes), targets(y_test, num_classes), ridge)
+
+
+def attack_points(net: NetStack, features: PixelFeatures, y_train: torch.Tensor, idx: torch.Tensor,
+                  num_classes: int, attack: str, eps: float, steps: int, seed: int) -> torch.Tensor:
+    """Adversarial pixels for the points ``idx``, maximising the net's loss on them."""
+    loss = loss_for(num_classes)
+    y_fit = targets(y_train, num_classes).to(features.X.dtype) if num_classes == 2 else y_train
+    readout = net.readout()
+
+    def loss_fn(rows):
+        return stack_loss(net.forward(features.with_rows(idx, rows), net.W, readout), y_fit[idx], loss).sum()
+
+    return run_attack(attack, loss_fn, features.X[idx], eps, steps, torch.Generator().manual_seed(seed))
+
+
+def malleability(net: NetStack, features: PixelFeatures, y_train: torch.Tensor, X_test: torch.Tensor,
+                 y_test: torch.Tensor, num_classes: int, tau: float, attacks: list[str], eps_values: list[float],
+                 steps: int, ridge: float, seed: int) -> tuple[list[dict], Influence, torch.Tensor]:
+    """Flip rate and Spearman's rho for every (attack, eps); returns rows, base influence, top set."""
+    base = net_influence(net, features, y_train, X_test, y_test, num_classes, ridge)
+    idx = top_fraction(base.values, tau)
+    rows = []
+    for attack in attacks:
+        for eps in eps_values:
+            adv = attack_points(net, features, y_train, idx, num_classes, attack, eps, steps, seed)
+            X_adv = features.X.clone()
+            X_adv[idx] = adv
+            after = net_influence(net, PixelFeatures(features.model, X_adv, features.normalize_relu_inputs),
+                                  y_train, X_test, y_test, num_classes, ridge)
+            rows.append({"attack": attack, "eps": eps, "flip_rate": flip_rate(base.values, after.values, idx),
+                         "spearman": rank_correlation(base.values, after.values),
+                         "linf": float((adv - features.X[idx]).abs().max())})
+    return rows, base, idx
+
+
+def kernel_target_alignment(K: torch.Tensor, Y: torch.Tensor) -> float:
+    """Centred kernel-target alignment (Cortes et al., 2012): ``<K_c, Y Y^T_c> / (||K_c|| ||YY^T_c||)``.
+
+    Centring removes the constant part that dominates kernels of non-negative data.
+    """
+    n = K.shape[0]
+    centre = torch.eye(n, dtype=torch.float64, device=K.device) - 1.0 / n
+    Kc = centre @ K.to(torch.float64) @ centre
+    T = Y.to(torch.float64) @ Y.to(torch.float64).T
+    Tc = centre @ T @ centre
+    return float((Kc * Tc).sum() / (Kc.norm() * Tc.norm()))
+
+
+def malleability_study(task: str, X_train: torch.Tensor, y_train: torch.Tensor, X_test: torch.Tensor,
+                       y_test: torch.Tensor, num_classes: int, models: tuple[str, ...], seeds: list[int], width: int,
+                       epochs: int, tau: float, attacks: list[str], eps_values: list[float], steps: int, ridge: float,
+                       adversarial_eps: float = 0.0, normalize_relu_inputs: bool = False) -> list[dict]:
+    """:func:`malleability` for every model and seed of one task; one row per (model, seed, attack, eps)."""
+    rows = []
+    for model in models:
+        features = PixelFeatures(model, X_train, normalize_relu_inputs)
+        for seed in seeds:
+            net = train_net(features, y_train, num_classes, width, seed, epochs, adversarial_eps=adversarial_eps,
+                            adversarial_steps=steps)
+            found, base, _ = malleability(net, features, y_train, X_test, y_test, num_classes, tau, attacks,
+                                          eps_values, steps, ridge, seed)
+            accuracy = test_accuracy(net, features, X_test, y_test, num_classes)
+            rows += [{"task": task, "model": model, "seed": seed, "condition": base.condition,
+                      "test_accuracy": accuracy, **r} for r in found]
+    return rows
+
+
+INTERVENTIONS = ("Clean", "Curated", "Transformed", "Adversarial")
+
+
+def interventions_study(task: str, X_train: torch.Tensor, y_train: torch.Tensor, X_test: torch.Tensor,
+                        y_test: torch.Tensor, num_classes: int, models: tuple[str, ...], seeds: list[int], width: int,
+                        epochs: int, tau: float, eps: float, steps: int, ridge: float,
+                        normalize_relu_inputs: bool = False) -> list[dict]:
+    """The paper's three data interventions against a clean-trained net, each retrained from the
+    same initialisation: Curated (drop the top-tau influential points), Transformed (replace
+    them by their PGD versions), Adversarial (PGD on every training point). One row per
+    (model, seed, intervention) with test accuracy and the centred alignment of the trained
+    empirical NTK with the training labels."""
+    rows = []
+    n = len(y_train)
+    for model in models:
+        features = PixelFeatures(model, X_train, normalize_relu_inputs)
+        for seed in seeds:
+            base = train_net(features, y_train, num_classes, width, seed, epochs)
+            influence = net_influence(base, features, y_train, X_test, y_test, num_classes, ridge)
+            idx = top_fraction(influence.values, tau)
+            keep = torch.ones(n, dtype=torch.bool, device=y_train.device)
+            keep[idx] = False
+            transformed = X_train.clone()
+            transformed[idx] = attack_points(base, features, y_train, idx, num_classes, "PGD", eps, steps, seed)
+            everything = torch.arange(n, device=y_train.device)
+            adversarial = attack_points(base, features, y_train, everything, num_classes, "PGD", eps, steps, seed)
+            data = {"Clean": (X_train, y_train), "Curated": (X_train[keep], y_train[keep]),
+                    "Transformed": (transformed, y_train), "Adversarial": (adversarial, y_train)}
+            for name, (X, y) in data.items():
+                f = PixelFeatures(model, X, normalize_relu_inputs)
+                net = base if name == "Clean" else train_net(f, y, num_classes, width, seed, epochs)
+                K = empirical_ntk(net, f.train().to(torch.float64), W=net.W.to(torch.float64))[0]
+                rows.append({"task": task, "model": model, "seed": seed, "intervention": name, "n": len(y),
+                             "test_accuracy": test_accuracy(net, f, X_test, y_test, num_classes),
+                             "alignment": kernel_target_alignment(K, targets(y, num_classes))})
+    return rows
