@@ -79,6 +79,6 @@ def convergence_study(model: str, X_train: torch.Tensor, y_train: torch.Tensor, 
 def summarize(rows: list[dict], metric: str) -> dict[tuple, dict[int, tuple[float, float]]]:
     """Mean and standard deviation over seeds: ``{(model, task): {width: (mean, std)}}``."""
     out: dict[tuple, dict[int, tuple[float, float]]] = {}
-    for (model, task, width), stats in sorted(aggregate(rows, ("model", "task", "width"), metric).items()):
+    for (model, task, width), stats in aggregate(rows, ("model", "task", "width"), metric).items():  # row order
         out.setdefault((model, task), {})[width] = stats
     return out

@@ -69,8 +69,9 @@ def class_contrast(K: torch.Tensor, y: torch.Tensor) -> float:
     """
     diag = torch.sqrt(torch.diagonal(K))
     C = K / (diag[:, None] * diag[None, :])
+    y = y.to(K.device)
     same = y[:, None] == y[None, :]
-    off = ~torch.eye(len(y), dtype=torch.bool)
+    off = ~torch.eye(len(y), dtype=torch.bool, device=K.device)
     return float(C[same & off].mean() - C[~same].mean())
 
 
@@ -117,7 +118,7 @@ def perturbation_sensitivity(X: torch.Tensor, j: int, delta: torch.Tensor, degre
     # polynomial feature map phi with phi(a).phi(b) = (a.b)^degree: ||phi(x') - phi(x)||^2 by the kernel trick
     x_new = x_j + delta
     poly_sq = (x_new @ x_new) ** degree + (x_j @ x_j) ** degree - 2 * (x_new @ x_j) ** degree
-    others = torch.ones(n, dtype=torch.bool)
+    others = torch.ones(n, dtype=torch.bool, device=X.device)
     others[j] = False
     K = F[others] @ F[others].T
     K_new = F_new[others] @ F_new[others].T

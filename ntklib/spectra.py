@@ -56,7 +56,7 @@ class GramSpectrum:
     @property
     def eigenvalues(self) -> torch.Tensor:
         """Non-zero-padded eigenvalues of G (descending): ``s^2``, then zeros up to n."""
-        ev = torch.zeros(self.n, dtype=self.singular_values.dtype)
+        ev = torch.zeros(self.n, dtype=self.singular_values.dtype, device=self.singular_values.device)
         ev[: len(self.singular_values)] = self.singular_values**2
         return ev
 

@@ -1,0 +1,21 @@
+import torch
+
+import ntklib as nl
+from ntklib.convergence import convergence_study, summarize
+
+
+def test_summarize_keeps_row_order_and_averages_seeds():
+    rows = [{"model": "B", "task": "t2", "width": 16, "x": 1.0}, {"model": "B", "task": "t2", "width": 16, "x": 3.0},
+            {"model": "A", "task": "t1", "width": 16, "x": 5.0}]
+    s = summarize(rows, "x")
+    assert list(s) == [("B", "t2"), ("A", "t1")]  # first seen first: printed tables keep the loop order
+    assert s[("B", "t2")][16][0] == 2.0 and s[("B", "t2")][16][1] > 0 and s[("A", "t1")][16] == (5.0, 0.0)
+
+
+def test_convergence_study_reports_every_net(gen):
+    X, Xt = torch.rand(40, 6, generator=gen), torch.rand(10, 6, generator=gen)
+    y, yt = torch.randint(0, 2, (40,), generator=gen), torch.randint(0, 2, (10,), generator=gen)
+    for model in nl.MODELS:
+        rows = convergence_study(model, X, y, Xt, yt, 2, [8, 32], [0, 1], epochs=2, ridge=0.1)
+        assert [(r["width"], r["seed"]) for r in rows] == [(8, 0), (8, 1), (32, 0), (32, 1)]
+        assert all(r["function"] >= 0 and 0 <= r["accuracy_net"] <= 1 for r in rows)
