@@ -27,7 +27,7 @@ run: setup  ## execute the notebooks with PROFILE (quick | paper), writing figur
 
 test: setup  ## unit tests, pair sync, environment check, nbval over the committed notebooks
 	NTKLIB_PROGRESS=0 MPLBACKEND=agg $(PY) -m pytest tests
-	NTKLIB_PROGRESS=0 $(PY) -m pytest --nbval --nbval-current-env notebooks
+	NTKLIB_PROGRESS=0 NTKLIB_RECOMPUTE=1 $(PY) -m pytest --nbval --nbval-current-env notebooks
 
 refresh: setup  ## re-execute notebooks/*.ipynb in place (after editing a .py), for committing
 	$(PY) -m ntklib.run --refresh-committed $(NOTEBOOKS)

@@ -1,7 +1,7 @@
 """ntklib: support library for reproducing *Influence Malleability in Linearized Attention*
 (Miñoza, Medina, Ibañez; arXiv:2603.13085). Notebooks call what is re-exported here."""
 
-from . import (attacks, attention, convergence, data, influence, kernels, malleability, models, ntk, paper,
+from . import (attacks, attention, cache, convergence, data, influence, kernels, malleability, models, ntk, paper,
                params, paths, plotting, results, runtime, spectra, training)
 from .attention import (attention_features, linear_attention, normalize_rows, stacked_attention,
                         truncated_attention)
@@ -17,6 +17,7 @@ from .spectra import (RankDeficientError, amplification_curve, condition_number,
                       truncation_curve, gram_spectrum, naive_eigen_ratio,
                       range_condition_number, width_threshold)
 
+from .cache import cached
 from .convergence import convergence_study, init_distances
 from .models import MODELS, NetStack, init_stack, model_inputs
 from .ntk import analytic_ntk, empirical_ntk, kernel_regression, relative_distance

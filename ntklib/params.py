@@ -12,7 +12,6 @@ from __future__ import annotations
 import ast
 import difflib
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import yaml

@@ -69,7 +69,14 @@ def write_results(profile: str, notebook: str, parameters: dict[str, Any], verdi
     for v in verdicts:
         print(v.line)
     path = results_file(profile, notebook)
+    import torch  # noqa: PLC0415
+
+    runtime = {"cuda": torch.cuda.is_available()}
+    if torch.cuda.is_available():
+        runtime["gpu"] = torch.cuda.get_device_name()
+        runtime["peak_gpu_memory_bytes"] = torch.cuda.max_memory_allocated()
     payload = {
+        "runtime": runtime,
         "notebook": notebook,
         "profile": profile,
         "parameters": parameters,

@@ -16,14 +16,15 @@ at the end (and, for the paper profile, put into the README).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
 import time
 
 from .params import ParameterError, load_profile
-from .paths import NOTEBOOK_DIR, REPO_ROOT, output_root
-from .results import summary_table, update_readme
+from .paths import NOTEBOOK_DIR, REPO_ROOT, output_root, results_file
+from .results import markdown_table, summary_table, update_readme
 
 __all__ = ["available_notebooks", "main"]
 
@@ -56,15 +57,42 @@ def _strip_local_paths(path) -> None:
     nbformat.write(nb, path)
 
 
+def _peak_gpu_memory(profile: str, notebook: str) -> int | None:
+    """Peak GPU memory the notebook's kernel allocated, from its results file (None on CPU)."""
+    try:
+        data = json.loads(results_file(profile, notebook).read_text())
+    except (OSError, ValueError):
+        return None
+    return data.get("runtime", {}).get("peak_gpu_memory_bytes")
+
+
+def _write_timings(profile: str, timings: list[tuple[str, float, int | None]], total: float) -> None:
+    """``<output root>/timings.md``: wall time and peak GPU memory per notebook, with the machine."""
+    import platform  # noqa: PLC0415
+
+    import torch  # noqa: PLC0415
+
+    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"
+    if torch.cuda.is_available():
+        machine += f", {torch.cuda.get_device_name()}"
+    rows = [[nb, f"{s:.1f}", "-" if m is None else f"{m / 2**30:.2f}"] for nb, s, m in timings]
+    rows.append(["total", f"{total:.1f}", "-"])
+    (output_root(profile) / "timings.md").write_text(
+        f"Profile `{profile}` on {machine}; torch {torch.__version__}.\n\n"
+        + markdown_table(["notebook", "wall time (s)", "peak GPU memory (GiB)"], rows))
+
+
 def _run_profile(notebooks: list[str], profile: str) -> int:
     import papermill  # noqa: PLC0415  (heavy import, only when running)
 
     overrides = {}
     for nb in notebooks:  # check every parameter file before any compute
         overrides[nb] = load_profile(nb, profile)
+    # kernels import ntklib from this checkout even where the package is not installed (a lent GPU)
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
     executed_dir = output_root(profile) / "executed"
     executed_dir.mkdir(parents=True, exist_ok=True)
-    failures, start = [], time.perf_counter()
+    failures, timings, start = [], [], time.perf_counter()
     for nb in notebooks:
         t0 = time.perf_counter()
         print(f"[{profile}] {nb} ...", flush=True)
@@ -75,16 +103,23 @@ def _run_profile(notebooks: list[str], profile: str) -> int:
                 progress_bar=sys.stderr.isatty(),
             )
             _strip_local_paths(executed_dir / f"{nb}.ipynb")
-            print(f"[{profile}] {nb} done in {time.perf_counter() - t0:.1f} s", flush=True)
+            seconds = time.perf_counter() - t0
+            memory = _peak_gpu_memory(profile, nb)
+            timings.append((nb, seconds, memory))
+            print(f"[{profile}] {nb} done in {seconds:.1f} s" + (f", peak GPU memory {memory / 2**30:.2f} GiB"
+                                                                 if memory is not None else ""), flush=True)
         except Exception as exc:  # noqa: BLE001  (report and go on: other notebooks still run)
             failures.append(nb)
             print(f"[{profile}] {nb} FAILED after {time.perf_counter() - t0:.1f} s: {exc}", file=sys.stderr)
+    total = time.perf_counter() - start
+    _write_timings(profile, timings, total)
     summary = output_root(profile) / "summary.md"
     summary.write_text(summary_table(profile))
     if profile == "paper":
         update_readme(profile, fallback="quick")
-    print(f"[{profile}] {len(notebooks) - len(failures)}/{len(notebooks)} notebooks in "
-          f"{time.perf_counter() - start:.1f} s; summary: {summary}")
+    peak = max((m for _, _, m in timings if m is not None), default=None)
+    print(f"[{profile}] {len(notebooks) - len(failures)}/{len(notebooks)} notebooks in {total:.1f} s"
+          + (f", peak GPU memory {peak / 2**30:.2f} GiB" if peak is not None else "") + f"; summary: {summary}")
     return 1 if failures else 0
 
 
@@ -114,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--refresh-committed", action="store_true",
                         help="re-execute notebooks/*.ipynb in place with their defaults (quick)")
     parser.add_argument("--list", action="store_true", help="list the notebooks and exit")
+    parser.add_argument("--recompute", action="store_true",
+                        help="ignore cached results of expensive steps and recompute them (NTKLIB_RECOMPUTE=1)")
     parser.add_argument("--update-readme", action="store_true",
                         help="rebuild the README summary from paper results (quick ones where a notebook has none)")
     args = parser.parse_args(argv)
@@ -124,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
         update_readme("paper", fallback="quick")
         return 0
     notebooks = _select(args.notebooks)
+    if args.recompute:
+        os.environ["NTKLIB_RECOMPUTE"] = "1"  # inherited by the kernels
     try:
         if args.refresh_committed:
             return _refresh_committed(notebooks)

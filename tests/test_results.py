@@ -37,3 +37,4 @@ def test_update_readme_replaces_only_the_marked_block(tmp_path, monkeypatch):
     text = readme.read_text()
     assert text.startswith("intro\n") and text.endswith("outro\n") and "old" not in text
     assert "No results" in text
+
