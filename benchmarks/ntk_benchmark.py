@@ -3,6 +3,7 @@ training of a width study. Speed is measured here, never in timed tests.
 
     python benchmarks/ntk_benchmark.py                  # CPU-sized defaults
     python benchmarks/ntk_benchmark.py --device cuda --n 2000 --d 3072 --width 1024
+    python benchmarks/ntk_benchmark.py --profile quick  # also time every notebook of a profile
 
 Appends a Markdown section to benchmarks/RESULTS.md naming the machine.
 """
@@ -67,6 +68,8 @@ def main() -> None:
     parser.add_argument("--train-seeds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--out", default=str(Path(__file__).with_name("RESULTS.md")))
+    parser.add_argument("--profile", default=None,
+                        help="also run every notebook of this profile (recomputing) and record its timings")
     args = parser.parse_args()
     device = torch.device(args.device)
     gen = torch.Generator().manual_seed(0)
@@ -106,9 +109,23 @@ def main() -> None:
 | width study, one batched stack | {nets} nets (m={args.train_widths}, {len(seeds)} seeds), n={args.train_n}, {args.epochs} epochs | {t_batched:.2f} s | |
 | width study, one eager loop per net | same | {t_eager:.2f} s | {t_eager / t_batched:.1f}x slower |
 """
+    if args.profile:
+        section += _profile_timings(args.profile)
     print(section)
     with open(args.out, "a") as f:
         f.write(section)
+
+
+def _profile_timings(profile: str) -> str:
+    """Run ``python -m ntklib.run --profile P --recompute`` and return its timings table."""
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    from ntklib.paths import output_root  # noqa: PLC0415
+
+    subprocess.run([sys.executable, "-m", "ntklib.run", "--profile", profile, "--recompute"], check=True)
+    return "\nWhole profile, notebook by notebook (`ntklib.run`, recomputing):\n\n" + (
+        output_root(profile) / "timings.md").read_text()
 
 
 if __name__ == "__main__":

@@ -96,16 +96,18 @@ for (model, t), by_width in init_summary.items():
 # %% [markdown]
 # ## 2. After training: three distances against width
 # All widths and seeds of a model are trained at once as one stack (same batches; each net's
-# gradient is its own). Progress bars go to stderr.
+# gradient is its own). Progress bars go to stderr. Each (task, model) result is cached,
+# keyed by the parameters, the device and the library code (`--recompute` to redo).
 
 # %%
 rows = []
+cache_key = {**{k: v for k, v in params.items() if k != "profile"}, "device": str(dev)}
 for t in tasks:
     X_train, X_test = train[t].X.to(dev), test[t].X.to(dev)
     for model in nl.MODELS:
-        result = nl.convergence_study(
+        result = nl.cached(f"{NOTEBOOK}/{t}/{model}", cache_key, lambda: nl.convergence_study(
             model, X_train, train[t].y.to(dev), X_test, test[t].y.to(dev), train[t].num_classes, widths, seeds,
-            epochs, ridge, learning_rate, batch_size, weight_decay, normalize_relu_inputs)
+            epochs, ridge, learning_rate, batch_size, weight_decay, normalize_relu_inputs))
         rows += [{"task": t, **r} for r in result]
 
 # %%

@@ -23,10 +23,9 @@
 # (L-inf on the pixels, radius `train_eps`) against the current weights before each Adam
 # step. For MLP-Attn the perturbed batch rows enter the attention over the training set. The
 # malleability measurement is that of notebook 04 (top-tau points, PGD, NTK influence).
+# Results per (task, regime) are cached, keyed by the parameters, device and library code.
 
 # %%
-import torch
-
 import ntklib as nl
 
 # %% tags=["parameters"]
@@ -51,12 +50,13 @@ NOTEBOOK = "05_adversarial_training"
 dev = nl.resolve_device(device)
 verdicts, measurements = [], {}
 rows = []
+cache_key = {**{k: v for k, v in params.items() if k != "profile"}, "device": str(dev)}
 for t in tasks:
     train, test = nl.load_task(t, "train", n=n_train, seed=seed), nl.load_task(t, "test", n=n_test, seed=seed)
     for regime, radius in (("standard", 0.0), ("adversarial", train_eps)):
-        found = nl.malleability_study(t, train.X.to(dev), train.y.to(dev), test.X.to(dev), test.y.to(dev),
-                                      train.num_classes, nl.MODELS, seeds, width, epochs, tau, ["PGD"], [eps],
-                                      attack_steps, ridge, adversarial_eps=radius)
+        found = nl.cached(f"{NOTEBOOK}/{t}/{regime}", cache_key, lambda: nl.malleability_study(
+            t, train.X.to(dev), train.y.to(dev), test.X.to(dev), test.y.to(dev), train.num_classes, nl.MODELS,
+            seeds, width, epochs, tau, [("PGD", eps)], attack_steps, ridge, adversarial_eps=radius))
         rows += [{**r, "regime": regime} for r in found]
 
 # %% [markdown]

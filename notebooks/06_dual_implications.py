@@ -49,10 +49,12 @@ dev = nl.resolve_device(device)
 nl.use_style()
 verdicts, measurements = [], {}
 rows = []
-for t in tasks:
+cache_key = {**{k: v for k, v in params.items() if k != "profile"}, "device": str(dev)}
+for t in tasks:  # each task's result is cached, keyed by the parameters, device and library code
     train, test = nl.load_task(t, "train", n=n_train, seed=seed), nl.load_task(t, "test", n=n_test, seed=seed)
-    rows += nl.interventions_study(t, train.X.to(dev), train.y.to(dev), test.X.to(dev), test.y.to(dev),
-                                   train.num_classes, nl.MODELS, seeds, width, epochs, tau, eps, attack_steps, ridge)
+    rows += nl.cached(f"{NOTEBOOK}/{t}", cache_key, lambda: nl.interventions_study(
+        t, train.X.to(dev), train.y.to(dev), test.X.to(dev), test.y.to(dev), train.num_classes, nl.MODELS, seeds,
+        width, epochs, tau, eps, attack_steps, ridge))
 
 # %% [markdown]
 # ## Test accuracy and kernel-target alignment under each intervention

@@ -19,7 +19,7 @@ from .models import NetStack, init_stack, model_inputs
 from .ntk import empirical_ntk
 from .training import loss_for, stack_loss, targets, train_stack
 
-__all__ = ["PixelFeatures", "train_net", "net_influence", "attack_points",
+__all__ = ["PixelFeatures", "train_net", "train_nets", "net_influence", "attack_points",
            "malleability", "malleability_study", "kernel_target_alignment", "test_accuracy",
            "INTERVENTIONS", "interventions_study"]
 
@@ -111,22 +111,22 @@ def attack_points(net: NetStack, features: PixelFeatures, y_train: torch.Tensor,
 
 
 def malleability(net: NetStack, features: PixelFeatures, y_train: torch.Tensor, X_test: torch.Tensor,
-                 y_test: torch.Tensor, num_classes: int, tau: float, attacks: list[str], eps_values: list[float],
-                 steps: int, ridge: float, seed: int) -> tuple[list[dict], Influence, torch.Tensor]:
-    """Flip rate and Spearman's rho for every (attack, eps); returns rows, base influence, top set."""
+                 y_test: torch.Tensor, num_classes: int, tau: float, pairs: list[tuple[str, float]], steps: int,
+                 ridge: float, seed: int) -> tuple[list[dict], Influence, torch.Tensor]:
+    """Flip rate and Spearman's rho for every (attack, eps) in ``pairs``; returns rows, base
+    influence and the attacked (top-tau) indices."""
     base = net_influence(net, features, y_train, X_test, y_test, num_classes, ridge)
     idx = top_fraction(base.values, tau)
     rows = []
-    for attack in attacks:
-        for eps in eps_values:
-            adv = attack_points(net, features, y_train, idx, num_classes, attack, eps, steps, seed)
-            X_adv = features.X.clone()
-            X_adv[idx] = adv
-            after = net_influence(net, PixelFeatures(features.model, X_adv, features.normalize_relu_inputs),
-                                  y_train, X_test, y_test, num_classes, ridge)
-            rows.append({"attack": attack, "eps": eps, "flip_rate": flip_rate(base.values, after.values, idx),
-                         "spearman": rank_correlation(base.values, after.values),
-                         "linf": float((adv - features.X[idx]).abs().max())})
+    for attack, eps in pairs:
+        adv = attack_points(net, features, y_train, idx, num_classes, attack, eps, steps, seed)
+        X_adv = features.X.clone()
+        X_adv[idx] = adv
+        after = net_influence(net, PixelFeatures(features.model, X_adv, features.normalize_relu_inputs),
+                              y_train, X_test, y_test, num_classes, ridge)
+        rows.append({"attack": attack, "eps": eps, "flip_rate": flip_rate(base.values, after.values, idx),
+                     "spearman": rank_correlation(base.values, after.values),
+                     "linf": float((adv - features.X[idx]).abs().max())})
     return rows, base, idx
 
 
@@ -143,19 +143,34 @@ def kernel_target_alignment(K: torch.Tensor, Y: torch.Tensor) -> float:
     return float((Kc * Tc).sum() / (Kc.norm() * Tc.norm()))
 
 
+def train_nets(features: PixelFeatures, y: torch.Tensor, num_classes: int, width: int, seeds: list[int],
+               epochs: int, adversarial_eps: float = 0.0, adversarial_steps: int = 10) -> list[NetStack]:
+    """One net per seed. Standard training runs all seeds as one stack (they share the batch
+    order of ``seeds[0]`` and differ in initialisation); adversarial training runs each net on
+    its own, since each needs its own adversarial batches."""
+    if adversarial_eps > 0:
+        return [train_net(features, y, num_classes, width, s, epochs, adversarial_eps=adversarial_eps,
+                          adversarial_steps=adversarial_steps) for s in seeds]
+    X = features.train()
+    stack = init_stack(X.shape[1], 1 if num_classes == 2 else num_classes, [width], seeds,
+                       salt=0 if features.model == "2L-ReLU" else 1, dtype=X.dtype, device=X.device)
+    y_fit = targets(y, num_classes).to(X.dtype) if num_classes == 2 else y
+    train_stack(stack, X, y_fit, loss_for(num_classes), epochs, seed=seeds[0], desc=f"{features.model} m={width}")
+    return [stack.select(g) for g in range(stack.num_nets)]
+
+
 def malleability_study(task: str, X_train: torch.Tensor, y_train: torch.Tensor, X_test: torch.Tensor,
                        y_test: torch.Tensor, num_classes: int, models: tuple[str, ...], seeds: list[int], width: int,
-                       epochs: int, tau: float, attacks: list[str], eps_values: list[float], steps: int, ridge: float,
+                       epochs: int, tau: float, pairs: list[tuple[str, float]], steps: int, ridge: float,
                        adversarial_eps: float = 0.0, normalize_relu_inputs: bool = False) -> list[dict]:
     """:func:`malleability` for every model and seed of one task; one row per (model, seed, attack, eps)."""
     rows = []
     for model in models:
         features = PixelFeatures(model, X_train, normalize_relu_inputs)
-        for seed in seeds:
-            net = train_net(features, y_train, num_classes, width, seed, epochs, adversarial_eps=adversarial_eps,
-                            adversarial_steps=steps)
-            found, base, _ = malleability(net, features, y_train, X_test, y_test, num_classes, tau, attacks,
-                                          eps_values, steps, ridge, seed)
+        nets = train_nets(features, y_train, num_classes, width, seeds, epochs, adversarial_eps, steps)
+        for seed, net in zip(seeds, nets):
+            found, base, _ = malleability(net, features, y_train, X_test, y_test, num_classes, tau, pairs, steps,
+                                          ridge, seed)
             accuracy = test_accuracy(net, features, X_test, y_test, num_classes)
             rows += [{"task": task, "model": model, "seed": seed, "condition": base.condition,
                       "test_accuracy": accuracy, **r} for r in found]
