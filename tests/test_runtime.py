@@ -1,0 +1,21 @@
+import pytest
+import torch
+
+from ntklib.runtime import progress, resolve_device
+
+
+def test_auto_device_falls_back_to_cpu():
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert resolve_device("cpu").type == "cpu"
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error a GPU-less machine gives")
+def test_cuda_without_a_gpu_is_a_clear_error():
+    with pytest.raises(RuntimeError, match="no CUDA GPU"):
+        resolve_device("cuda")
+
+
+def test_progress_can_be_silenced(monkeypatch, capsys):
+    monkeypatch.setenv("NTKLIB_PROGRESS", "0")
+    assert list(progress(range(3), desc="x")) == [0, 1, 2]
+    assert capsys.readouterr().err == ""
