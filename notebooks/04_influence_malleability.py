@@ -57,6 +57,7 @@ ridge = 0.001  # ridge of the NTK kernel regression behind the influences
 eps_sweep = [0.1, 0.2, 0.3, 0.5]  # radii for the sweep figure
 sweep_attacks = ["PGD"]  # attacks in the sweep
 parity_band = 2.0  # "about 1x": flip-rate ratio within [1/band, band]
+n_sweep = [100, 200]  # training-set sizes for the PGD flip rate against n (first task only)
 normalize_relu_inputs = False  # l2-normalise 2L-ReLU's raw inputs too
 
 # %%
@@ -155,6 +156,24 @@ for ax, t in zip(axes[0], tasks):
     ax.legend(fontsize=7)
 nl.save_figure(fig, profile, NOTEBOOK, "eps_sweep")
 plt.show()
+
+# %% [markdown]
+# ## 4. How the headline moves with n
+# The paper does not state its training-set size. PGD flip rate of both models on the first
+# task at `eps` for each n in `n_sweep` (same width, epochs and seeds; tau of n points attacked).
+
+# %%
+n_rows = []
+for n in n_sweep:
+    train = nl.load_task(tasks[0], "train", n=n, seed=seed)
+    test = data[tasks[0]][1]
+    found = nl.cached(f"{NOTEBOOK}/{tasks[0]}/n{n}", cache_key, lambda: nl.malleability_study(
+        tasks[0], train.X.to(dev), train.y.to(dev), test.X.to(dev), test.y.to(dev), train.num_classes, nl.MODELS,
+        seeds, width, epochs, tau, [("PGD", eps)], attack_steps, ridge, normalize_relu_inputs=normalize_relu_inputs))
+    n_rows += [{**r, "n": n} for r in found]
+by_n = nl.aggregate(n_rows, ("n", "model"), "flip_rate")
+print(nl.save_table(["n", *(f"{m} PGD flip %" for m in nl.MODELS)],
+                    [[n, *(pct(by_n[(n, m)]) for m in nl.MODELS)] for n in n_sweep], profile, NOTEBOOK, "flip_rate_vs_n"))
 
 # %% [markdown]
 # ## Verdicts
