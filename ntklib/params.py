@@ -84,9 +84,11 @@ def check_parameters(notebook: str, overrides: Mapping[str, Any], origin: str = 
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             problems.append(f"unknown parameter '{key}'{hint}")
         elif not _type_ok(defaults[key], value):
+            hint = (f" (papermill's -p passes text; give lists as YAML: -y '{key}: {value}')"
+                    if isinstance(value, str) and isinstance(defaults[key], (list, tuple)) else "")
             problems.append(
                 f"'{key}' = {value!r} is a {type(value).__name__}, "
-                f"but the default {defaults[key]!r} is a {type(defaults[key]).__name__}"
+                f"but the default {defaults[key]!r} is a {type(defaults[key]).__name__}{hint}"
             )
     if problems:
         raise ParameterError(

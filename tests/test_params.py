@@ -31,6 +31,8 @@ def test_mistyped_parameter_is_refused():
         params.check_parameters("01_gram_induced_kernel", {"n_check": "200"})
     with pytest.raises(ParameterError, match="sizes"):
         params.check_parameters("02_spectral_amplification", {"sizes": [10, "20"]})
+    with pytest.raises(ParameterError, match="give lists as YAML: -y 'sizes: \\[10, 20\\]'"):
+        params.check_parameters("02_spectral_amplification", {"sizes": "[10, 20]"})
     with pytest.raises(ParameterError, match="bool"):
         params.check_parameters("01_gram_induced_kernel", {"n_check": True})
 
