@@ -94,11 +94,12 @@ class Sensitivity:
     kernel_others: float
 
 
-def perturbation_sensitivity(X: torch.Tensor, j: int, delta: torch.Tensor, degree: int = 3) -> Sensitivity:
+def perturbation_sensitivity(X: torch.Tensor, j: int, delta: torch.Tensor, degree: int = 3,
+                             F: torch.Tensor | None = None) -> Sensitivity:
     """Exact change of attention features and kernels when ``x_j -> x_j + delta``.
 
     ``X: (n, d)``, ``delta: (d,)``. Uses the closed form of ``F' - F`` for ``F = G X``
-    (O(nd) beyond one ``F``, instead of recomputing ``G' X'``): with ``u = X delta`` and
+    (O(nd) beyond one ``F``, which can be passed in, instead of recomputing ``G' X'``): with ``u = X delta`` and
     ``s = ||delta||^2``,
     ``dF = (G[:, j] + u) delta^T + u x_j^T + e_j (u^T X + u_j delta^T + s x_j^T + s delta^T)``.
     """
@@ -109,7 +110,7 @@ def perturbation_sensitivity(X: torch.Tensor, j: int, delta: torch.Tensor, degre
     u = X @ delta  # (n,): x_i . delta
     s = delta @ delta
     G_j = X @ x_j  # (n,): column j of G
-    F = X @ (X.T @ X)  # (n, d)
+    F = X @ (X.T @ X) if F is None else F  # (n, d)
     dF = torch.outer(G_j + u, delta) + torch.outer(u, x_j)
     dF[j] += u @ X + u[j] * delta + s * x_j + s * delta
     eps = torch.sqrt(s)
@@ -145,7 +146,8 @@ def sensitivity_curve(X: torch.Tensor, sizes: list[int], points: int, eps: float
     deltas = eps * directions / directions.norm(dim=1, keepdim=True)
     rows = []
     for n in sizes:
+        F = X[:n] @ (X[:n].T @ X[:n])  # shared by the points j at this n
         for j in range(points):
-            s = perturbation_sensitivity(X[:n], j, deltas[j])
+            s = perturbation_sensitivity(X[:n], j, deltas[j], F=F)
             rows.append({"n": n, "j": j, **s.__dict__})
     return rows
