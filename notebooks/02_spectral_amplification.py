@@ -63,7 +63,8 @@ verdicts, measurements = [], {}
 # `sigma^6`, and the directly measured `kappa(G~)` where `kappa(G)^3 < direct_limit`.
 
 # %%
-curves = {t: nl.amplification_curve(data[t], sizes, direct_limit) for t in tasks}
+spectra = {t: nl.gram_spectra(data[t], sizes) for t in tasks}  # one SVD per (task, n), reused in section 3
+curves = {t: nl.amplification_curve(data[t], sizes, direct_limit, spectra[t]) for t in tasks}
 header = ["task", "n", "rank", "kappa(G)", "naive eig ratio", "kappa(G)^3 (sigma^6)", "kappa(G~) direct",
           "direct / sigma^6"]
 rows = [[t, r["n"], r["rank"], nl.fmt(r["kappa"]),
@@ -152,7 +153,7 @@ verdicts.append(nl.Verdict.from_test(
 # bound is on its range, which is what a kernel method restricted to those r directions sees.
 
 # %%
-trunc = {t: nl.truncation_curve(data[t], sizes, truncation_ranks) for t in tasks}
+trunc = {t: nl.truncation_curve(data[t], sizes, truncation_ranks, spectra[t]) for t in tasks}
 print(nl.save_table(["task", "n", "r", "kappa, top-r attention (range)", "kappa(G)^3, full attention"],
                     [[t, r["n"], r["r"], nl.fmt(r["kappa_truncated"]), nl.fmt(r["kappa_full"])]
                      for t in tasks for r in trunc[t]], profile, NOTEBOOK, "truncation"))

@@ -35,9 +35,14 @@ class PixelFeatures:
     def __init__(self, model: str, X: torch.Tensor, normalize_relu_inputs: bool = False):
         self.model, self.X, self.normalize_relu_inputs = model, X, normalize_relu_inputs
         self._XtX = X.T @ X if model == "MLP-Attn" else None
+        self._train: torch.Tensor | None = None
 
     def train(self) -> torch.Tensor:
-        return model_inputs(self.model, self.X, None, self.normalize_relu_inputs)
+        """Inputs of the training points; computed once (training, influence and the
+        interventions all read them)."""
+        if self._train is None:
+            self._train = model_inputs(self.model, self.X, None, self.normalize_relu_inputs)
+        return self._train
 
     def query(self, X_query: torch.Tensor) -> torch.Tensor:
         return model_inputs(self.model, self.X, X_query, self.normalize_relu_inputs)
