@@ -1,5 +1,6 @@
-"""Benchmark: closed-form empirical NTK vs the torch.func Jacobian recipe, and batched vs eager
-training of a width study. Speed is measured here, never in timed tests.
+"""Benchmark: closed-form empirical NTK vs the torch.func Jacobian recipe, batched vs eager
+training of a width study, and adversarial training of several seeds as one batched stack vs
+one net at a time. Speed is measured here, never in timed tests.
 
     python benchmarks/ntk_benchmark.py                  # CPU-sized defaults
     python benchmarks/ntk_benchmark.py --device cuda --n 2000 --d 3072 --width 1024
@@ -22,7 +23,8 @@ import torch
 
 os.environ.setdefault("NTKLIB_PROGRESS", "0")  # keep bars out of the printed table
 
-from ntklib.models import init_stack
+from ntklib.malleability import PixelFeatures, train_net, train_nets
+from ntklib.models import MODELS, init_stack
 from ntklib.ntk import empirical_ntk, jacobian_ntk
 from ntklib.training import train_stack
 
@@ -67,6 +69,9 @@ def main() -> None:
     parser.add_argument("--train-widths", type=int, nargs="+", default=[16, 32, 64, 128, 256, 512, 1024])
     parser.add_argument("--train-seeds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--adv-n", type=int, default=256, help="training points for adversarial training")
+    parser.add_argument("--adv-width", type=int, default=256, help="width of the adversarially trained nets")
+    parser.add_argument("--adv-steps", type=int, default=10, help="PGD steps per batch")
     parser.add_argument("--out", default=str(Path(__file__).with_name("RESULTS.md")))
     parser.add_argument("--profile", default=None,
                         help="also run every notebook of this profile (recomputing) and record its timings")
@@ -99,6 +104,20 @@ def main() -> None:
     t_batched = _time(batched, 1, device)
     t_eager = _time(eager, 1, device)
     nets = len(args.train_widths) * len(seeds)
+
+    Xa, ya = Xt[:args.adv_n], y[:args.adv_n]
+    adversarial = {}
+    for model in MODELS:
+        features = PixelFeatures(model, Xa)
+        settings = dict(epochs=1, adversarial_eps=0.3, adversarial_steps=args.adv_steps)
+        adversarial[model] = (
+            _time(lambda: train_nets(features, ya, 10, args.adv_width, seeds, **settings), 1, device),
+            _time(lambda: [train_net(features, ya, 10, args.adv_width, s, **settings) for s in seeds], 1, device))
+    adv_rows = "".join(
+        f"| adversarial training, {model}, seeds as one batched stack | {len(seeds)} nets, n={args.adv_n}, "
+        f"m={args.adv_width}, PGD {args.adv_steps} steps, 1 epoch | {t_b:.2f} s | |\n"
+        f"| adversarial training, {model}, one net at a time | same | {t_e:.2f} s | one at a time / batched = "
+        f"{t_e / t_b:.1f} |\n" for model, (t_b, t_e) in adversarial.items())
     section = f"""
 ## {datetime.date.today()} on {machine(device)}
 
@@ -108,7 +127,7 @@ def main() -> None:
 | empirical NTK, torch.func Jacobian recipe | same | {jac_text} | Jacobian / closed form = {ratio} |
 | width study, one batched stack | {nets} nets (m={args.train_widths}, {len(seeds)} seeds), n={args.train_n}, {args.epochs} epochs | {t_batched:.2f} s | |
 | width study, one eager loop per net | same | {t_eager:.2f} s | eager / batched = {t_eager / t_batched:.1f} |
-"""
+{adv_rows}"""
     if args.profile:
         section += _profile_timings(args.profile)
     print(section)

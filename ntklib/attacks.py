@@ -8,7 +8,7 @@ transductive attention (a perturbed point changes G and every feature). Written 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -33,14 +33,25 @@ def fgsm(loss_fn: LossFn, x: torch.Tensor, eps: float) -> torch.Tensor:
     return _project(x + eps * _grad(loss_fn, x).sign(), x, eps).detach()
 
 
+def _uniform(shape: torch.Size, dtype: torch.dtype, generator: torch.Generator | Sequence[torch.Generator] | None
+             ) -> torch.Tensor:
+    """U[0, 1) draws on the CPU; with a sequence of generators, slice g of ``shape[0]`` from generator g."""
+    if generator is None or isinstance(generator, torch.Generator):
+        return torch.rand(shape, generator=generator, dtype=dtype)
+    if len(generator) != shape[0]:
+        raise ValueError(f"{len(generator)} generators for {shape[0]} groups of points")
+    return torch.stack([torch.rand(shape[1:], generator=g, dtype=dtype) for g in generator])
+
+
 def pgd(loss_fn: LossFn, x: torch.Tensor, eps: float, steps: int = 10, step_size: float | None = None,
-        generator: torch.Generator | None = None) -> torch.Tensor:
+        generator: torch.Generator | Sequence[torch.Generator] | None = None) -> torch.Tensor:
     """Projected gradient ascent from a uniform random start (Madry et al., 2018).
 
-    ``step_size`` defaults to ``2.5 eps / steps``.
+    ``step_size`` defaults to ``2.5 eps / steps``. ``generator`` may be one generator per
+    slice of ``x``'s first axis (one group of points per net, each started as if alone).
     """
     step_size = 2.5 * eps / steps if step_size is None else step_size
-    noise = torch.rand(x.shape, generator=generator, dtype=x.dtype).to(x.device) * 2 - 1
+    noise = _uniform(x.shape, x.dtype, generator).to(x.device) * 2 - 1
     x_adv = _project(x + eps * noise, x, eps)
     for _ in range(steps):
         x_adv = _project(x_adv + step_size * _grad(loss_fn, x_adv).sign(), x, eps)

@@ -51,37 +51,60 @@ class PixelFeatures:
         if self.model == "2L-ReLU":
             return normalize_rows(rows) if self.normalize_relu_inputs else rows
         old = self.X[idx]
-        # rows @ (X^T X - old^T old + rows^T rows), associated so that only one O(k d^2) product remains
-        return normalize_rows(rows @ self._XtX - (rows @ old.T) @ old + (rows @ rows.T) @ rows)
+        # rows @ (X^T X - old^T old + rows^T rows), associated so that only one O(k d^2) product
+        # remains; idx (G, k) and rows (G, k, d) give one independent replacement per group
+        return normalize_rows(rows @ self._XtX - (rows @ old.mT) @ old + (rows @ rows.mT) @ rows)
+
+
+def train_nets(features: PixelFeatures | list[PixelFeatures], y: torch.Tensor | list[torch.Tensor], num_classes: int,
+               width: int, seeds: list[int], epochs: int, lr: float = 1e-3, batch_size: int = 128,
+               weight_decay: float = 1e-3, adversarial_eps: float = 0.0, adversarial_steps: int = 10) -> list[NetStack]:
+    """One net of ``width`` per seed, trained as in the paper, all seeds as one batched stack.
+
+    Each net draws its initialisation, its batch order and (adversarially) its PGD starts from
+    its own seed, so it equals the net trained alone (``tests/test_malleability.py``).
+    ``features`` and ``y`` may be lists, one training set per seed (of equal sizes). With
+    ``adversarial_eps > 0``, Madry-style: every batch is replaced by its PGD adversarial
+    version (L-inf on the pixels) against the current weights before the step.
+    """
+    per_net = isinstance(features, (list, tuple))
+    if per_net and (len(features) != len(seeds) or len(y) != len(seeds)):
+        raise ValueError(f"per-seed training sets: {len(features)} feature sets and {len(y)} label sets "
+                         f"for {len(seeds)} seeds")
+    if per_net and adversarial_eps > 0:
+        raise ValueError("adversarial training takes one training set shared by every seed")
+    first = features[0] if per_net else features
+    loss = loss_for(num_classes)
+
+    def fit_targets(labels):
+        return targets(labels, num_classes).to(first.X.dtype) if num_classes == 2 else labels
+
+    X = torch.stack([f.train() for f in features]) if per_net else first.train()
+    y_fit = torch.stack([fit_targets(labels) for labels in y]) if per_net else fit_targets(y)
+    stack = init_stack(X.shape[-1], 1 if num_classes == 2 else num_classes, [width], seeds,
+                       salt=0 if first.model == "2L-ReLU" else 1, dtype=X.dtype, device=X.device)
+    batch_inputs = None
+    if adversarial_eps > 0:
+        pgd_generators = [torch.Generator().manual_seed(s) for s in seeds]
+
+        def batch_inputs(batch, W):  # batch: (G, B) indices, one row per net
+            W, y_batch = W.detach(), y_fit[batch].transpose(0, 1)
+
+            def loss_fn(rows):
+                return stack_loss(stack.forward_each(first.with_rows(batch, rows), W), y_batch, loss).sum()
+
+            rows = pgd(loss_fn, first.X[batch], adversarial_eps, adversarial_steps, generator=pgd_generators)
+            return first.with_rows(batch, rows).detach()
+
+    train_stack(stack, X, y_fit, loss, epochs, lr, batch_size, weight_decay, desc=f"{first.model} m={width}",
+                batch_inputs=batch_inputs, own_batches=list(seeds))
+    return [stack.select(g) for g in range(stack.num_nets)]
 
 
 def train_net(features: PixelFeatures, y: torch.Tensor, num_classes: int, width: int, seed: int, epochs: int,
-              lr: float = 1e-3, batch_size: int = 128, weight_decay: float = 1e-3, adversarial_eps: float = 0.0,
-              adversarial_steps: int = 10) -> NetStack:
-    """One net of ``width`` trained as in the paper; with ``adversarial_eps > 0``, Madry-style:
-    every batch is replaced by its PGD adversarial version (L-inf on the pixels) before the step."""
-    X = features.train()
-    outputs = 1 if num_classes == 2 else num_classes
-    net = init_stack(X.shape[1], outputs, [width], [seed], salt=0 if features.model == "2L-ReLU" else 1,
-                     dtype=X.dtype, device=X.device)
-    loss = loss_for(num_classes)
-    y_fit = targets(y, num_classes).to(X.dtype) if num_classes == 2 else y
-    batch_inputs = None
-    if adversarial_eps > 0:
-        gen = torch.Generator().manual_seed(seed)
-
-        def batch_inputs(batch, W):
-            W, readout = W.detach(), net.readout()
-
-            def loss_fn(rows):
-                return stack_loss(net.forward(features.with_rows(batch, rows), W, readout), y_fit[batch], loss).sum()
-
-            rows = pgd(loss_fn, features.X[batch], adversarial_eps, adversarial_steps, generator=gen)
-            return features.with_rows(batch, rows).detach()
-
-    train_stack(net, X, y_fit, loss, epochs, lr, batch_size, weight_decay, seed=seed,
-                desc=f"{features.model} m={width}", batch_inputs=batch_inputs)
-    return net
+              **kwargs) -> NetStack:
+    """One net of ``width`` from ``seed``: :func:`train_nets` with one seed."""
+    return train_nets(features, y, num_classes, width, [seed], epochs, **kwargs)[0]
 
 
 def test_accuracy(net: NetStack, features: PixelFeatures, X_test: torch.Tensor, y_test: torch.Tensor,
@@ -148,22 +171,6 @@ def kernel_target_alignment(K: torch.Tensor, Y: torch.Tensor) -> float:
     return float((Kc * Tc).sum() / (Kc.norm() * Tc.norm()))
 
 
-def train_nets(features: PixelFeatures, y: torch.Tensor, num_classes: int, width: int, seeds: list[int],
-               epochs: int, adversarial_eps: float = 0.0, adversarial_steps: int = 10) -> list[NetStack]:
-    """One net per seed. Standard training runs all seeds as one stack (they share the batch
-    order of ``seeds[0]`` and differ in initialisation); adversarial training runs each net on
-    its own, since each needs its own adversarial batches."""
-    if adversarial_eps > 0:
-        return [train_net(features, y, num_classes, width, s, epochs, adversarial_eps=adversarial_eps,
-                          adversarial_steps=adversarial_steps) for s in seeds]
-    X = features.train()
-    stack = init_stack(X.shape[1], 1 if num_classes == 2 else num_classes, [width], seeds,
-                       salt=0 if features.model == "2L-ReLU" else 1, dtype=X.dtype, device=X.device)
-    y_fit = targets(y, num_classes).to(X.dtype) if num_classes == 2 else y
-    train_stack(stack, X, y_fit, loss_for(num_classes), epochs, seed=seeds[0], desc=f"{features.model} m={width}")
-    return [stack.select(g) for g in range(stack.num_nets)]
-
-
 def malleability_study(task: str, X_train: torch.Tensor, y_train: torch.Tensor, X_test: torch.Tensor,
                        y_test: torch.Tensor, num_classes: int, models: tuple[str, ...], seeds: list[int], width: int,
                        epochs: int, tau: float, pairs: list[tuple[str, float]], steps: int, ridge: float,
@@ -172,7 +179,8 @@ def malleability_study(task: str, X_train: torch.Tensor, y_train: torch.Tensor, 
     rows = []
     for model in models:
         features = PixelFeatures(model, X_train, normalize_relu_inputs)
-        nets = train_nets(features, y_train, num_classes, width, seeds, epochs, adversarial_eps, steps)
+        nets = train_nets(features, y_train, num_classes, width, seeds, epochs, adversarial_eps=adversarial_eps,
+                          adversarial_steps=steps)
         for seed, net in zip(seeds, nets):
             found, base, _ = malleability(net, features, y_train, X_test, y_test, num_classes, tau, pairs, steps,
                                           ridge, seed)
@@ -198,8 +206,9 @@ def interventions_study(task: str, X_train: torch.Tensor, y_train: torch.Tensor,
     n = len(y_train)
     for model in models:
         features = PixelFeatures(model, X_train, normalize_relu_inputs)
-        for seed in seeds:
-            base = train_net(features, y_train, num_classes, width, seed, epochs)
+        bases = train_nets(features, y_train, num_classes, width, seeds, epochs)
+        data = {name: [] for name in INTERVENTIONS}  # per intervention, one (X, y) per seed
+        for seed, base in zip(seeds, bases):
             influence = net_influence(base, features, y_train, X_test, y_test, num_classes, ridge)
             idx = top_fraction(influence.values, tau)
             keep = torch.ones(n, dtype=torch.bool, device=y_train.device)
@@ -208,13 +217,18 @@ def interventions_study(task: str, X_train: torch.Tensor, y_train: torch.Tensor,
             transformed[idx] = attack_points(base, features, y_train, idx, num_classes, "PGD", eps, steps, seed)
             everything = torch.arange(n, device=y_train.device)
             adversarial = attack_points(base, features, y_train, everything, num_classes, "PGD", eps, steps, seed)
-            data = {"Clean": (X_train, y_train), "Curated": (X_train[keep], y_train[keep]),
-                    "Transformed": (transformed, y_train), "Adversarial": (adversarial, y_train)}
-            for name, (X, y) in data.items():
-                f = PixelFeatures(model, X, normalize_relu_inputs)
-                net = base if name == "Clean" else train_net(f, y, num_classes, width, seed, epochs)
+            for name, pair in zip(INTERVENTIONS, ((X_train, y_train), (X_train[keep], y_train[keep]),
+                                                  (transformed, y_train), (adversarial, y_train))):
+                data[name].append(pair)
+        found = {}
+        for name in INTERVENTIONS:  # each intervention retrains every seed at once, from the same init
+            feats = [PixelFeatures(model, X, normalize_relu_inputs) for X, _ in data[name]]
+            labels = [y for _, y in data[name]]
+            nets = bases if name == "Clean" else train_nets(feats, labels, num_classes, width, seeds, epochs)
+            for seed, net, f, y in zip(seeds, nets, feats, labels):
                 K = empirical_ntk(net, f.train().to(torch.float64), W=net.W.to(torch.float64))[0]
-                rows.append({"task": task, "model": model, "seed": seed, "intervention": name, "n": len(y),
-                             "test_accuracy": test_accuracy(net, f, X_test, y_test, num_classes),
-                             "alignment": kernel_target_alignment(K, targets(y, num_classes))})
+                found[seed, name] = {"task": task, "model": model, "seed": seed, "intervention": name, "n": len(y),
+                                     "test_accuracy": test_accuracy(net, f, X_test, y_test, num_classes),
+                                     "alignment": kernel_target_alignment(K, targets(y, num_classes))}
+        rows += [found[seed, name] for seed in seeds for name in INTERVENTIONS]
     return rows

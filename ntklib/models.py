@@ -85,6 +85,20 @@ class NetStack:
         hidden = torch.relu(X @ W.T)  # (n, M)
         return (hidden @ readout).reshape(X.shape[0], self.num_nets, self.num_outputs)
 
+    def forward_each(self, X: torch.Tensor, W: torch.Tensor | None = None) -> torch.Tensor:
+        """Each net on its own inputs: ``X: (G, n, d)`` -> ``(n, G, C)``; nets of one width.
+
+        Two batched matmuls, whatever the number of nets (``forward`` needs shared inputs).
+        """
+        W = self.W if W is None else W
+        G, m = self.num_nets, self.widths[0]
+        if len(set(self.widths)) != 1 or X.dim() != 3 or X.shape[0] != G:
+            raise ValueError(f"forward_each needs nets of one width and inputs (G={G}, n, d); got widths "
+                             f"{sorted(set(self.widths))} and inputs {tuple(X.shape)}")
+        hidden = torch.relu(X @ W.view(G, m, -1).mT)  # (G, n, m)
+        out = hidden @ (self.A.view(G, m, -1) * m**-0.5)  # (G, n, C)
+        return out.transpose(0, 1)
+
     def select(self, g: int) -> "NetStack":
         """Net g alone, as a stack of one (shares no storage with the stack)."""
         s = self.slices[g]

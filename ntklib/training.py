@@ -47,53 +47,84 @@ def loss_for(num_classes: int) -> str:
 
 
 def stack_loss(outputs: torch.Tensor, y: torch.Tensor, loss: str) -> torch.Tensor:
-    """Per-net batch-mean losses ``(G,)`` for outputs ``(B, G, C)``; y: classes or ``(B, 1)`` targets."""
+    """Per-net batch-mean losses ``(G,)`` for outputs ``(B, G, C)``.
+
+    ``y``: classes ``(B,)`` or targets ``(B, C)`` shared by every net, or one per net with a
+    net axis, ``(B, G)`` classes or ``(B, G, C)`` targets (nets trained on their own batches).
+    """
     B, G, C = outputs.shape
     if loss == "cross_entropy":
-        per = F.cross_entropy(outputs.reshape(B * G, C), y[:, None].expand(B, G).reshape(-1), reduction="none")
+        classes = y[:, None].expand(B, G) if y.dim() == 1 else y
+        per = F.cross_entropy(outputs.reshape(B * G, C), classes.reshape(-1), reduction="none")
         return per.reshape(B, G).mean(0)
     if loss == "mse":
-        return ((outputs - y[:, None, :].to(outputs.dtype)) ** 2).sum(-1).mean(0)
+        target = y[:, None, :] if y.dim() == 2 else y
+        return ((outputs - target.to(outputs.dtype)) ** 2).sum(-1).mean(0)
     raise ValueError(f"loss must be 'cross_entropy' or 'mse', not '{loss}'")
 
 
 def train_stack(stack: NetStack, X: torch.Tensor, y: torch.Tensor, loss: str, epochs: int, lr: float = 1e-3,
                 batch_size: int = 128, weight_decay: float = 1e-3, seed: int = 0, desc: str = "train",
-                batch_inputs: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> TrainResult:
+                batch_inputs: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+                own_batches: list[int] | None = None) -> TrainResult:
     """Train every net of ``stack`` in place on ``X: (n, d)``; batches drawn from ``seed``.
 
+    ``own_batches``, one seed per net, gives each net its own batch order, drawn as if it were
+    trained alone with that seed (so a net trained in a stack equals the net trained alone);
+    the nets then need equal widths, and ``X: (G, n, d)`` and ``y: (G, n)`` or ``(G, n, C)``
+    may hold one data set per net. The nets run as one batched matmul either way.
+
     ``batch_inputs(batch_indices, W)``, when given, supplies each batch's inputs instead of
-    ``X[batch]`` (adversarial training builds them against the current weights).
+    ``X[batch]`` (adversarial training builds them against the current weights); with
+    ``own_batches`` the indices are ``(G, B)`` and the inputs ``(G, B, d)``.
 
     Raises :class:`TrainingDivergedError` naming the nets, the epoch and the settings as soon
     as an epoch's loss is not finite.
     """
-    if X.shape[1] != stack.W.shape[1]:
-        raise ValueError(f"inputs have d={X.shape[1]} but the nets expect d={stack.W.shape[1]}")
-    if len(y) != len(X):
-        raise ValueError(f"{len(X)} inputs but {len(y)} labels")
+    G = stack.num_nets
+    per_net_data = own_batches is not None and X.dim() == 3
+    if own_batches is not None:
+        if len(own_batches) != G:
+            raise ValueError(f"own_batches needs one seed per net: {len(own_batches)} seeds for {G} nets")
+        if len(set(stack.widths)) != 1:
+            raise ValueError(f"own_batches needs nets of one width, not {sorted(set(stack.widths))}")
+        if per_net_data and (X.shape[0] != G or len(y) != G):
+            raise ValueError(f"per-net data must have one set per net: X {tuple(X.shape)}, y {tuple(y.shape)}, {G} nets")
+    if X.shape[-1] != stack.W.shape[1]:
+        raise ValueError(f"inputs have d={X.shape[-1]} but the nets expect d={stack.W.shape[1]}")
+    n = X.shape[-2]
+    if y.shape[int(per_net_data)] != n:
+        raise ValueError(f"{n} inputs but {y.shape[int(per_net_data)]} labels")
     W0 = stack.W.detach().clone()
     W = stack.W.detach().clone().requires_grad_(True)
-    readout = stack.readout()
+    readout = stack.readout() if own_batches is None else None
     optimizer = torch.optim.Adam([W], lr=lr, weight_decay=weight_decay)
-    gen = torch.Generator().manual_seed(seed)
-    history = torch.zeros(epochs, stack.num_nets, dtype=torch.float64)
-    n = len(X)
+    gens = [torch.Generator().manual_seed(s) for s in ([seed] if own_batches is None else own_batches)]
+    nets = torch.arange(G, device=X.device)[:, None]
+    history = torch.zeros(epochs, G, dtype=torch.float64)
     for epoch in progress(range(epochs), desc=desc):
-        total = torch.zeros(stack.num_nets, dtype=X.dtype, device=X.device)
-        for batch in torch.randperm(n, generator=gen).to(X.device).split(batch_size):
-            inputs = X[batch] if batch_inputs is None else batch_inputs(batch, W)
-            losses = stack_loss(stack.forward(inputs, W, readout), y[batch], loss)
+        total = torch.zeros(G, dtype=X.dtype, device=X.device)
+        orders = torch.stack([torch.randperm(n, generator=g) for g in gens]).to(X.device)
+        for batch in orders.split(batch_size, dim=1):
+            if own_batches is None:
+                batch = batch[0]
+                inputs = X[batch] if batch_inputs is None else batch_inputs(batch, W)
+                outputs, y_batch = stack.forward(inputs, W, readout), y[batch]
+            else:
+                inputs = batch_inputs(batch, W) if batch_inputs is not None else X[nets, batch] if per_net_data else X[batch]
+                outputs = stack.forward_each(inputs, W)
+                y_batch = (y[nets, batch] if per_net_data else y[batch]).transpose(0, 1)
+            losses = stack_loss(outputs, y_batch, loss)
             optimizer.zero_grad(set_to_none=True)
             losses.sum().backward()
             optimizer.step()
-            total += losses.detach() * len(batch)
+            total += losses.detach() * batch.shape[-1]
         history[epoch] = (total / n).cpu().to(torch.float64)
         bad = ~torch.isfinite(history[epoch])
         if bool(bad.any()):
-            nets = [stack.labels[g] for g in torch.nonzero(bad).flatten().tolist()]
+            nets_bad = [stack.labels[g] for g in torch.nonzero(bad).flatten().tolist()]
             raise TrainingDivergedError(
-                f"training diverged at epoch {epoch + 1}/{epochs}: loss is not finite for nets {nets} "
+                f"training diverged at epoch {epoch + 1}/{epochs}: loss is not finite for nets {nets_bad} "
                 f"(labels = (width, seed); lr={lr}, batch={batch_size}, weight_decay={weight_decay}, "
                 f"loss={loss}). Fix: lower lr, or check the inputs for NaN/inf."
             )

@@ -41,3 +41,19 @@ def test_pgd_raises_the_loss_at_least_as_much_as_fgsm(fixed_model):
 def test_unknown_attack():
     with pytest.raises(ValueError, match="unknown attack"):
         run_attack("CW", lambda x: x.sum(), torch.zeros(2, 2), 0.1)
+
+
+def test_pgd_with_one_generator_per_group_equals_each_group_alone(fixed_model):
+    X, loss_fn = fixed_model
+    groups = X.reshape(2, 15, 12)
+
+    def grouped_loss(rows):  # groups do not interact: the sum of each group's own loss
+        return sum(loss_fn(torch.cat([rows[g], X[15:]]) if g == 0 else torch.cat([X[:15], rows[g]]))
+                   for g in range(2))
+
+    together = pgd(grouped_loss, groups, EPS, steps=5, generator=[torch.Generator().manual_seed(s) for s in (0, 1)])
+    alone = [pgd(lambda r, g=g: grouped_loss(torch.stack([r if h == g else groups[h] for h in range(2)])),
+                 groups[g], EPS, steps=5, generator=torch.Generator().manual_seed(g)) for g in range(2)]
+    torch.testing.assert_close(together, torch.stack(alone))
+    with pytest.raises(ValueError, match="3 generators for 2 groups"):
+        pgd(grouped_loss, groups, EPS, generator=[torch.Generator() for _ in range(3)])

@@ -4,7 +4,12 @@ import pytest
 import torch
 
 import ntklib as nl
-from ntklib.malleability import PixelFeatures, interventions_study, kernel_target_alignment, malleability_study, train_net
+from ntklib.malleability import (PixelFeatures, interventions_study, kernel_target_alignment, malleability_study, train_net,
+                                 train_nets)
+from ntklib.models import init_stack
+from ntklib.training import binary_targets, train_stack
+
+STACKED_RTOL = 1e-9  # seeds trained as one batched stack vs each alone, float64
 
 
 def test_attention_rows_update_equals_recomputation(gen):
@@ -15,6 +20,55 @@ def test_attention_rows_update_equals_recomputation(gen):
     X_new = X.clone()
     X_new[idx] = rows
     torch.testing.assert_close(features.with_rows(idx, rows), nl.model_inputs("MLP-Attn", X_new)[idx])
+
+
+def test_attention_rows_update_per_group_equals_each_group(gen):
+    X = torch.rand(15, 6, generator=gen, dtype=torch.float64)
+    features = PixelFeatures("MLP-Attn", X)
+    idx = torch.tensor([[2, 7], [7, 11]])
+    rows = torch.rand(2, 2, 6, generator=gen, dtype=torch.float64)
+    batched = features.with_rows(idx, rows)
+    for g in range(2):
+        torch.testing.assert_close(batched[g], features.with_rows(idx[g], rows[g]))
+
+
+@pytest.mark.parametrize("model", nl.MODELS)
+@pytest.mark.parametrize("adversarial_eps", [0.0, 0.1])
+def test_seeds_trained_together_equal_each_seed_alone(gen, model, adversarial_eps):
+    X = torch.rand(40, 8, generator=gen, dtype=torch.float64)
+    y = torch.randint(0, 3, (40,), generator=gen)
+    features = PixelFeatures(model, X)
+    settings = dict(batch_size=16, adversarial_eps=adversarial_eps, adversarial_steps=3)
+    together = train_nets(features, y, 3, 16, [0, 1, 2], epochs=3, **settings)
+    for seed, net in zip([0, 1, 2], together):
+        alone = train_net(features, y, 3, 16, seed, epochs=3, **settings)
+        torch.testing.assert_close(net.W, alone.W, rtol=STACKED_RTOL, atol=1e-12)
+
+
+def test_one_net_equals_the_shared_batch_loop(gen):
+    """A net trained by train_net is the net the plain loop (shared batches, ``forward``) trains."""
+    X = torch.rand(40, 8, generator=gen, dtype=torch.float64)
+    y = torch.randint(0, 2, (40,), generator=gen)
+    for model, salt in zip(nl.MODELS, (0, 1)):
+        features = PixelFeatures(model, X)
+        net = train_net(features, y, 2, 16, 4, epochs=3, batch_size=16)
+        plain = init_stack(8, 1, [16], [4], salt=salt, dtype=torch.float64)
+        train_stack(plain, features.train(), binary_targets(y), "mse", epochs=3, batch_size=16, seed=4)
+        torch.testing.assert_close(net.W, plain.W, rtol=STACKED_RTOL, atol=1e-12)
+
+
+def test_seeds_with_their_own_training_sets(gen):
+    Xs = [torch.rand(30, 8, generator=gen, dtype=torch.float64) for _ in range(2)]
+    ys = [torch.randint(0, 2, (30,), generator=gen) for _ in range(2)]
+    features = [PixelFeatures("MLP-Attn", X) for X in Xs]
+    together = train_nets(features, ys, 2, 16, [3, 5], epochs=2, batch_size=8)
+    for g, seed in enumerate([3, 5]):
+        alone = train_net(features[g], ys[g], 2, 16, seed, epochs=2, batch_size=8)
+        torch.testing.assert_close(together[g].W, alone.W, rtol=STACKED_RTOL, atol=1e-12)
+    with pytest.raises(ValueError, match="one training set shared"):
+        train_nets(features, ys, 2, 16, [3, 5], epochs=1, adversarial_eps=0.1)
+    with pytest.raises(ValueError, match="2 feature sets and 2 label sets for 3 seeds"):
+        train_nets(features, ys, 2, 16, [3, 5, 7], epochs=1)
 
 
 def test_adversarial_training_runs_and_differs_from_standard(gen):

@@ -44,3 +44,19 @@ def test_training_lowers_the_loss_on_real_data(data_available):
     stack = init_stack(784, 1, [64], [0])
     result = train_stack(stack, ds.X, binary_targets(ds.y).float(), "mse", epochs=20)
     assert result.losses[-1, 0] < 0.5 * result.losses[0, 0]
+
+
+def test_own_batches_need_one_seed_per_net_and_one_width(gen):
+    X, y = torch.rand(20, 4, generator=gen), torch.zeros(20, dtype=torch.long)
+    with pytest.raises(ValueError, match="one seed per net: 1 seeds for 2 nets"):
+        train_stack(init_stack(4, 2, [8], [0, 1]), X, y, "cross_entropy", epochs=1, own_batches=[0])
+    with pytest.raises(ValueError, match=r"one width, not \[8, 16\]"):
+        train_stack(init_stack(4, 2, [8, 16], [0]), X, y, "cross_entropy", epochs=1, own_batches=[0, 1])
+
+
+def test_forward_each_equals_forward_on_shared_inputs(gen):
+    stack = init_stack(6, 3, [8], [0, 1, 2], dtype=torch.float64)
+    X = torch.rand(5, 6, generator=gen, dtype=torch.float64)
+    torch.testing.assert_close(stack.forward_each(X.expand(3, 5, 6)), stack.forward(X))
+    with pytest.raises(ValueError, match=r"inputs \(G=3, n, d\)"):
+        stack.forward_each(X)
