@@ -90,6 +90,10 @@ def _run_profile(notebooks: list[str], profile: str) -> int:
         overrides[nb] = load_profile(nb, profile)
     # kernels import ntklib from this checkout even where the package is not installed (a lent GPU)
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
+    # progress bars of long work go to this terminal (the kernels share its stderr), not into
+    # the executed notebooks; NTKLIB_PROGRESS=0 silences them
+    if os.environ.get("NTKLIB_PROGRESS", "1") != "0":
+        os.environ["NTKLIB_PROGRESS"] = "terminal"
     executed_dir = output_root(profile) / "executed"
     executed_dir.mkdir(parents=True, exist_ok=True)
     failures, timings, start = [], [], time.perf_counter()
@@ -101,6 +105,9 @@ def _run_profile(notebooks: list[str], profile: str) -> int:
                 str(NOTEBOOK_DIR / f"{nb}.ipynb"), str(executed_dir / f"{nb}.ipynb"),
                 parameters=overrides[nb], cwd=str(NOTEBOOK_DIR), kernel_name="python3", language="python",
                 progress_bar=sys.stderr.isatty(),
+                # the kernel writes its own stderr (fd 2, shared with this process) straight
+                # through instead of capturing it into the notebook: that is where progress goes
+                extra_arguments=["--IPKernelApp.capture_fd_output=False"],
             )
             _strip_local_paths(executed_dir / f"{nb}.ipynb")
             seconds = time.perf_counter() - t0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterable
 from typing import TypeVar
 
@@ -24,6 +25,13 @@ def resolve_device(device: str = "auto") -> torch.device:
 
 
 def progress(iterable: Iterable[T], desc: str = "", total: int | None = None) -> Iterable[T]:
-    """tqdm, silenced when ``NTKLIB_PROGRESS=0`` (tests and committed notebook outputs)."""
-    disable = os.environ.get("NTKLIB_PROGRESS", "1") == "0"
-    return tqdm(iterable, desc=desc, total=total, disable=disable, leave=False)
+    """tqdm bars; ``NTKLIB_PROGRESS`` says where they go.
+
+    ``1`` (default): the notebook or console, as usual. ``0``: nowhere (tests, committed
+    outputs). ``terminal``: the process's own stderr, which a notebook kernel shares with the
+    program that started it: ``python -m ntklib.run`` sets it, so long work shows progress in
+    the runner's terminal while the executed notebooks stay free of bars.
+    """
+    mode = os.environ.get("NTKLIB_PROGRESS", "1")
+    stream = sys.__stderr__ if mode == "terminal" else None
+    return tqdm(iterable, desc=desc, total=total, disable=mode == "0", leave=False, file=stream)

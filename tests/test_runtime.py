@@ -19,3 +19,14 @@ def test_progress_can_be_silenced(monkeypatch, capsys):
     monkeypatch.setenv("NTKLIB_PROGRESS", "0")
     assert list(progress(range(3), desc="x")) == [0, 1, 2]
     assert capsys.readouterr().err == ""
+
+
+def test_progress_for_the_runner_bypasses_captured_stderr(monkeypatch, capsys):
+    """Under ``ntklib.run`` the bars go to the process's own stderr, not to sys.stderr (which a
+    notebook kernel captures into the executed notebook)."""
+    captured, real = [], []
+    monkeypatch.setattr("sys.stderr", type("Sink", (), {"write": captured.append, "flush": lambda self: None})())
+    monkeypatch.setattr("sys.__stderr__", type("Sink", (), {"write": real.append, "flush": lambda self: None})())
+    monkeypatch.setenv("NTKLIB_PROGRESS", "terminal")
+    assert list(progress(range(3), desc="terminal-bar")) == [0, 1, 2]
+    assert not captured and any("terminal-bar" in s for s in real)
