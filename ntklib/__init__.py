@@ -24,6 +24,6 @@ from .ntk import analytic_ntk, empirical_ntk, kernel_regression, relative_distan
 from .training import TrainingDivergedError, train_stack
 from .influence import flip_rate, loo_influence, rank_correlation, top_fraction
 from .malleability import (INTERVENTIONS, PixelFeatures, interventions_study, kernel_target_alignment,
-                           malleability_study, train_net)
+                           malleability_study, train_net, train_nets)
 
 __version__ = "0.1.0"

@@ -98,7 +98,8 @@ def train_stack(stack: NetStack, X: torch.Tensor, y: torch.Tensor, loss: str, ep
     W0 = stack.W.detach().clone()
     W = stack.W.detach().clone().requires_grad_(True)
     readout = stack.readout() if own_batches is None else None
-    optimizer = torch.optim.Adam([W], lr=lr, weight_decay=weight_decay)
+    # on a GPU the fused Adam is one kernel per step instead of about ten small ones (same update)
+    optimizer = torch.optim.Adam([W], lr=lr, weight_decay=weight_decay, fused=W.is_cuda)
     gens = [torch.Generator().manual_seed(s) for s in ([seed] if own_batches is None else own_batches)]
     nets = torch.arange(G, device=X.device)[:, None]
     history = torch.zeros(epochs, G, dtype=torch.float64)

@@ -1,0 +1,50 @@
+"""The library's GPU paths agree with its CPU paths. Skipped without CUDA (CI); a lent GPU runs
+them (benchmarks/gpu_session.sh) before any result from that machine is trusted."""
+
+import pytest
+import torch
+
+import ntklib as nl
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+CUDA_RTOL = 1e-6  # float64 on both devices: only the order of summation differs
+TRAINED_RTOL = 1e-3  # float32 training for a few epochs: rounding differences grow a little
+
+
+@pytest.fixture
+def toy(gen):
+    X, Xt = torch.rand(48, 16, generator=gen), torch.rand(12, 16, generator=gen)
+    y, yt = torch.randint(0, 3, (48,), generator=gen), torch.randint(0, 3, (12,), generator=gen)
+    return X, y, Xt, yt
+
+
+def test_kernels_and_spectra_agree(toy):
+    X = toy[0].double()
+    for fn in (nl.linattn_kernel, nl.analytic_ntk, lambda Z: nl.attention_features(Z, normalize=True)):
+        torch.testing.assert_close(fn(X.cuda()).cpu(), fn(X), rtol=CUDA_RTOL, atol=1e-10)
+    assert nl.gram_spectrum(X.cuda()).kappa == pytest.approx(nl.gram_spectrum(X).kappa, rel=CUDA_RTOL)
+    rows = nl.sensitivity_curve(X.cuda(), [12, 24], 2, 0.1, 0)
+    for a, b in zip(rows, nl.sensitivity_curve(X, [12, 24], 2, 0.1, 0)):
+        assert a["attention_total"] == pytest.approx(b["attention_total"], rel=CUDA_RTOL)
+
+
+@pytest.mark.parametrize("adversarial_eps", [0.0, 0.1])
+def test_training_agrees(toy, adversarial_eps):
+    X, y = toy[0], toy[1]
+    for model in nl.MODELS:
+        nets = {dev: nl.train_nets(nl.PixelFeatures(model, X.to(dev)), y.to(dev), 3, 32, [0, 1], epochs=2,
+                                   batch_size=16, adversarial_eps=adversarial_eps, adversarial_steps=3)
+                for dev in ("cpu", "cuda")}
+        for a, b in zip(nets["cpu"], nets["cuda"]):
+            torch.testing.assert_close(b.W.cpu(), a.W, rtol=TRAINED_RTOL, atol=1e-4)
+
+
+def test_studies_run_on_the_gpu(toy):
+    X, y, Xt, yt = (t.cuda() for t in toy)
+    rows = nl.malleability_study("toy", X, y, Xt, yt, 3, nl.MODELS, [0, 1], 16, 2, 0.2, [("PGD", 0.1)], 3, 0.1)
+    assert len(rows) == 4 and all(0 <= r["flip_rate"] <= 1 for r in rows)
+    rows = nl.interventions_study("toy", X, y, Xt, yt, 3, nl.MODELS, [0], 16, 2, 0.2, 0.1, 3, 0.1)
+    assert len(rows) == 2 * len(nl.INTERVENTIONS)
+    rows = nl.convergence_study("2L-ReLU", X, y, Xt, yt, 3, [16, 32], [0, 1], 2, 0.1, 1e-3, 16, 1e-3, False)
+    assert rows and all(torch.isfinite(torch.tensor(r["kernel"])) for r in rows)
