@@ -35,10 +35,15 @@ def linear_attention(X_query: torch.Tensor, X_context: torch.Tensor) -> torch.Te
     return (X_query @ X_context.T) @ X_context
 
 
-def normalize_rows(Z: torch.Tensor) -> torch.Tensor:
-    """Rows scaled to unit l2 norm; a zero row is an error (its direction is undefined)."""
+def normalize_rows(Z: torch.Tensor, check: bool = True) -> torch.Tensor:
+    """Rows scaled to unit l2 norm; a zero row is an error (its direction is undefined).
+
+    ``check=False`` skips that test, which waits for the GPU: for the inner loops of attacks
+    and adversarial training, where a zero row turns into NaN (the training loop reports a NaN
+    loss at the end of the epoch).
+    """
     norms = Z.norm(dim=-1, keepdim=True)
-    if bool((norms == 0).any()):
+    if check and bool((norms == 0).any()):
         bad = torch.nonzero(norms.flatten() == 0).flatten()[:5].tolist()
         raise ValueError(f"rows {bad} are zero and cannot be l2-normalised (all-zero images?)")
     return Z / norms

@@ -41,3 +41,10 @@ def test_truncated_attention(gen):
     assert torch.linalg.matrix_rank(truncated_attention(X, 3)) == 3
     with pytest.raises(ValueError, match="rank must be"):
         truncated_attention(X, 10)
+
+
+def test_unchecked_normalisation_turns_a_zero_row_into_nan():
+    Z = torch.tensor([[3.0, 4.0], [0.0, 0.0]])
+    out = normalize_rows(Z, check=False)
+    torch.testing.assert_close(out[0], torch.tensor([0.6, 0.8]))
+    assert torch.isnan(out[1]).all()
