@@ -76,6 +76,13 @@ print(nl.save_table(["task", "model", "standard: flip % (paper / ours)", "advers
                      "test accuracy, standard", "test accuracy, adversarial"], table, profile, NOTEBOOK, "flip_rates"))
 
 # %% [markdown]
+# **How far to trust a row.** The share of attacked points is `tau`, so with `n_train` points a
+# flip rate moves in steps of `1 / (tau n_train)` per seed (5 points at the quick profile's 20
+# attacked points). A net whose test accuracy is at chance (0.1 on 10 classes) has not learned:
+# its flip rates move by a step or two under a change of float32 rounding alone (seen here when
+# the attack gradient moved from autograd to its closed form), and say nothing for or against
+# the claim. The paper profile (3 seeds, 1,000 points, 500 epochs) is the test.
+#
 # ## Verdicts
 # For each row: adversarial training raises the PGD flip rate (the paper's direction, for both
 # models).

@@ -2,7 +2,9 @@
 
 Each attack takes ``loss_fn``, a function of the perturbed points ``(k, d) -> scalar`` to
 maximise, so the same code attacks a raw-pixel net and MLP-Attn, whose loss runs through the
-transductive attention (a perturbed point changes G and every feature). Written in torch
+transductive attention (a perturbed point changes G and every feature). A ``loss_fn`` with a
+``grad`` method (:class:`ntklib.malleability.PixelLoss`) supplies its gradient in closed form;
+otherwise autograd differentiates it. Written in torch
 (torchattacks is unmaintained and its MIM fails on flattened inputs).
 """
 
@@ -18,19 +20,28 @@ LossFn = Callable[[torch.Tensor], torch.Tensor]
 
 
 def _grad(loss_fn: LossFn, x: torch.Tensor) -> torch.Tensor:
+    """``loss_fn.grad(x)`` where the loss supplies its gradient in closed form, else autograd."""
+    if hasattr(loss_fn, "grad"):
+        return loss_fn.grad(x.detach())
     x = x.detach().requires_grad_(True)
     (grad,) = torch.autograd.grad(loss_fn(x), x)
     return grad
 
 
-def _project(x_adv: torch.Tensor, x: torch.Tensor, eps: float) -> torch.Tensor:
-    """Into the L-inf ball of radius eps around x, intersected with the pixel box [0, 1]."""
-    return torch.minimum(torch.maximum(x_adv, x - eps), x + eps).clamp(0.0, 1.0)
+def _box(x: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Bounds of the L-inf ball of radius eps around x intersected with the pixel box [0, 1]."""
+    return (x - eps).clamp_min(0.0), (x + eps).clamp_max(1.0)
+
+
+def _step(x_adv: torch.Tensor, direction: torch.Tensor, size: float, box: tuple[torch.Tensor, torch.Tensor]
+          ) -> torch.Tensor:
+    """``x_adv + size * sign(direction)``, projected into ``box`` (three kernels per attack step)."""
+    return torch.clamp(torch.add(x_adv, direction.sign(), alpha=size), *box)
 
 
 def fgsm(loss_fn: LossFn, x: torch.Tensor, eps: float) -> torch.Tensor:
     """One signed-gradient step of size eps (Goodfellow et al., 2015)."""
-    return _project(x + eps * _grad(loss_fn, x).sign(), x, eps).detach()
+    return _step(x, _grad(loss_fn, x), eps, _box(x, eps)).detach()
 
 
 def _uniform(shape: torch.Size, dtype: torch.dtype, generator: torch.Generator | Sequence[torch.Generator] | None
@@ -52,9 +63,10 @@ def pgd(loss_fn: LossFn, x: torch.Tensor, eps: float, steps: int = 10, step_size
     """
     step_size = 2.5 * eps / steps if step_size is None else step_size
     noise = _uniform(x.shape, x.dtype, generator).to(x.device) * 2 - 1
-    x_adv = _project(x + eps * noise, x, eps)
+    box = _box(x, eps)
+    x_adv = torch.clamp(x + eps * noise, *box)
     for _ in range(steps):
-        x_adv = _project(x_adv + step_size * _grad(loss_fn, x_adv).sign(), x, eps)
+        x_adv = _step(x_adv, _grad(loss_fn, x_adv), step_size, box)
     return x_adv.detach()
 
 
@@ -66,12 +78,12 @@ def mim(loss_fn: LossFn, x: torch.Tensor, eps: float, steps: int = 10, step_size
     """
     step_size = eps / steps if step_size is None else step_size
     momentum = torch.zeros_like(x)
-    x_adv = x.clone()
+    x_adv, box = x.clone(), _box(x, eps)
     for _ in range(steps):
         grad = _grad(loss_fn, x_adv)
         grad = grad / grad.abs().sum(dim=-1, keepdim=True).clamp_min(1e-12)  # L1 per point (flattened)
         momentum = decay * momentum + grad
-        x_adv = _project(x_adv + step_size * momentum.sign(), x, eps)
+        x_adv = _step(x_adv, momentum, step_size, box)
     return x_adv.detach()
 
 

@@ -11,6 +11,7 @@ the selected points' influence signs and Spearman's rho over all points.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from .attacks import pgd, run_attack
 from .attention import normalize_rows
@@ -19,7 +20,7 @@ from .models import NetStack, init_stack, model_inputs
 from .ntk import empirical_ntk
 from .training import loss_for, stack_loss, targets, train_stack
 
-__all__ = ["PixelFeatures", "train_net", "train_nets", "net_influence", "attack_points",
+__all__ = ["PixelFeatures", "PixelLoss", "train_net", "train_nets", "net_influence", "attack_points",
            "malleability", "malleability_study", "kernel_target_alignment", "test_accuracy",
            "INTERVENTIONS", "interventions_study"]
 
@@ -58,6 +59,82 @@ class PixelFeatures:
         return normalize_rows(rows @ self._XtX - (rows @ old.mT) @ old + (rows @ rows.mT) @ rows, check=False)
 
 
+class PixelLoss:
+    """The loss of the nets of ``stack`` on training points ``idx`` as a function of their pixels.
+
+    ``idx: (B,)`` with a stack of one net, or ``(G, B)``: one group of points per net, each net
+    seeing its own group replaced (adversarial training). ``y`` holds the labels of ``idx``
+    (classes, or +-1 targets with a trailing output axis), with the same leading shape. Calling
+    it gives the sum over nets of each net's batch-mean loss (differentiable); ``grad(rows)``
+    gives its gradient in closed form, which the attacks use instead of autograd: a handful of
+    matmuls per attack step, the only O(B d^2) one being ``D @ X^T X`` for MLP-Attn, with the
+    rank-k update of :class:`PixelFeatures` differentiated by hand::
+
+        u = r S + (r r^T) r,  S = X^T X - X_idx^T X_idx
+        dL/dr = D S + (D r^T + r D^T) r + (r r^T) D,  D = dL/du
+    """
+
+    def __init__(self, stack: NetStack, features: PixelFeatures, idx: torch.Tensor, y: torch.Tensor, loss: str,
+                 W: torch.Tensor | None = None):
+        W = (stack.W if W is None else W).detach()
+        G, m = stack.num_nets, stack.widths[0]
+        if len(set(stack.widths)) != 1 or not ((idx.dim() == 1 and G == 1) or (idx.dim() == 2 and len(idx) == G)):
+            raise ValueError(f"PixelLoss needs nets of one width and idx (B,) for one net or (G={G}, B); "
+                             f"got widths {sorted(set(stack.widths))} and idx {tuple(idx.shape)}")
+        self.grouped = idx.dim() == 2
+        self.features, self.loss = features, loss
+        self.idx = idx if self.grouped else idx[None]
+        self.y = y if self.grouped else y[None]
+        # one-hot once per loss (F.one_hot checks its input's range: a GPU wait per call)
+        self.onehot = F.one_hot(self.y, stack.num_outputs) if loss == "cross_entropy" else None
+        # what stays fixed while the attack moves the rows, formed once per batch: the rows'
+        # original pixels and, for MLP-Attn, S = X^T X - X_idx^T X_idx (one (d, d) per net)
+        self.old = features.X[self.idx]
+        self.S = features._XtX - self.old.mT @ self.old if features.model == "MLP-Attn" else None
+        self.W = W.view(G, m, -1)  # (G, m, d)
+        self.A = stack.A.view(G, m, -1) * m**-0.5  # (G, m, C), readout scale included
+        self.stack = stack
+
+    def _inputs(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """rows (G, B, d) -> (first-layer inputs z, pre-normalisation u, ||u||); u = rows when unnormalised."""
+        f = self.features
+        if f.model == "2L-ReLU":
+            u = rows
+            if not f.normalize_relu_inputs:
+                return u, u, None
+        else:
+            u = rows @ self.S + (rows @ rows.mT) @ rows
+        norm = u.norm(dim=-1, keepdim=True)
+        return u / norm, u, norm
+
+    def __call__(self, rows: torch.Tensor) -> torch.Tensor:
+        rows = rows if self.grouped else rows[None]
+        z = self.features.with_rows(self.idx, rows)
+        outputs = self.stack.forward_each(z, self.W.reshape(-1, self.W.shape[-1]))
+        return stack_loss(outputs, self.y.transpose(0, 1), self.loss).sum()
+
+    def grad(self, rows: torch.Tensor) -> torch.Tensor:
+        r = rows if self.grouped else rows[None]
+        z, u, norm = self._inputs(r)
+        h = z @ self.W.mT  # (G, B, m)
+        out = torch.relu(h) @ self.A  # (G, B, C)
+        B = r.shape[1]
+        if self.loss == "cross_entropy":
+            d_out = (torch.softmax(out, dim=-1) - self.onehot.to(out.dtype)) / B
+        else:
+            d_out = 2.0 * (out - self.y.to(out.dtype)) / B
+        d_z = ((d_out @ self.A.mT) * (h > 0)) @ self.W  # (G, B, d)
+        if norm is None:
+            return d_z if self.grouped else d_z[0]
+        d_u = (d_z - z * (z * d_z).sum(-1, keepdim=True)) / norm
+        if self.features.model == "2L-ReLU":
+            d_r = d_u
+        else:
+            cross = d_u @ r.mT  # (G, B, B); its transpose is r D^T
+            d_r = d_u @ self.S + (cross + cross.mT) @ r + (r @ r.mT) @ d_u
+        return d_r if self.grouped else d_r[0]
+
+
 def train_nets(features: PixelFeatures | list[PixelFeatures], y: torch.Tensor | list[torch.Tensor], num_classes: int,
                width: int, seeds: list[int], epochs: int, lr: float = 1e-3, batch_size: int = 128,
                weight_decay: float = 1e-3, adversarial_eps: float = 0.0, adversarial_steps: int = 10) -> list[NetStack]:
@@ -90,11 +167,7 @@ def train_nets(features: PixelFeatures | list[PixelFeatures], y: torch.Tensor | 
         pgd_generators = [torch.Generator().manual_seed(s) for s in seeds]
 
         def batch_inputs(batch, W):  # batch: (G, B) indices, one row per net
-            W, y_batch = W.detach(), y_fit[batch].transpose(0, 1)
-
-            def loss_fn(rows):
-                return stack_loss(stack.forward_each(first.with_rows(batch, rows), W), y_batch, loss).sum()
-
+            loss_fn = PixelLoss(stack, first, batch, y_fit[batch], loss, W)
             rows = pgd(loss_fn, first.X[batch], adversarial_eps, adversarial_steps, generator=pgd_generators)
             return first.with_rows(batch, rows).detach()
 
@@ -132,11 +205,7 @@ def attack_points(net: NetStack, features: PixelFeatures, y_train: torch.Tensor,
     """Adversarial pixels for the points ``idx``, maximising the net's loss on them."""
     loss = loss_for(num_classes)
     y_fit = targets(y_train, num_classes).to(features.X.dtype) if num_classes == 2 else y_train
-    readout = net.readout()
-
-    def loss_fn(rows):
-        return stack_loss(net.forward(features.with_rows(idx, rows), net.W, readout), y_fit[idx], loss).sum()
-
+    loss_fn = PixelLoss(net, features, idx, y_fit[idx], loss)
     return run_attack(attack, loss_fn, features.X[idx], eps, steps, torch.Generator().manual_seed(seed))
 
 

@@ -4,12 +4,13 @@ import pytest
 import torch
 
 import ntklib as nl
-from ntklib.malleability import (PixelFeatures, interventions_study, kernel_target_alignment, malleability_study, train_net,
+from ntklib.malleability import (PixelFeatures, PixelLoss, interventions_study, kernel_target_alignment, malleability_study, train_net,
                                  train_nets)
 from ntklib.models import init_stack
-from ntklib.training import binary_targets, train_stack
+from ntklib.training import binary_targets, loss_for, targets, train_stack
 
 STACKED_RTOL = 1e-9  # seeds trained as one batched stack vs each alone, float64
+CLOSED_FORM_RTOL = 1e-9  # hand-derived pixel gradient vs autograd, float64
 
 
 def test_attention_rows_update_equals_recomputation(gen):
@@ -96,3 +97,22 @@ def test_studies_return_one_row_per_setting(gen):
     rows = interventions_study("toy", X, y, Xt, yt, 3, nl.MODELS, [0], 16, 2, 0.2, 0.1, 3, 0.1)
     assert [r["intervention"] for r in rows[:4]] == list(nl.INTERVENTIONS)
     assert rows[1]["n"] == 30 - 6  # Curated drops the top 20%
+
+
+@pytest.mark.parametrize("model,normalize", [("2L-ReLU", False), ("2L-ReLU", True), ("MLP-Attn", False)])
+@pytest.mark.parametrize("num_classes", [2, 3])
+@pytest.mark.parametrize("grouped", [False, True])
+def test_closed_form_pixel_gradient_equals_autograd(gen, model, normalize, num_classes, grouped):
+    X = torch.rand(30, 7, generator=gen, dtype=torch.float64)
+    y = torch.randint(0, num_classes, (30,), generator=gen)
+    y_fit = targets(y, num_classes) if num_classes == 2 else y
+    features = PixelFeatures(model, X, normalize)
+    outputs = 1 if num_classes == 2 else num_classes
+    seeds = [0, 1] if grouped else [0]
+    stack = init_stack(7, outputs, [16], seeds, dtype=torch.float64)
+    idx = torch.tensor([[2, 5, 9], [9, 11, 20]]) if grouped else torch.tensor([2, 5, 9])
+    rows = torch.rand(*idx.shape, 7, generator=gen, dtype=torch.float64)
+    loss_fn = PixelLoss(stack, features, idx, y_fit[idx], loss_for(num_classes))
+    x = rows.clone().requires_grad_(True)
+    (expected,) = torch.autograd.grad(loss_fn(x), x)
+    torch.testing.assert_close(loss_fn.grad(rows), expected, rtol=CLOSED_FORM_RTOL, atol=1e-12)
