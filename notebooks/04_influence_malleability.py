@@ -180,10 +180,14 @@ print(nl.save_table(["n", *(f"{m} PGD flip %" for m in nl.MODELS)],
 # Direction first: MLP-Attn's flip rate above 2L-ReLU's under every attack (10-class tasks and
 # MNIST 3 vs 8); for CIFAR-10 automobile vs airplane the paper reports parity, judged as a
 # ratio within `[1/parity_band, parity_band]` for every attack. The magnitudes sit beside the
-# paper's in the lines.
+# paper's in the lines. A comparison is inconclusive when a net's test accuracy is within two
+# binomial standard errors of chance (it did not learn; its flip rates say nothing).
 
 # %%
 settings = f"n={n_train}, m={width}, {epochs} epochs, tau={tau}, {len(seeds)} seed(s)"
+accuracy = nl.aggregate(rows, ("task", "model"), "test_accuracy")
+at_chance = {t: nl.untrained({m: accuracy[(t, m)][0] for m in nl.MODELS}, data[t][0].num_classes, n_test)
+             for t in tasks + binary_tasks}
 for t in tasks + binary_tasks:
     ours = {a: ratios[(t, a)][1] for a in attacks}
     paper_ratio = {a: ratios[(t, a)][0] for a in attacks}
@@ -195,7 +199,7 @@ for t in tasks + binary_tasks:
         holds = all(flips[(t, "MLP-Attn", a)][0] > flips[(t, "2L-ReLU", a)][0] for a in attacks)
         check, paper_text = "MLP-Attn more malleable than 2L-ReLU under every attack", "x" + "/".join(nl.fmt(r) for r in paper_ratio.values())
     verdicts.append(nl.Verdict.from_test("Malleability", f"{t}: {check}", f"flip-rate ratio {paper_text} (FGSM/PGD/MIM)",
-                                         f"{text} ({settings})", holds))
+                                         f"{text} ({settings})", holds, inconclusive=at_chance[t]))
 
 # %%
 mnist_binary, cifar_binary = (kappa[t].kappa for t in binary_tasks)
@@ -209,7 +213,8 @@ for t in tasks:
         above = [sweep_flips[(t, "MLP-Attn", a, e)][0] > sweep_flips[(t, "2L-ReLU", a, e)][0] for e in eps_sweep]
         verdicts.append(nl.Verdict.from_test(
             "Malleability", f"{t}, {a}: MLP-Attn stays more malleable at every eps", "ranking of models stays",
-            f"MLP-Attn above at {sum(above)}/{len(above)} radii eps={eps_sweep} ({settings})", all(above)))
+            f"MLP-Attn above at {sum(above)}/{len(above)} radii eps={eps_sweep} ({settings})", all(above),
+            inconclusive=at_chance[t]))
 
 # %%
 nl.write_results(profile, NOTEBOOK, params, verdicts, measurements)

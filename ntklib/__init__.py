@@ -11,7 +11,8 @@ from .kernels import (class_contrast, gram, linattn_kernel, linattn_kernel_tripl
 from .params import ParameterError
 from .params import resolve as resolve_parameters
 from .plotting import save_figure, save_table, use_style
-from .results import Verdict, aggregate, fmt, fmt_bound, fmt_spread, interpolate_loglog, loglog_slope, write_results
+from .results import (Verdict, aggregate, chance_level, fmt, fmt_bound, fmt_spread, interpolate_loglog, loglog_slope,
+                      untrained, write_results)
 from .runtime import progress, resolve_device
 from .spectra import (RankDeficientError, amplification_curve, condition_number, depth_exponents, gram_spectra,
                       truncation_curve, gram_spectrum, naive_eigen_ratio,

@@ -15,10 +15,11 @@ from typing import Any
 
 from .paths import REPO_ROOT, output_root, results_file
 
-__all__ = ["Verdict", "write_results", "summary_table", "markdown_table", "update_readme", "fmt", "fmt_bound",
+__all__ = ["Verdict", "chance_level", "untrained", "write_results", "summary_table", "markdown_table", "update_readme", "fmt", "fmt_bound",
            "loglog_slope", "interpolate_loglog", "aggregate", "fmt_spread"]
 
-HOLDS, FAILS, PARTIAL = "holds", "does NOT reproduce", "partly reproduces"
+HOLDS, FAILS, PARTIAL, INCONCLUSIVE = "holds", "does NOT reproduce", "partly reproduces", "inconclusive"
+CHANCE_MARGIN_SE = 2.0  # a net "did not learn" when its test accuracy is within 2 binomial SE of chance
 README_START, README_END = "<!-- summary:start -->", "<!-- summary:end -->"
 
 
@@ -44,6 +45,24 @@ def fmt_bound(x: float) -> str:
     return f"< 1e{math.ceil(math.log10(abs(x)) + 1e-12):d}"
 
 
+def chance_level(num_classes: int, n_test: int) -> float:
+    """Test accuracy up to which a net counts as not having learned: chance ``1/C`` plus
+    ``CHANCE_MARGIN_SE`` binomial standard errors at ``n_test`` points."""
+    p = 1.0 / num_classes
+    return p + CHANCE_MARGIN_SE * math.sqrt(p * (1 - p) / n_test)
+
+
+def untrained(accuracies: dict[str, float], num_classes: int, n_test: int) -> str:
+    """A reason to call a comparison inconclusive when any of its nets (label -> mean test
+    accuracy) did not learn; "" when all did. Flip rates of such nets reflect nothing but
+    their initialisation and rounding."""
+    level = chance_level(num_classes, n_test)
+    low = [f"{label} {fmt(a)}" for label, a in accuracies.items() if a <= level]
+    if not low:
+        return ""
+    return f"nets at chance test accuracy ({', '.join(low)}; chance + {CHANCE_MARGIN_SE:g} SE = {fmt(level)})"
+
+
 @dataclass(frozen=True)
 class Verdict:
     """One checked claim. ``status`` is computed from the data by the notebook."""
@@ -52,10 +71,15 @@ class Verdict:
     check: str  # what was measured, in words
     paper: str  # the paper's statement or number
     ours: str  # our measurement, with the settings that matter
-    status: str  # HOLDS, FAILS or PARTIAL
+    status: str  # HOLDS, FAILS, PARTIAL or INCONCLUSIVE
 
     @classmethod
-    def from_test(cls, claim: str, check: str, paper: str, ours: str, holds: bool) -> "Verdict":
+    def from_test(cls, claim: str, check: str, paper: str, ours: str, holds: bool,
+                  inconclusive: str = "") -> "Verdict":
+        """HOLDS or FAILS from ``holds``; a non-empty ``inconclusive`` reason (e.g. from
+        :func:`untrained`) makes it INCONCLUSIVE instead, with the reason in ``ours``."""
+        if inconclusive:
+            return cls(claim, check, paper, f"{ours}; {inconclusive}", INCONCLUSIVE)
         return cls(claim, check, paper, ours, HOLDS if holds else FAILS)
 
     @property

@@ -38,3 +38,15 @@ def test_update_readme_replaces_only_the_marked_block(tmp_path, monkeypatch):
     assert text.startswith("intro\n") and text.endswith("outro\n") and "old" not in text
     assert "No results" in text
 
+
+
+def test_nets_at_chance_make_a_verdict_inconclusive():
+    from ntklib.results import INCONCLUSIVE, Verdict, chance_level, untrained
+
+    assert chance_level(10, 100) == pytest.approx(0.1 + 2 * 0.03)  # 2 binomial SE at p = 0.1, n = 100
+    assert untrained({"a": 0.5, "b": 0.7}, 10, 100) == ""
+    reason = untrained({"MLP-Attn": 0.12, "2L-ReLU": 0.57}, 10, 100)
+    assert "MLP-Attn 0.12" in reason and "2L-ReLU" not in reason
+    v = Verdict.from_test("C", "check", "paper", "ours", True, inconclusive=reason)
+    assert v.status == INCONCLUSIVE and v.ours.startswith("ours; nets at chance")
+    assert Verdict.from_test("C", "check", "paper", "ours", False).status == "does NOT reproduce"
