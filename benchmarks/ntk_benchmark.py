@@ -1,6 +1,7 @@
 """Benchmark: closed-form empirical NTK vs the torch.func Jacobian recipe, batched vs eager
-training of a width study, and adversarial training of several seeds as one batched stack vs
-one net at a time. Speed is measured here, never in timed tests.
+training of a width study, adversarial training of several seeds as one batched stack vs one
+net at a time, and the kernel launches of a PGD call (closed-form pixel gradient vs autograd).
+Speed is measured here, never in timed tests.
 
     python benchmarks/ntk_benchmark.py                  # CPU-sized defaults
     python benchmarks/ntk_benchmark.py --device cuda --n 2000 --d 3072 --width 1024
@@ -127,12 +128,59 @@ def main() -> None:
 | empirical NTK, torch.func Jacobian recipe | same | {jac_text} | Jacobian / closed form = {ratio} |
 | width study, one batched stack | {nets} nets (m={args.train_widths}, {len(seeds)} seeds), n={args.train_n}, {args.epochs} epochs | {t_batched:.2f} s | |
 | width study, one eager loop per net | same | {t_eager:.2f} s | eager / batched = {t_eager / t_batched:.1f} |
-{adv_rows}"""
+{adv_rows}{_pgd_launch_rows(device, args.adv_steps)}"""
     if args.profile:
         section += _profile_timings(args.profile)
     print(section)
     with open(args.out, "a") as f:
         f.write(section)
+
+
+# ops that only relabel memory (no kernel on a GPU); everything else dispatched counts as a launch
+_VIEW_OPS = {"view", "expand", "_unsafe_view", "transpose", "t", "as_strided", "unsqueeze", "squeeze", "slice",
+             "select", "permute", "alias", "detach", "_reshape_alias", "split", "unbind", "lift_fresh", "reshape"}
+
+
+def _launches(fn) -> int:
+    """Kernel-launching aten ops that ``fn()`` dispatches (counted on any device): what bounds a
+    GPU step when each kernel is small, as in PGD on one batch."""
+    from torch.utils._python_dispatch import TorchDispatchMode  # noqa: PLC0415
+
+    class Count(TorchDispatchMode):
+        n = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if func.overloadpacket.__name__ not in _VIEW_OPS:
+                Count.n += 1
+            return func(*args, **(kwargs or {}))
+
+    with Count():
+        fn()
+    return Count.n
+
+
+def _pgd_launch_rows(device: torch.device, steps: int) -> str:
+    """Kernel launches of one PGD call of adversarial training (3 nets, one batch), closed-form
+    pixel gradient vs autograd through the same loss."""
+    from ntklib.attacks import pgd  # noqa: PLC0415
+    from ntklib.malleability import PixelLoss  # noqa: PLC0415
+
+    gen = torch.Generator().manual_seed(0)
+    X = torch.rand(256, 64, generator=gen).to(device)
+    y = torch.randint(0, 10, (256,), generator=gen).to(device)
+    idx = torch.randint(0, 256, (3, 128), generator=gen).to(device)
+    rows = ""
+    for model in MODELS:
+        features = PixelFeatures(model, X)
+        features.train()
+        loss = PixelLoss(init_stack(64, 10, [32], [0, 1, 2], device=device), features, idx, y[idx], "cross_entropy")
+        starts = lambda: [torch.Generator().manual_seed(s) for s in range(3)]  # noqa: E731
+        closed = _launches(lambda: pgd(loss, X[idx], 0.3, steps, generator=starts()))
+        auto = _launches(lambda: pgd(lambda r: loss(r), X[idx], 0.3, steps, generator=starts()))
+        rows += (f"| kernel launches of one PGD call, {model}, closed-form pixel gradient | 3 nets, {steps} steps, "
+                 f"counted by dispatch | {closed} | |\n| kernel launches of one PGD call, {model}, autograd | same | "
+                 f"{auto} | autograd / closed form = {auto / closed:.1f} |\n")
+    return rows
 
 
 def _profile_timings(profile: str) -> str:
