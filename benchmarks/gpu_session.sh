@@ -18,6 +18,7 @@ out="${OUT:-build/gpu_session}"
 mkdir -p "$out"
 log="$out/session.log"
 export NTKLIB_PROGRESS=0 PYTHONUNBUFFERED=1  # a readable log: per-notebook lines, no bars
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"  # ntklib from this checkout: nothing is installed there
 {
   date -u
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
