@@ -40,6 +40,6 @@ timeout "${BENCH_LIMIT:-90}" python3 benchmarks/ntk_benchmark.py --device cuda -
 bench_rc=${PIPESTATUS[0]}
 
 echo "tests rc=$tests_rc, paper profile rc=$run_rc, benchmark rc=$bench_rc" | tee -a "$log"
-tar czf "$out/gpu_outputs.tgz" figures benchmarks/RESULTS.md build/cache
+tar czf "$out/gpu_outputs.tgz" figures benchmarks/RESULTS.md $(ls -d build/cache 2>/dev/null)
 ls -la "$out"
 exit $((tests_rc || run_rc || bench_rc))
