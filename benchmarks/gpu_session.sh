@@ -5,7 +5,8 @@
 #
 #   here:        ../shared/gpu/stage.sh            # notebook toolchain + data into .gpu/
 #   on the GPU:  source .gpu/env.sh && bash benchmarks/gpu_session.sh [notebooks...]
-#                (device tool: carry [".gpu"], and "build/cache" too to resume an earlier run)
+#                (device tool: carry [".gpu"], and "build/cache" too to resume an earlier run;
+#                timeout_s 600: the limits below add up to 550 s, so the archive is always made)
 #   back here:   tar xzf <files_at>/gpu_outputs.tgz && python -m ntklib.run --update-readme && git status
 #
 # The archive holds figures/ (figures, tables, results, executed notebooks, timings.md with
@@ -27,11 +28,11 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"  # ntklib from this checkout
 } 2>&1 | tee "$log"
 
 echo "== GPU paths agree with CPU paths (tests/test_cuda.py)" | tee -a "$log"
-timeout "${TEST_LIMIT:-90}" python3 -m pytest -q -p no:cacheprovider tests/test_cuda.py 2>&1 | tee -a "$log"
+timeout "${TEST_LIMIT:-60}" python3 -m pytest -q -p no:cacheprovider tests/test_cuda.py 2>&1 | tee -a "$log"
 tests_rc=${PIPESTATUS[0]}
 
 echo "== paper profile" | tee -a "$log"
-timeout "${PROFILE_LIMIT:-420}" python3 -m ntklib.run --profile paper "$@" 2>&1 | tee -a "$log"
+timeout "${PROFILE_LIMIT:-400}" python3 -m ntklib.run --profile paper "$@" 2>&1 | tee -a "$log"
 run_rc=${PIPESTATUS[0]}
 
 echo "== benchmark" | tee -a "$log"
