@@ -128,12 +128,44 @@ def main() -> None:
 | empirical NTK, torch.func Jacobian recipe | same | {jac_text} | Jacobian / closed form = {ratio} |
 | width study, one batched stack | {nets} nets (m={args.train_widths}, {len(seeds)} seeds), n={args.train_n}, {args.epochs} epochs | {t_batched:.2f} s | |
 | width study, one eager loop per net | same | {t_eager:.2f} s | eager / batched = {t_eager / t_batched:.1f} |
-{adv_rows}{_pgd_launch_rows(device, args.adv_steps)}"""
+{adv_rows}{_pgd_launch_rows(device, args.adv_steps)}{_tf32_rows(device, Xt, y, args.train_widths, seeds, args.epochs)}"""
     if args.profile:
         section += _profile_timings(args.profile)
     print(section)
     with open(args.out, "a") as f:
         f.write(section)
+
+
+def _tf32_rows(device: torch.device, X: torch.Tensor, y: torch.Tensor, widths: list[int], seeds: list[int],
+               epochs: int) -> str:
+    """CUDA only: the width study trained with float32 matmuls in full precision vs TF32, its time
+    and how far TF32 moves the trained outputs and the widest net's empirical NTK (relative
+    Frobenius distance). The library keeps full float32 unless this shows the change is
+    negligible against the differences the notebooks report."""
+    if device.type != "cuda":
+        return ""
+    from ntklib.ntk import relative_distance  # noqa: PLC0415
+
+    found = {}
+    previous = torch.backends.cuda.matmul.allow_tf32
+    try:
+        for tf32 in (False, True):
+            torch.backends.cuda.matmul.allow_tf32 = tf32
+            seconds = _time(lambda: train_stack(init_stack(X.shape[1], 10, widths, seeds, device=device), X, y,
+                                                "cross_entropy", epochs), 1, device)
+            stack = init_stack(X.shape[1], 10, widths, seeds, device=device)
+            train_stack(stack, X, y, "cross_entropy", epochs)
+            widest = stack.select(stack.num_nets - 1)
+            Z = X[:500].double()
+            found[tf32] = (seconds, stack.forward(X).double(), empirical_ntk(widest, Z, W=widest.W.double())[0])
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = previous
+    (t_full, f_full, k_full), (t_tf32, f_tf32, k_tf32) = found[False], found[True]
+    moved_f = float((f_tf32 - f_full).norm() / f_full.norm())
+    moved_k = float(relative_distance(k_tf32, k_full))
+    return (f"| width study, TF32 matmuls | same as the batched stack | {t_tf32:.2f} s | full float32 / TF32 = "
+            f"{t_full / t_tf32:.1f}; TF32 moves outputs by {moved_f:.1e} and the widest net's NTK by {moved_k:.1e} "
+            f"(relative) |\n")
 
 
 # ops that only relabel memory (no kernel on a GPU); everything else dispatched counts as a launch
