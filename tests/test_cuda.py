@@ -9,7 +9,8 @@ import ntklib as nl
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
 CUDA_RTOL = 1e-6  # float64 on both devices: only the order of summation differs
-TRAINED_RTOL = 1e-3  # float32 training for a few epochs: rounding differences grow a little
+TRAINED_RTOL = 1e-3  # float32 training, a few Adam steps: relative distance of the weight changes
+ADVERSARIAL_RTOL = 5e-2  # PGD's sign() can turn a rounding-level gradient into a full step on a pixel
 
 
 @pytest.fixture
@@ -36,8 +37,12 @@ def test_training_agrees(toy, adversarial_eps):
         nets = {dev: nl.train_nets(nl.PixelFeatures(model, X.to(dev)), y.to(dev), 3, 32, [0, 1], epochs=2,
                                    batch_size=16, adversarial_eps=adversarial_eps, adversarial_steps=3)
                 for dev in ("cpu", "cuda")}
-        for a, b in zip(nets["cpu"], nets["cuda"]):
-            torch.testing.assert_close(b.W.cpu(), a.W, rtol=TRAINED_RTOL, atol=1e-4)
+        start = nl.init_stack(X.shape[1], 3, [32], [0, 1],
+                              salt=0 if model == "2L-ReLU" else 1).W
+        moved_cpu = torch.cat([n.W for n in nets["cpu"]]) - start
+        moved_cuda = torch.cat([n.W.cpu() for n in nets["cuda"]]) - start
+        distance = float((moved_cuda - moved_cpu).norm() / moved_cpu.norm())
+        assert distance < (ADVERSARIAL_RTOL if adversarial_eps > 0 else TRAINED_RTOL), (model, distance)
 
 
 def test_studies_run_on_the_gpu(toy):
