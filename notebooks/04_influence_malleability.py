@@ -44,8 +44,10 @@ device = "auto"  # auto | cpu | cuda
 seed = 0  # seed of the data subsets
 tasks = ["mnist", "cifar10"]  # 10-class tasks
 binary_tasks = ["mnist_3v8", "cifar10_automobile_vs_airplane"]  # binary tasks (MSE, targets +-1)
-n_train = 200  # training points per task (class-balanced)
-n_test = 100  # test points per task
+n_train = 200  # training points per 10-class task (class-balanced)
+n_test = 100  # test points per 10-class task
+n_train_binary = 200  # training points per binary task (class-balanced)
+n_test_binary = 100  # test points per binary task
 width = 256  # hidden width m of the trained nets
 seeds = [0]  # initialisation seeds
 epochs = 100  # training epochs (paper: 500)
@@ -65,7 +67,8 @@ params = nl.resolve_parameters("04_influence_malleability", globals())
 NOTEBOOK = "04_influence_malleability"
 dev = nl.resolve_device(device)
 nl.use_style()
-data = {t: (nl.load_task(t, "train", n=n_train, seed=seed), nl.load_task(t, "test", n=n_test, seed=seed))
+sizes = {**{t: (n_train, n_test) for t in tasks}, **{t: (n_train_binary, n_test_binary) for t in binary_tasks}}
+data = {t: (nl.load_task(t, "train", n=sizes[t][0], seed=seed), nl.load_task(t, "test", n=sizes[t][1], seed=seed))
         for t in tasks + binary_tasks}
 verdicts, measurements = [], {}
 
@@ -184,11 +187,11 @@ print(nl.save_table(["n", *(f"{m} PGD flip %" for m in nl.MODELS)],
 # binomial standard errors of chance (it did not learn; its flip rates say nothing).
 
 # %%
-settings = f"n={n_train}, m={width}, {epochs} epochs, tau={tau}, {len(seeds)} seed(s)"
 accuracy = nl.aggregate(rows, ("task", "model"), "test_accuracy")
-at_chance = {t: nl.untrained({m: accuracy[(t, m)][0] for m in nl.MODELS}, data[t][0].num_classes, n_test)
+at_chance = {t: nl.untrained({m: accuracy[(t, m)][0] for m in nl.MODELS}, data[t][0].num_classes, sizes[t][1])
              for t in tasks + binary_tasks}
 for t in tasks + binary_tasks:
+    settings = f"n={sizes[t][0]}, m={width}, {epochs} epochs, tau={tau}, {len(seeds)} seed(s)"
     ours = {a: ratios[(t, a)][1] for a in attacks}
     paper_ratio = {a: ratios[(t, a)][0] for a in attacks}
     text = ", ".join(f"{a} x{nl.fmt(ours[a])}" for a in attacks)
@@ -206,9 +209,11 @@ mnist_binary, cifar_binary = (kappa[t].kappa for t in binary_tasks)
 verdicts.append(nl.Verdict.from_test(
     "Malleability", "binary CIFAR-10 has the lower kappa(G) of the two binary tasks", "lower kappa(G) explains ~1x",
     f"kappa(G) {nl.fmt(cifar_binary)} (CIFAR-10 auto/plane) vs {nl.fmt(mnist_binary)} (MNIST 3 vs 8); "
-    f"10-class CIFAR-10: {nl.fmt(kappa['cifar10'].kappa) if 'cifar10' in kappa else '-'}; n={n_train}",
+    f"n={n_train_binary}; 10-class CIFAR-10: {nl.fmt(kappa['cifar10'].kappa) if 'cifar10' in kappa else '-'} "
+    f"at n={n_train}",
     cifar_binary < mnist_binary))
 for t in tasks:
+    settings = f"n={n_train}, m={width}, {epochs} epochs, tau={tau}, {len(seeds)} seed(s)"
     for a in sweep_attacks:
         above = [sweep_flips[(t, "MLP-Attn", a, e)][0] > sweep_flips[(t, "2L-ReLU", a, e)][0] for e in eps_sweep]
         verdicts.append(nl.Verdict.from_test(

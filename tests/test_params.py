@@ -77,3 +77,30 @@ def test_parameter_cell_is_readable_by_papermill(notebook):
         if "#" in line:
             assert "=" not in line.split("#", 1)[1], f"'=' in a parameter comment: {line}"
         assert line.strip().startswith("#") or " = " in line, f"one assignment per line: {line}"
+
+
+def _data_requests(notebook: str, p: dict) -> list[tuple[str, str, int]]:
+    """(task, split, n) that the notebook's code loads with parameters ``p`` (mirrors its load_task calls)."""
+    if notebook.startswith("01"):
+        return ([(t, "train", max(p["n_check"], p["n_figure"], *p["sensitivity_sizes"])) for t in p["tasks"]]
+                + [(t, "test", p["n_test"]) for t in p["tasks"]])
+    if notebook.startswith("02"):
+        return [(t, "train", max(p["sizes"])) for t in p["tasks"]]
+    both = [(t, "train", p["n_train"]) for t in p["tasks"]] + [(t, "test", p["n_test"]) for t in p["tasks"]]
+    if notebook.startswith("04"):
+        return (both + [(p["tasks"][0], "train", max(p["n_sweep"]))]
+                + [(t, "train", p["n_train_binary"]) for t in p["binary_tasks"]]
+                + [(t, "test", p["n_test_binary"]) for t in p["binary_tasks"]])
+    return both
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+@pytest.mark.parametrize("profile", ["quick", "paper"])
+def test_every_profile_fits_the_data_it_reads(notebook, profile, data_available):
+    """A profile asking for more points than a data set holds fails only after its kernel starts
+    (on a lent GPU, minutes of device time): check every request against the real files."""
+    import ntklib as nl  # noqa: PLC0415
+
+    p = {**params.notebook_defaults(notebook), **params.load_profile(notebook, profile)}
+    for task, split, n in _data_requests(notebook, p):
+        assert len(nl.load_task(task, split, n=n, seed=p["seed"]).y) == n, (task, split, n)
