@@ -11,7 +11,7 @@ NOTEBOOKS ?=
 NTKLIB_DATA ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),)
 export NTKLIB_DATA
 
-.PHONY: setup run test refresh lab clean
+.PHONY: setup run test smoke refresh lab clean
 
 $(VENV)/.done: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ setup: $(VENV)/.done
 
 run: setup  ## execute the notebooks with PROFILE (quick | paper), writing figures and results
 	$(PY) -m ntklib.run --profile $(PROFILE) $(NOTEBOOKS)
+
+smoke: setup  ## paper parameters at 1 epoch into build/smoke: every paper-scale code path on CPU (~6 min)
+	NTKLIB_OUTPUT=build/smoke NTKLIB_RESULT_CACHE=build/smoke/cache $(PY) -m ntklib.run --profile paper \
+		--set epochs=1 $(NOTEBOOKS)
 
 test: setup  ## unit tests, pair sync, environment check, nbval over the committed notebooks
 	NTKLIB_PROGRESS=0 MPLBACKEND=agg $(PY) -m pytest tests

@@ -6,6 +6,7 @@ Examples::
     python -m ntklib.run --profile paper       # paper scale (a GPU is used when present)
     python -m ntklib.run 02_spectral_amplification
     python -m ntklib.run --refresh-committed   # re-execute notebooks/*.ipynb in place (quick)
+    NTKLIB_OUTPUT=build/smoke python -m ntklib.run --profile paper --set epochs=1   # = make smoke
 
 Every profile file is checked before the first kernel starts. Executed notebooks go to
 ``<output root>/executed/``; each notebook writes its own figures, tables and results file, so
@@ -22,7 +23,7 @@ import subprocess
 import sys
 import time
 
-from .params import ParameterError, load_profile
+from .params import ParameterError, check_parameters, load_profile, notebook_defaults
 from .paths import NOTEBOOK_DIR, REPO_ROOT, output_root, results_file
 from .results import markdown_table, summary_table, update_readme
 
@@ -82,12 +83,43 @@ def _write_timings(profile: str, timings: list[tuple[str, float, int | None]], t
         + markdown_table(["notebook", "wall time (s)", "peak GPU memory (GiB)"], rows))
 
 
-def _run_profile(notebooks: list[str], profile: str) -> int:
+def _parse_settings(items: list[str], notebooks: list[str]) -> dict[str, dict]:
+    """``--set NAME=VALUE`` (VALUE read as YAML) for each notebook that has NAME; a NAME that
+    no chosen notebook has is an error (a typo would otherwise be ignored)."""
+    import yaml  # noqa: PLC0415
+
+    settings = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise ParameterError(f"--set takes NAME=VALUE, not '{item}'")
+        settings[name.strip()] = yaml.safe_load(value)
+    per_notebook = {}
+    for nb in notebooks:
+        known = notebook_defaults(nb)
+        per_notebook[nb] = {k: v for k, v in settings.items() if k in known}
+    for name in settings:
+        if not any(name in chosen for chosen in per_notebook.values()):
+            check_parameters(notebooks[0], {name: settings[name]}, origin="--set")  # names the typo
+    return per_notebook
+
+
+def _run_profile(notebooks: list[str], profile: str, settings: dict[str, dict] | None = None) -> int:
     import papermill  # noqa: PLC0415  (heavy import, only when running)
 
+    settings = settings or {}
+    if profile == "paper" and any(settings.values()) and not os.environ.get("NTKLIB_OUTPUT"):
+        raise ParameterError("--set with the paper profile would overwrite figures/ with other settings; "
+                             "set NTKLIB_OUTPUT to another folder (make smoke does: build/smoke)")
     overrides = {}
-    for nb in notebooks:  # check every parameter file before any compute
-        overrides[nb] = load_profile(nb, profile)
+    for nb in notebooks:  # check every parameter file (and --set) before any compute
+        overrides[nb] = {**load_profile(nb, profile), **settings.get(nb, {})}
+        check_parameters(nb, overrides[nb], origin=f"profile '{profile}' with --set")
+    # the kernels run in notebooks/: folders given relative to where the runner was started
+    # must mean the same there
+    for var in ("NTKLIB_OUTPUT", "NTKLIB_RESULT_CACHE", "NTKLIB_DATA", "NTKLIB_CACHE"):
+        if os.environ.get(var):
+            os.environ[var] = os.path.abspath(os.environ[var])
     # kernels import ntklib from this checkout even where the package is not installed (a lent GPU)
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
     # progress bars of long work go to this terminal (the kernels share its stderr), not into
@@ -122,8 +154,8 @@ def _run_profile(notebooks: list[str], profile: str) -> int:
     _write_timings(profile, timings, total)
     summary = output_root(profile) / "summary.md"
     summary.write_text(summary_table(profile))
-    if profile == "paper":
-        update_readme(profile, fallback="quick")
+    if profile == "paper" and not any(settings.values()) and not os.environ.get("NTKLIB_OUTPUT"):
+        update_readme(profile, fallback="quick")  # only a real paper run into figures/ speaks for the README
     peak = max((m for _, _, m in timings if m is not None), default=None)
     print(f"[{profile}] {len(notebooks) - len(failures)}/{len(notebooks)} notebooks in {total:.1f} s"
           + (f", peak GPU memory {peak / 2**30:.2f} GiB" if peak is not None else "") + f"; summary: {summary}")
@@ -158,6 +190,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="list the notebooks and exit")
     parser.add_argument("--recompute", action="store_true",
                         help="ignore cached results of expensive steps and recompute them (NTKLIB_RECOMPUTE=1)")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="override a parameter of every chosen notebook that has it (VALUE as YAML), e.g. "
+                             "--set epochs=1; the README is then left alone. Use with NTKLIB_OUTPUT so that "
+                             "such a run does not overwrite figures/ (make smoke does both)")
     parser.add_argument("--update-readme", action="store_true",
                         help="rebuild the README summary from paper results (quick ones where a notebook has none)")
     args = parser.parse_args(argv)
@@ -173,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.refresh_committed:
             return _refresh_committed(notebooks)
-        return _run_profile(notebooks, args.profile)
+        return _run_profile(notebooks, args.profile, _parse_settings(args.set, notebooks))
     except ParameterError as exc:
         print(f"parameter error: {exc}", file=sys.stderr)
         return 2

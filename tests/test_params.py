@@ -1,3 +1,4 @@
+import os
 import pytest
 import yaml
 
@@ -104,3 +105,49 @@ def test_every_profile_fits_the_data_it_reads(notebook, profile, data_available)
     p = {**params.notebook_defaults(notebook), **params.load_profile(notebook, profile)}
     for task, split, n in _data_requests(notebook, p):
         assert len(nl.load_task(task, split, n=n, seed=p["seed"]).y) == n, (task, split, n)
+
+
+def _no_papermill(monkeypatch):
+    """papermill replaced by a recorder: what the runner would have executed."""
+    started = []
+    stub = type("P", (), {"execute_notebook": staticmethod(lambda *a, **k: started.append((a, k)))})
+    monkeypatch.setitem(__import__("sys").modules, "papermill", stub)
+    monkeypatch.setattr(run, "_strip_local_paths", lambda path: None)
+    return started
+
+
+def test_set_overrides_are_checked_before_any_compute(monkeypatch, capsys, tmp_path):
+    started = _no_papermill(monkeypatch)
+    monkeypatch.setenv("NTKLIB_OUTPUT", str(tmp_path))
+    assert run.main(["03", "04", "--profile", "paper", "--set", "epoch=1"]) == 2  # typo: no notebook has it
+    assert "did you mean 'epochs'" in capsys.readouterr().err
+    assert run.main(["03", "--profile", "paper", "--set", "epochs=one"]) == 2  # wrong type
+    assert "'epochs' = 'one' is a str" in capsys.readouterr().err
+    assert run.main(["03", "--profile", "paper", "--set", "epochs"]) == 2
+    assert "NAME=VALUE" in capsys.readouterr().err
+    assert not started
+
+
+def test_set_on_the_paper_profile_never_writes_into_figures(monkeypatch, capsys):
+    started = _no_papermill(monkeypatch)
+    monkeypatch.delenv("NTKLIB_OUTPUT", raising=False)
+    assert run.main(["03", "--profile", "paper", "--set", "epochs=1"]) == 2
+    assert "would overwrite figures/" in capsys.readouterr().err and not started
+
+
+def test_set_applies_only_to_notebooks_that_have_the_parameter():
+    per = run._parse_settings(["epochs=1", "sizes=[20, 50]"], ["02_spectral_amplification", "03_ntk_convergence"])
+    assert per == {"02_spectral_amplification": {"sizes": [20, 50]}, "03_ntk_convergence": {"epochs": 1}}
+
+
+def test_relative_output_folders_mean_the_same_for_runner_and_kernels(monkeypatch, tmp_path):
+    """Kernels run in notebooks/; a relative NTKLIB_OUTPUT must not split outputs between two roots."""
+    started = _no_papermill(monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NTKLIB_OUTPUT", "build/smoke")
+    monkeypatch.setattr(run, "_write_timings", lambda *a: None)
+    monkeypatch.setattr(run, "summary_table", lambda *a, **k: "")
+    (tmp_path / "build" / "smoke" / "paper").mkdir(parents=True)
+    run._run_profile(["03_ntk_convergence"], "paper", {"03_ntk_convergence": {"epochs": 1}})
+    assert os.environ["NTKLIB_OUTPUT"] == str(tmp_path / "build" / "smoke")
+    assert started[0][1]["parameters"]["epochs"] == 1  # the --set value reaches papermill
