@@ -30,6 +30,22 @@ def test_kernels_and_spectra_agree(toy):
         assert a["attention_total"] == pytest.approx(b["attention_total"], rel=CUDA_RTOL)
 
 
+def test_spectral_curves_agree(toy):
+    """Notebook 02's curves and notebook 01's literal triple sum, on the GPU and on the CPU."""
+    X = toy[0].double()  # 48 x 16: full rank up to n = 16
+    sizes = [8, 12, 16]
+    gpu, cpu = nl.amplification_curve(X.cuda(), sizes, 1e8), nl.amplification_curve(X, sizes, 1e8)
+    for a, b in zip(gpu, cpu):
+        assert a["kappa"] == pytest.approx(b["kappa"], rel=CUDA_RTOL)
+        assert a["kappa_cubed"] == pytest.approx(b["kappa_cubed"], rel=CUDA_RTOL)
+    gpu, cpu = nl.truncation_curve(X.cuda(), sizes, [2, 4]), nl.truncation_curve(X, sizes, [2, 4])
+    assert [r["kappa_truncated"] for r in gpu] == pytest.approx([r["kappa_truncated"] for r in cpu], rel=CUDA_RTOL)
+    gpu, cpu = nl.depth_exponents(X[:8].cuda(), [1, 2], False), nl.depth_exponents(X[:8], [1, 2], False)
+    assert [r["exponent"] for r in gpu] == pytest.approx([r["exponent"] for r in cpu], rel=1e-3)
+    chains = nl.linattn_kernel_triple_sum(X[:10].cuda(), X[:3].cuda(), X[3:6].cuda()).cpu()
+    torch.testing.assert_close(chains, nl.linattn_kernel_triple_sum(X[:10], X[:3], X[3:6]), rtol=CUDA_RTOL, atol=0)
+
+
 @pytest.mark.parametrize("adversarial_eps", [0.0, 0.1])
 def test_training_agrees(toy, adversarial_eps):
     X, y = toy[0], toy[1]
