@@ -69,3 +69,7 @@ def test_studies_run_on_the_gpu(toy):
     assert len(rows) == 2 * len(nl.INTERVENTIONS)
     rows = nl.convergence_study("2L-ReLU", X, y, Xt, yt, 3, [16, 32], [0, 1], 2, 0.1, 1e-3, 16, 1e-3, False)
     assert rows and all(torch.isfinite(torch.tensor(r["kernel"])) for r in rows)
+    gpu, cpu = nl.init_distances(X.double(), [16, 64], [0], 0), nl.init_distances(X.double().cpu(), [16, 64], [0], 0)
+    for a, b in zip(gpu, cpu):
+        assert {k: v for k, v in a.items() if isinstance(v, float)} == pytest.approx(
+            {k: v for k, v in b.items() if isinstance(v, float)}, rel=CUDA_RTOL)
