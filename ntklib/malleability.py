@@ -37,6 +37,7 @@ class PixelFeatures:
         self.model, self.X, self.normalize_relu_inputs = model, X, normalize_relu_inputs
         self._XtX = X.T @ X if model == "MLP-Attn" else None
         self._train: torch.Tensor | None = None
+        self._query: tuple[torch.Tensor, torch.Tensor] | None = None  # (last X_query, its inputs)
 
     def train(self) -> torch.Tensor:
         """Inputs of the training points; computed once (training, influence and the
@@ -46,7 +47,11 @@ class PixelFeatures:
         return self._train
 
     def query(self, X_query: torch.Tensor) -> torch.Tensor:
-        return model_inputs(self.model, self.X, X_query, self.normalize_relu_inputs)
+        """Inputs of query points attending to the training set; the last query is kept (the
+        influence and the test accuracy of every seed read the same test set)."""
+        if self._query is None or self._query[0] is not X_query:
+            self._query = (X_query, model_inputs(self.model, self.X, X_query, self.normalize_relu_inputs))
+        return self._query[1]
 
     def with_rows(self, idx: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
         if self.model == "2L-ReLU":
@@ -87,10 +92,12 @@ class PixelLoss:
         self.y = y if self.grouped else y[None]
         # one-hot once per loss (F.one_hot checks its input's range: a GPU wait per call)
         self.onehot = F.one_hot(self.y, stack.num_outputs) if loss == "cross_entropy" else None
-        # what stays fixed while the attack moves the rows, formed once per batch: the rows'
-        # original pixels and, for MLP-Attn, S = X^T X - X_idx^T X_idx (one (d, d) per net)
-        self.old = features.X[self.idx]
-        self.S = features._XtX - self.old.mT @ self.old if features.model == "MLP-Attn" else None
+        # what stays fixed while the attack moves the rows, formed once per batch (MLP-Attn):
+        # S = X^T X - X_idx^T X_idx, one (d, d) per net
+        self.S = None
+        if features.model == "MLP-Attn":
+            old = features.X[self.idx]
+            self.S = features._XtX - old.mT @ old
         self.W = W.view(G, m, -1)  # (G, m, d)
         self.A = stack.A.view(G, m, -1) * m**-0.5  # (G, m, C), readout scale included
         self.stack = stack

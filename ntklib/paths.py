@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["REPO_ROOT", "NOTEBOOK_DIR", "PARAMETER_DIR", "output_root", "notebook_output", "results_file"]
+__all__ = ["REPO_ROOT", "NOTEBOOK_DIR", "PARAMETER_DIR", "FIGURES_DIR", "output_root", "notebook_output", "results_file"]
 
 
 def _find_root() -> Path:
@@ -26,6 +26,7 @@ def _find_root() -> Path:
 REPO_ROOT = _find_root()
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 PARAMETER_DIR = REPO_ROOT / "parameters"
+FIGURES_DIR = REPO_ROOT / "figures"  # the paper profile's committed outputs
 
 
 def output_root(profile: str) -> Path:
@@ -33,7 +34,7 @@ def output_root(profile: str) -> Path:
     env = os.environ.get("NTKLIB_OUTPUT")
     if env:
         return Path(env) / profile
-    return REPO_ROOT / "figures" if profile == "paper" else REPO_ROOT / "build" / profile
+    return FIGURES_DIR if profile == "paper" else REPO_ROOT / "build" / profile
 
 
 def notebook_output(profile: str, notebook: str, filename: str) -> Path:

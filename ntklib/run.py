@@ -24,7 +24,7 @@ import sys
 import time
 
 from .params import ParameterError, check_parameters, load_profile, notebook_defaults
-from .paths import NOTEBOOK_DIR, REPO_ROOT, output_root, results_file
+from .paths import FIGURES_DIR, NOTEBOOK_DIR, REPO_ROOT, output_root, results_file
 from .results import markdown_table, summary_table, update_readme
 
 __all__ = ["available_notebooks", "main"]
@@ -107,19 +107,21 @@ def _parse_settings(items: list[str], notebooks: list[str]) -> dict[str, dict]:
 def _run_profile(notebooks: list[str], profile: str, settings: dict[str, dict] | None = None) -> int:
     import papermill  # noqa: PLC0415  (heavy import, only when running)
 
+    # the kernels run in notebooks/: folders given relative to where the runner was started
+    # must mean the same there
+    for var in ("NTKLIB_OUTPUT", "NTKLIB_RESULT_CACHE", "NTKLIB_DATA", "NTKLIB_CACHE"):
+        if os.environ.get(var):
+            os.environ[var] = os.path.abspath(os.environ[var])
     settings = settings or {}
-    if profile == "paper" and any(settings.values()) and not os.environ.get("NTKLIB_OUTPUT"):
+    overridden = any(settings.values())
+    into_figures = output_root(profile) == FIGURES_DIR  # the committed outputs the README reports
+    if overridden and into_figures:
         raise ParameterError("--set with the paper profile would overwrite figures/ with other settings; "
                              "set NTKLIB_OUTPUT to another folder (make smoke does: build/smoke)")
     overrides = {}
     for nb in notebooks:  # check every parameter file (and --set) before any compute
         overrides[nb] = {**load_profile(nb, profile), **settings.get(nb, {})}
         check_parameters(nb, overrides[nb], origin=f"profile '{profile}' with --set")
-    # the kernels run in notebooks/: folders given relative to where the runner was started
-    # must mean the same there
-    for var in ("NTKLIB_OUTPUT", "NTKLIB_RESULT_CACHE", "NTKLIB_DATA", "NTKLIB_CACHE"):
-        if os.environ.get(var):
-            os.environ[var] = os.path.abspath(os.environ[var])
     # kernels import ntklib from this checkout even where the package is not installed (a lent GPU)
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
     # progress bars of long work go to this terminal (the kernels share its stderr), not into
@@ -154,7 +156,7 @@ def _run_profile(notebooks: list[str], profile: str, settings: dict[str, dict] |
     _write_timings(profile, timings, total)
     summary = output_root(profile) / "summary.md"
     summary.write_text(summary_table(profile))
-    if profile == "paper" and not any(settings.values()) and not os.environ.get("NTKLIB_OUTPUT"):
+    if into_figures and not overridden:
         update_readme(profile, fallback="quick")  # only a real paper run into figures/ speaks for the README
     peak = max((m for _, _, m in timings if m is not None), default=None)
     print(f"[{profile}] {len(notebooks) - len(failures)}/{len(notebooks)} notebooks in {total:.1f} s"
