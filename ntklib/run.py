@@ -68,7 +68,9 @@ def _peak_gpu_memory(profile: str, notebook: str) -> int | None:
 
 
 def _write_timings(profile: str, timings: list[tuple[str, float, int | None]], total: float) -> None:
-    """``<output root>/timings.md``: wall time and peak GPU memory per notebook, with the machine."""
+    """``<output root>/timings.md``: wall time and peak GPU memory of each notebook's latest run,
+    with the machine it ran on. Notebooks not run this time keep their earlier rows (kept in
+    ``timings.json`` beside it), so running a few notebooks does not erase the others' cost."""
     import platform  # noqa: PLC0415
 
     import torch  # noqa: PLC0415
@@ -76,11 +78,29 @@ def _write_timings(profile: str, timings: list[tuple[str, float, int | None]], t
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"
     if torch.cuda.is_available():
         machine += f", {torch.cuda.get_device_name()}"
-    rows = [[nb, f"{s:.1f}", "-" if m is None else f"{m / 2**30:.2f}"] for nb, s, m in timings]
-    rows.append(["total", f"{total:.1f}", "-"])
+    machine += f"; torch {torch.__version__}"
+    store = output_root(profile) / "timings.json"
+    store.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        recorded = json.loads(store.read_text())
+    except (OSError, ValueError):
+        recorded = {}
+    for nb, seconds, memory in timings:
+        recorded[nb] = {"machine": machine, "seconds": round(seconds, 1), "peak_gpu_memory_bytes": memory}
+    recorded = {nb: recorded[nb] for nb in available_notebooks() if nb in recorded}
+    store.write_text(json.dumps(recorded, indent=1) + "\n")
+
+    def gib(memory):
+        return "-" if memory is None else f"{memory / 2**30:.2f}"
+
+    rows = [[nb, r["machine"], f"{r['seconds']:.1f}", gib(r["peak_gpu_memory_bytes"])] for nb, r in recorded.items()]
+    peaks = [r["peak_gpu_memory_bytes"] for r in recorded.values() if r["peak_gpu_memory_bytes"] is not None]
+    rows.append(["all listed", "one machine" if len({r["machine"] for r in recorded.values()}) == 1 else "mixed",
+                 f"{sum(r['seconds'] for r in recorded.values()):.1f}", gib(max(peaks, default=None))])
     (output_root(profile) / "timings.md").write_text(
-        f"Profile `{profile}` on {machine}; torch {torch.__version__}.\n\n"
-        + markdown_table(["notebook", "wall time (s)", "peak GPU memory (GiB)"], rows))
+        f"Profile `{profile}`: each notebook's latest run by `python -m ntklib.run`. The latest call ran "
+        f"{len(timings)} notebook(s) in {total:.1f} s on {machine}.\n\n"
+        + markdown_table(["notebook", "machine", "wall time (s)", "peak GPU memory (GiB)"], rows))
 
 
 def _parse_settings(items: list[str], notebooks: list[str]) -> dict[str, dict]:

@@ -151,3 +151,14 @@ def test_relative_output_folders_mean_the_same_for_runner_and_kernels(monkeypatc
     run._run_profile(["03_ntk_convergence"], "paper", {"03_ntk_convergence": {"epochs": 1}})
     assert os.environ["NTKLIB_OUTPUT"] == str(tmp_path / "build" / "smoke")
     assert started[0][1]["parameters"]["epochs"] == 1  # the --set value reaches papermill
+
+
+def test_timings_of_notebooks_not_rerun_are_kept(monkeypatch, tmp_path):
+    """Running one notebook again must not erase what the others cost (committed figures/timings.md)."""
+    monkeypatch.setenv("NTKLIB_OUTPUT", str(tmp_path))
+    run._write_timings("paper", [("01_gram_induced_kernel", 40.0, None), ("02_spectral_amplification", 30.0, None)], 71)
+    run._write_timings("paper", [("02_spectral_amplification", 20.0, 2**31)], 21)
+    text = (tmp_path / "paper" / "timings.md").read_text()
+    assert "| 01_gram_induced_kernel |" in text and "| 40.0 | - |" in text  # kept from the first call
+    assert "| 20.0 | 2.00 |" in text and "| 30.0 |" not in text  # replaced by the latest run
+    assert "| all listed | one machine | 60.0 | 2.00 |" in text
