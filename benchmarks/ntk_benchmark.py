@@ -1,11 +1,13 @@
 """Benchmark: closed-form empirical NTK vs the torch.func Jacobian recipe, batched vs eager
 training of a width study, adversarial training of several seeds as one batched stack vs one
-net at a time, and the kernel launches of a PGD call (closed-form pixel gradient vs autograd).
+net at a time, and the kernel launches of a PGD call (closed-form pixel gradient vs autograd);
+with ``--compile``, instead, whether torch.compile (and CUDA graphs) of the PGD gradient pays.
 Speed is measured here, never in timed tests.
 
     python benchmarks/ntk_benchmark.py                  # CPU-sized defaults
     python benchmarks/ntk_benchmark.py --device cuda --n 2000 --d 3072 --width 1024
     python benchmarks/ntk_benchmark.py --profile quick  # also time every notebook of a profile
+    python benchmarks/ntk_benchmark.py --compile --device cuda --d 3072 --adv-n 1000 --adv-width 1024
 
 Appends a Markdown section to benchmarks/RESULTS.md naming the machine.
 """
@@ -46,6 +48,15 @@ def _time(fn, repeats: int, device: torch.device) -> float:
     return statistics.median(times)
 
 
+def _once(fn, device: torch.device) -> float:
+    """Wall time in seconds of one call of ``fn``, no warm-up."""
+    t0 = time.perf_counter()
+    fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - t0
+
+
 def machine(device: torch.device) -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -76,8 +87,13 @@ def main() -> None:
     parser.add_argument("--out", default=str(Path(__file__).with_name("RESULTS.md")))
     parser.add_argument("--profile", default=None,
                         help="also run every notebook of this profile (recomputing) and record its timings")
+    parser.add_argument("--compile", action="store_true",
+                        help="only measure torch.compile of the PGD gradient in adversarial training (own section)")
     args = parser.parse_args()
     device = torch.device(args.device)
+    if args.compile:
+        _compile_section(device, args.d, args.adv_n, args.adv_width, args.adv_steps, args.train_seeds, args.out)
+        return
     gen = torch.Generator().manual_seed(0)
 
     X = torch.rand(args.n, args.d, generator=gen).to(device)
@@ -217,6 +233,67 @@ def _pgd_launch_rows(device: torch.device, steps: int) -> str:
                  f"counted by dispatch | {closed} | |\n| kernel launches of one PGD call, {model}, autograd | same | "
                  f"{auto} | autograd / closed form = {auto / closed:.1f} |\n")
     return rows
+
+
+def _compile_section(device: torch.device, d: int, n: int, width: int, steps: int, num_seeds: int,
+                     out: str) -> None:
+    """Does torch.compile of the closed-form PGD gradient (``PixelLoss.grad``, the launch-bound
+    inner step of adversarial training: about 30 small kernels, 10 times per batch) pay?
+
+    One epoch of adversarial training of ``num_seeds`` nets as one stack, eager vs compiled
+    (``default``: fused kernels; ``reduce-overhead``: fused kernels replayed as CUDA graphs,
+    CUDA only), each after one warm-up epoch that pays the compilation (reported), and how far
+    compiling moves the trained weights. Rows are appended as they are measured, so a run cut
+    off by a time limit keeps what it finished. The library stays eager unless this shows a gain
+    that outweighs the compilation time of a notebook's run.
+    """
+    from ntklib import malleability  # noqa: PLC0415
+
+    gen = torch.Generator().manual_seed(0)
+    X = torch.rand(n, d, generator=gen).to(device)
+    y = torch.randint(0, 10, (n,), generator=gen).to(device)
+    seeds = list(range(num_seeds))
+    setting = f"{num_seeds} nets, n={n}, d={d}, m={width}, PGD {steps} steps, 1 epoch"
+
+    def emit(text: str) -> None:
+        print(text, end="", flush=True)
+        with open(out, "a") as f:
+            f.write(text)
+
+    emit(f"""
+## {datetime.date.today()} on {machine(device)}: torch.compile of the PGD gradient
+
+| measurement | setting | time | ratio |
+|---|---|---|---|
+""")
+    eager_grad = malleability.PixelLoss.grad
+    # what is likeliest to pay first, should a time limit cut the run: CUDA graphs, on MLP-Attn (the
+    # most launches per step)
+    modes = (["reduce-overhead"] if device.type == "cuda" else []) + ["default"]
+    for model in sorted(MODELS, key=lambda m: m != "MLP-Attn"):
+        features = PixelFeatures(model, X)
+
+        def fit():
+            return train_nets(features, y, 10, width, seeds, epochs=1, adversarial_eps=0.3, adversarial_steps=steps)
+
+        found = {}
+        t_eager = _time(lambda: found.__setitem__("eager", fit()), 1, device)
+        emit(f"| adversarial training, {model}, eager PGD gradient | {setting} | {t_eager:.2f} s | |\n")
+        for mode in modes:
+            try:
+                malleability.PixelLoss.grad = torch.compile(eager_grad, mode=mode, dynamic=False)
+                warm = _once(fit, device)  # compiles one graph per batch shape
+                t_mode = _once(lambda: found.__setitem__(mode, fit()), device)
+                moved = max(float((a.W - b.W).norm() / b.W.norm()) for a, b in zip(found[mode], found["eager"]))
+                emit(f"| adversarial training, {model}, torch.compile(mode={mode!r}) | same; first epoch "
+                     f"{warm:.1f} s with compilation | {t_mode:.2f} s | eager / compiled = {t_eager / t_mode:.2f}; "
+                     f"moves trained weights by {moved:.1e} (relative) |\n")
+            except Exception as error:  # noqa: BLE001 - a backend missing on this machine is a finding too
+                emit(f"| adversarial training, {model}, torch.compile(mode={mode!r}) | same | failed | "
+                     f"{type(error).__name__}: {str(error).splitlines()[0][:120] if str(error) else ''} |\n")
+            finally:
+                malleability.PixelLoss.grad = eager_grad
+                torch._dynamo.reset()
 
 
 def _profile_timings(profile: str) -> str:
