@@ -41,6 +41,7 @@ import ntklib as nl
 # %% tags=["parameters"]
 profile = "quick"  # output profile: quick -> build/quick/, paper -> figures/
 device = "auto"  # auto | cpu | cuda
+dtype = "float64"  # float64 | float32 (paper, GPU): training precision; float64 gives machine-independent outputs
 seed = 0  # seed of the data subsets and of the batch order
 tasks = ["mnist", "cifar10"]  # 10-class tasks
 n_train = 200  # training points per task (class-balanced)
@@ -62,6 +63,7 @@ mc_slope_band = 0.2  # Monte-Carlo rate holds if the log-log slope is within thi
 params = nl.resolve_parameters("03_ntk_convergence", globals())
 NOTEBOOK = "03_ntk_convergence"
 dev = nl.resolve_device(device)
+dt = nl.resolve_dtype(dtype)
 nl.use_style()
 train = {t: nl.load_task(t, "train", n=n_train, seed=seed) for t in tasks}
 test = {t: nl.load_task(t, "test", n=n_test, seed=seed) for t in tasks}
@@ -103,7 +105,7 @@ for (model, t), by_width in init_summary.items():
 rows = []
 cache_key = {**{k: v for k, v in params.items() if k != "profile"}, "device": str(dev)}
 for t in tasks:
-    X_train, X_test = train[t].X.to(dev), test[t].X.to(dev)
+    X_train, X_test = train[t].X.to(dev, dt), test[t].X.to(dev, dt)
     for model in nl.MODELS:
         result = nl.cached(f"{NOTEBOOK}/{t}/{model}", cache_key, lambda: nl.convergence_study(
             model, X_train, train[t].y.to(dev), X_test, test[t].y.to(dev), train[t].num_classes, widths, seeds,

@@ -41,6 +41,7 @@ import ntklib as nl
 # %% tags=["parameters"]
 profile = "quick"  # output profile: quick -> build/quick/, paper -> figures/
 device = "auto"  # auto | cpu | cuda
+dtype = "float64"  # float64 | float32 (paper, GPU): training precision; float64 gives machine-independent outputs
 seed = 0  # seed of the data subsets
 tasks = ["mnist", "cifar10"]  # 10-class tasks
 binary_tasks = ["mnist_3v8", "cifar10_automobile_vs_airplane"]  # binary tasks (MSE, targets +-1)
@@ -66,6 +67,7 @@ normalize_relu_inputs = False  # l2-normalise 2L-ReLU's raw inputs too
 params = nl.resolve_parameters("04_influence_malleability", globals())
 NOTEBOOK = "04_influence_malleability"
 dev = nl.resolve_device(device)
+dt = nl.resolve_dtype(dtype)
 nl.use_style()
 sizes = {**{t: (n_train, n_test) for t in tasks}, **{t: (n_train_binary, n_test_binary) for t in binary_tasks}}
 data = {t: (nl.load_task(t, "train", n=sizes[t][0], seed=seed), nl.load_task(t, "test", n=sizes[t][1], seed=seed))
@@ -86,7 +88,7 @@ cache_key = {**{k: v for k, v in params.items() if k != "profile"}, "device": st
 for t in tasks + binary_tasks:
     train, test = data[t]
     all_rows += nl.cached(f"{NOTEBOOK}/{t}", cache_key, lambda: nl.malleability_study(
-        t, train.X.to(dev), train.y.to(dev), test.X.to(dev), test.y.to(dev), train.num_classes, nl.MODELS, seeds,
+        t, train.X.to(dev, dt), train.y.to(dev), test.X.to(dev, dt), test.y.to(dev), train.num_classes, nl.MODELS, seeds,
         width, epochs, tau, main_pairs + (sweep_pairs if t in tasks else []), attack_steps, ridge,
         normalize_relu_inputs=normalize_relu_inputs))
 
@@ -164,14 +166,16 @@ plt.show()
 # ## 4. How the headline moves with n
 # The paper does not state its training-set size. PGD flip rate of both models on the first
 # task at `eps` for each n in `n_sweep` (same width, epochs and seeds; tau of n points attacked).
+# At n = `n_train` these are the main study's nets and PGD rows (same subset, same seeds).
 
 # %%
 n_rows = []
 for n in n_sweep:
     train = nl.load_task(tasks[0], "train", n=n, seed=seed)
     test = data[tasks[0]][1]
-    found = nl.cached(f"{NOTEBOOK}/{tasks[0]}/n{n}", cache_key, lambda: nl.malleability_study(
-        tasks[0], train.X.to(dev), train.y.to(dev), test.X.to(dev), test.y.to(dev), train.num_classes, nl.MODELS,
+    main_study = [r for r in all_rows if r["task"] == tasks[0] and r["attack"] == "PGD" and r["eps"] == eps]
+    found = main_study if n == n_train else nl.cached(f"{NOTEBOOK}/{tasks[0]}/n{n}", cache_key, lambda: nl.malleability_study(
+        tasks[0], train.X.to(dev, dt), train.y.to(dev), test.X.to(dev, dt), test.y.to(dev), train.num_classes, nl.MODELS,
         seeds, width, epochs, tau, [("PGD", eps)], attack_steps, ridge, normalize_relu_inputs=normalize_relu_inputs))
     n_rows += [{**r, "n": n} for r in found]
 by_n = nl.aggregate(n_rows, ("n", "model"), "flip_rate")

@@ -31,6 +31,7 @@ import ntklib as nl
 # %% tags=["parameters"]
 profile = "quick"  # output profile: quick -> build/quick/, paper -> figures/
 device = "auto"  # auto | cpu | cuda
+dtype = "float64"  # float64 | float32 (paper, GPU): training precision; float64 gives machine-independent outputs
 seed = 0  # seed of the data subsets
 tasks = ["mnist", "cifar10"]  # 10-class tasks
 n_train = 200  # training points per task (class-balanced)
@@ -48,6 +49,7 @@ ridge = 0.001  # ridge of the NTK kernel regression behind the influences
 params = nl.resolve_parameters("05_adversarial_training", globals())
 NOTEBOOK = "05_adversarial_training"
 dev = nl.resolve_device(device)
+dt = nl.resolve_dtype(dtype)
 verdicts, measurements = [], {}
 rows = []
 cache_key = {**{k: v for k, v in params.items() if k != "profile"}, "device": str(dev)}
@@ -57,7 +59,7 @@ for t in tasks:
     num_classes[t] = train.num_classes
     for regime, radius in (("standard", 0.0), ("adversarial", train_eps)):
         found = nl.cached(f"{NOTEBOOK}/{t}/{regime}", cache_key, lambda: nl.malleability_study(
-            t, train.X.to(dev), train.y.to(dev), test.X.to(dev), test.y.to(dev), train.num_classes, nl.MODELS,
+            t, train.X.to(dev, dt), train.y.to(dev), test.X.to(dev, dt), test.y.to(dev), train.num_classes, nl.MODELS,
             seeds, width, epochs, tau, [("PGD", eps)], attack_steps, ridge, adversarial_eps=radius))
         rows += [{**r, "regime": regime} for r in found]
 

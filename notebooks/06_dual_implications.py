@@ -30,6 +30,7 @@ import ntklib as nl
 # %% tags=["parameters"]
 profile = "quick"  # output profile: quick -> build/quick/, paper -> figures/
 device = "auto"  # auto | cpu | cuda
+dtype = "float64"  # float64 | float32 (paper, GPU): training precision; float64 gives machine-independent outputs
 seed = 0  # seed of the data subsets
 tasks = ["mnist", "cifar10"]  # 10-class tasks
 n_train = 200  # training points per task (class-balanced)
@@ -46,6 +47,7 @@ ridge = 0.001  # ridge of the NTK kernel regression behind the influences
 params = nl.resolve_parameters("06_dual_implications", globals())
 NOTEBOOK = "06_dual_implications"
 dev = nl.resolve_device(device)
+dt = nl.resolve_dtype(dtype)
 nl.use_style()
 verdicts, measurements = [], {}
 rows, num_classes = [], {}
@@ -54,7 +56,7 @@ for t in tasks:  # each task's result is cached, keyed by the parameters, device
     train, test = nl.load_task(t, "train", n=n_train, seed=seed), nl.load_task(t, "test", n=n_test, seed=seed)
     num_classes[t] = train.num_classes
     rows += nl.cached(f"{NOTEBOOK}/{t}", cache_key, lambda: nl.interventions_study(
-        t, train.X.to(dev), train.y.to(dev), test.X.to(dev), test.y.to(dev), train.num_classes, nl.MODELS, seeds,
+        t, train.X.to(dev, dt), train.y.to(dev), test.X.to(dev, dt), test.y.to(dev), train.num_classes, nl.MODELS, seeds,
         width, epochs, tau, eps, attack_steps, ridge))
 
 # %% [markdown]

@@ -1,4 +1,4 @@
-"""Device choice and progress bars."""
+"""Device and precision choice, and progress bars."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import TypeVar
 import torch
 from tqdm import tqdm  # plain text bars: tqdm.auto warns (with a local path) without ipywidgets
 
-__all__ = ["resolve_device", "progress"]
+__all__ = ["resolve_device", "resolve_dtype", "progress"]
 
 T = TypeVar("T")
 
@@ -22,6 +22,21 @@ def resolve_device(device: str = "auto") -> torch.device:
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise RuntimeError(f"device '{device}' asked for, but torch sees no CUDA GPU; use 'auto' or 'cpu'")
     return torch.device(device)
+
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def resolve_dtype(dtype: str) -> torch.dtype:
+    """``float32`` or ``float64``: the precision nets are trained and attacked in.
+
+    Float32 training is chaotic enough that its rounding alone (thread count, BLAS kernels)
+    moves flip rates of small nets by several attacked points; float64 makes results
+    independent of the machine, which committed outputs checked on other machines need.
+    """
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {sorted(DTYPES)}, not '{dtype}'")
+    return DTYPES[dtype]
 
 
 def progress(iterable: Iterable[T], desc: str = "", total: int | None = None) -> Iterable[T]:

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from ntklib.runtime import progress, resolve_device
+from ntklib.runtime import progress, resolve_device, resolve_dtype
 
 
 def test_auto_device_falls_back_to_cpu():
@@ -13,6 +13,12 @@ def test_auto_device_falls_back_to_cpu():
 def test_cuda_without_a_gpu_is_a_clear_error():
     with pytest.raises(RuntimeError, match="no CUDA GPU"):
         resolve_device("cuda")
+
+
+def test_dtype_names_are_checked():
+    assert resolve_dtype("float64") is torch.float64 and resolve_dtype("float32") is torch.float32
+    with pytest.raises(ValueError, match="dtype must be one of"):
+        resolve_dtype("double")
 
 
 def test_progress_can_be_silenced(monkeypatch, capsys):
