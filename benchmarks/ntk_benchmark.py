@@ -1,6 +1,7 @@
 """Benchmark: closed-form empirical NTK vs the torch.func Jacobian recipe, batched vs eager
 training of a width study, adversarial training of several seeds as one batched stack vs one
-net at a time, and the kernel launches of a PGD call (closed-form pixel gradient vs autograd);
+net at a time, the kernel launches of a PGD call (closed-form pixel gradient vs autograd) and
+training with subnormal weights flushed or not (CPU);
 with ``--compile``, instead, whether torch.compile (and CUDA graphs) of the PGD gradient pays.
 Speed is measured here, never in timed tests.
 
@@ -144,7 +145,8 @@ def main() -> None:
 | empirical NTK, torch.func Jacobian recipe | same | {jac_text} | Jacobian / closed form = {ratio} |
 | width study, one batched stack | {nets} nets (m={args.train_widths}, {len(seeds)} seeds), n={args.train_n}, {args.epochs} epochs | {t_batched:.2f} s | |
 | width study, one eager loop per net | same | {t_eager:.2f} s | eager / batched = {t_eager / t_batched:.1f} |
-{adv_rows}{_pgd_launch_rows(device, args.adv_steps)}{_tf32_rows(device, Xt, y, args.train_widths, seeds, args.epochs)}"""
+{adv_rows}{_pgd_launch_rows(device, args.adv_steps)}{_tf32_rows(device, Xt, y, args.train_widths, seeds, args.epochs)}\
+{_denormal_rows(device)}"""
     if args.profile:
         section += _profile_timings(args.profile)
     print(section)
@@ -186,6 +188,38 @@ def _tf32_rows(device: torch.device, X: torch.Tensor, y: torch.Tensor, widths: l
     return (f"| width study, TF32 matmuls | same as the batched stack | {t_tf32:.2f} s | full float32 / TF32 = "
             f"{t_full / t_tf32:.1f}; TF32 moves outputs by {moved_f:.1e} and the widest net's NTK by {moved_k:.1e} "
             f"(relative) |\n")
+
+
+def _denormal_rows(device: torch.device) -> str:
+    """CPU only: training with subnormal first-layer weights (what weight decay leaves of dead
+    ReLU units after a few hundred epochs) with and without ``flush_denormals``, which
+    ``train_stack`` uses."""
+    if device.type != "cpu":
+        return ""
+    import contextlib  # noqa: PLC0415
+
+    from ntklib import training  # noqa: PLC0415
+
+    gen = torch.Generator().manual_seed(0)
+    X = torch.rand(512, 784, generator=gen)
+    y = torch.randint(0, 10, (512,), generator=gen)
+
+    def fit():
+        stack = init_stack(784, 10, [512], [0, 1, 2])
+        stack.W[: stack.W.shape[0] // 2] = 1e-39  # half the units dead, their weights subnormal
+        train_stack(stack, X, y, "cross_entropy", 3)
+
+    flushed = _time(fit, 1, device)
+    kept = training.flush_denormals
+    training.flush_denormals = lambda: contextlib.nullcontext(False)
+    try:
+        unflushed = _time(fit, 1, device)
+    finally:
+        training.flush_denormals = kept
+    return (f"| training with subnormal weights, flushed to zero (`flush_denormals`, as `train_stack` does) | "
+            f"3 nets, m=512, half the units' weights 1e-39, n=512, d=784, 3 epochs | {flushed:.2f} s | |\n"
+            f"| training with subnormal weights, kept | same | {unflushed:.2f} s | kept / flushed = "
+            f"{unflushed / flushed:.1f} |\n")
 
 
 # ops that only relabel memory (no kernel on a GPU); everything else dispatched counts as a launch

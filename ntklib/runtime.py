@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
 import torch
 from tqdm import tqdm  # plain text bars: tqdm.auto warns (with a local path) without ipywidgets
 
-__all__ = ["resolve_device", "resolve_dtype", "progress"]
+__all__ = ["resolve_device", "resolve_dtype", "progress", "flush_denormals"]
 
 T = TypeVar("T")
 
@@ -37,6 +38,24 @@ def resolve_dtype(dtype: str) -> torch.dtype:
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {sorted(DTYPES)}, not '{dtype}'")
     return DTYPES[dtype]
+
+
+@contextlib.contextmanager
+def flush_denormals() -> Iterator[bool]:
+    """Flush subnormal floats to zero on the CPU inside the block (x86 FTZ/DAZ); yields whether
+    the CPU supports it. torch's default (off) is restored on exit.
+
+    Under weight decay the first-layer weights of dead ReLU units shrink into the subnormal range
+    (below 1.2e-38 in float32), where x86 arithmetic runs 10-100x slower: a paper-size MLP-Attn
+    stack (CIFAR-10, n=1,000, m=1,024, 3 seeds) had 107,201 subnormal weights after 200 epochs
+    and slowed from 1.3 to 12 s per epoch. At that size they contribute nothing to any output.
+    """
+    supported = torch.set_flush_denormal(True)
+    try:
+        yield supported
+    finally:
+        if supported:
+            torch.set_flush_denormal(False)
 
 
 def progress(iterable: Iterable[T], desc: str = "", total: int | None = None) -> Iterable[T]:

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from .models import NetStack
-from .runtime import progress
+from .runtime import flush_denormals, progress
 
 __all__ = ["TrainingDivergedError", "TrainResult", "binary_targets", "targets", "loss_for", "stack_loss", "train_stack"]
 
@@ -103,31 +103,32 @@ def train_stack(stack: NetStack, X: torch.Tensor, y: torch.Tensor, loss: str, ep
     gens = [torch.Generator().manual_seed(s) for s in ([seed] if own_batches is None else own_batches)]
     nets = torch.arange(G, device=X.device)[:, None]
     history = torch.zeros(epochs, G, dtype=torch.float64)
-    for epoch in progress(range(epochs), desc=desc):
-        total = torch.zeros(G, dtype=X.dtype, device=X.device)
-        orders = torch.stack([torch.randperm(n, generator=g) for g in gens]).to(X.device)
-        for batch in orders.split(batch_size, dim=1):
-            if own_batches is None:
-                batch = batch[0]
-                inputs = X[batch] if batch_inputs is None else batch_inputs(batch, W)
-                outputs, y_batch = stack.forward(inputs, W, readout), y[batch]
-            else:
-                inputs = batch_inputs(batch, W) if batch_inputs is not None else X[nets, batch] if per_net_data else X[batch]
-                outputs = stack.forward_each(inputs, W)
-                y_batch = (y[nets, batch] if per_net_data else y[batch]).transpose(0, 1)
-            losses = stack_loss(outputs, y_batch, loss)
-            optimizer.zero_grad(set_to_none=True)
-            losses.sum().backward()
-            optimizer.step()
-            total += losses.detach() * batch.shape[-1]
-        history[epoch] = (total / n).cpu().to(torch.float64)
-        bad = ~torch.isfinite(history[epoch])
-        if bool(bad.any()):
-            nets_bad = [stack.labels[g] for g in torch.nonzero(bad).flatten().tolist()]
-            raise TrainingDivergedError(
-                f"training diverged at epoch {epoch + 1}/{epochs}: loss is not finite for nets {nets_bad} "
-                f"(labels = (width, seed); lr={lr}, batch={batch_size}, weight_decay={weight_decay}, "
-                f"loss={loss}). Fix: lower lr, or check the inputs for NaN/inf."
-            )
+    with flush_denormals():  # dead units' weights decay into slow subnormals
+        for epoch in progress(range(epochs), desc=desc):
+            total = torch.zeros(G, dtype=X.dtype, device=X.device)
+            orders = torch.stack([torch.randperm(n, generator=g) for g in gens]).to(X.device)
+            for batch in orders.split(batch_size, dim=1):
+                if own_batches is None:
+                    batch = batch[0]
+                    inputs = X[batch] if batch_inputs is None else batch_inputs(batch, W)
+                    outputs, y_batch = stack.forward(inputs, W, readout), y[batch]
+                else:
+                    inputs = batch_inputs(batch, W) if batch_inputs is not None else X[nets, batch] if per_net_data else X[batch]
+                    outputs = stack.forward_each(inputs, W)
+                    y_batch = (y[nets, batch] if per_net_data else y[batch]).transpose(0, 1)
+                losses = stack_loss(outputs, y_batch, loss)
+                optimizer.zero_grad(set_to_none=True)
+                losses.sum().backward()
+                optimizer.step()
+                total += losses.detach() * batch.shape[-1]
+            history[epoch] = (total / n).cpu().to(torch.float64)
+            bad = ~torch.isfinite(history[epoch])
+            if bool(bad.any()):
+                nets_bad = [stack.labels[g] for g in torch.nonzero(bad).flatten().tolist()]
+                raise TrainingDivergedError(
+                    f"training diverged at epoch {epoch + 1}/{epochs}: loss is not finite for nets {nets_bad} "
+                    f"(labels = (width, seed); lr={lr}, batch={batch_size}, weight_decay={weight_decay}, "
+                    f"loss={loss}). Fix: lower lr, or check the inputs for NaN/inf."
+                )
     stack.W = W.detach()
     return TrainResult(W0=W0, W=stack.W, losses=history)

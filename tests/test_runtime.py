@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from ntklib.runtime import progress, resolve_device, resolve_dtype
+from ntklib.runtime import flush_denormals, progress, resolve_device, resolve_dtype
 
 
 def test_auto_device_falls_back_to_cpu():
@@ -19,6 +19,18 @@ def test_dtype_names_are_checked():
     assert resolve_dtype("float64") is torch.float64 and resolve_dtype("float32") is torch.float32
     with pytest.raises(ValueError, match="dtype must be one of"):
         resolve_dtype("double")
+
+
+SUBNORMAL = 1e-39  # below float32's smallest normal number, 1.18e-38
+
+
+def test_subnormals_are_flushed_while_training_and_the_default_comes_back():
+    x = torch.tensor([SUBNORMAL], dtype=torch.float32)
+    with flush_denormals() as supported:
+        if not supported:
+            pytest.skip("this CPU cannot flush subnormals (not x86 with SSE3)")
+        assert float(x * 1.0) == 0.0
+    assert float(x * 1.0) > 0.0  # torch's default again: subnormals kept
 
 
 def test_progress_can_be_silenced(monkeypatch, capsys):
