@@ -93,14 +93,26 @@ class PixelLoss:
         # one-hot once per loss (F.one_hot checks its input's range: a GPU wait per call)
         self.onehot = F.one_hot(self.y, stack.num_outputs) if loss == "cross_entropy" else None
         # what stays fixed while the attack moves the rows, formed once per batch (MLP-Attn):
-        # S = X^T X - X_idx^T X_idx, one (d, d) per net
-        self.S = None
+        # S = X^T X - X_idx^T X_idx, one (d, d) per net; with fewer points than pixels (n + B < d,
+        # e.g. CIFAR-10 at n = 200) it is applied in factored form, O(B (n + B) d) instead of O(B d^2)
+        self.S = self._S_factors = None
         if features.model == "MLP-Attn":
             old = features.X[self.idx]
-            self.S = features._XtX - old.mT @ old
+            n, d = features.X.shape
+            if n + old.shape[1] < d:
+                self._S_factors = (features.X, old)
+            else:
+                self.S = features._XtX - old.mT @ old
         self.W = W.view(G, m, -1)  # (G, m, d)
         self.A = stack.A.view(G, m, -1) * m**-0.5  # (G, m, C), readout scale included
         self.stack = stack
+
+    def _times_S(self, v: torch.Tensor) -> torch.Tensor:
+        """``v @ S`` for ``v: (G, B, d)``, dense or factored."""
+        if self._S_factors is None:
+            return v @ self.S
+        X, old = self._S_factors
+        return (v @ X.T) @ X - (v @ old.mT) @ old
 
     def _inputs(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """rows (G, B, d) -> (first-layer inputs z, pre-normalisation u, ||u||); u = rows when unnormalised."""
@@ -110,7 +122,7 @@ class PixelLoss:
             if not f.normalize_relu_inputs:
                 return u, u, None
         else:
-            u = rows @ self.S + (rows @ rows.mT) @ rows
+            u = self._times_S(rows) + (rows @ rows.mT) @ rows
         norm = u.norm(dim=-1, keepdim=True)
         return u / norm, u, norm
 
@@ -138,7 +150,7 @@ class PixelLoss:
             d_r = d_u
         else:
             cross = d_u @ r.mT  # (G, B, B); its transpose is r D^T
-            d_r = d_u @ self.S + (cross + cross.mT) @ r + (r @ r.mT) @ d_u
+            d_r = self._times_S(d_u) + (cross + cross.mT) @ r + (r @ r.mT) @ d_u
         return d_r if self.grouped else d_r[0]
 
 

@@ -102,16 +102,17 @@ def test_studies_return_one_row_per_setting(gen):
 @pytest.mark.parametrize("model,normalize", [("2L-ReLU", False), ("2L-ReLU", True), ("MLP-Attn", False)])
 @pytest.mark.parametrize("num_classes", [2, 3])
 @pytest.mark.parametrize("grouped", [False, True])
-def test_closed_form_pixel_gradient_equals_autograd(gen, model, normalize, num_classes, grouped):
-    X = torch.rand(30, 7, generator=gen, dtype=torch.float64)
+@pytest.mark.parametrize("d", [7, 40])  # MLP-Attn: S dense (n + B >= d) and factored (n + B < d)
+def test_closed_form_pixel_gradient_equals_autograd(gen, model, normalize, num_classes, grouped, d):
+    X = torch.rand(30, d, generator=gen, dtype=torch.float64)
     y = torch.randint(0, num_classes, (30,), generator=gen)
     y_fit = targets(y, num_classes) if num_classes == 2 else y
     features = PixelFeatures(model, X, normalize)
     outputs = 1 if num_classes == 2 else num_classes
     seeds = [0, 1] if grouped else [0]
-    stack = init_stack(7, outputs, [16], seeds, dtype=torch.float64)
+    stack = init_stack(d, outputs, [16], seeds, dtype=torch.float64)
     idx = torch.tensor([[2, 5, 9], [9, 11, 20]]) if grouped else torch.tensor([2, 5, 9])
-    rows = torch.rand(*idx.shape, 7, generator=gen, dtype=torch.float64)
+    rows = torch.rand(*idx.shape, d, generator=gen, dtype=torch.float64)
     loss_fn = PixelLoss(stack, features, idx, y_fit[idx], loss_for(num_classes))
     x = rows.clone().requires_grad_(True)
     (expected,) = torch.autograd.grad(loss_fn(x), x)
