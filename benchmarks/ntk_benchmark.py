@@ -192,8 +192,8 @@ def _tf32_rows(device: torch.device, X: torch.Tensor, y: torch.Tensor, widths: l
 
 def _denormal_rows(device: torch.device) -> str:
     """CPU only: training with subnormal first-layer weights (what weight decay leaves of dead
-    ReLU units after a few hundred epochs) with and without ``flush_denormals``, which
-    ``train_stack`` uses."""
+    ReLU units after a few hundred epochs) with and without what ``train_stack`` does about
+    them (``flush_denormals`` on its thread, ``zero_subnormals`` after every epoch)."""
     if device.type != "cpu":
         return ""
     import contextlib  # noqa: PLC0415
@@ -210,13 +210,14 @@ def _denormal_rows(device: torch.device) -> str:
         train_stack(stack, X, y, "cross_entropy", 3)
 
     flushed = _time(fit, 1, device)
-    kept = training.flush_denormals
+    kept = training.flush_denormals, training.zero_subnormals
     training.flush_denormals = lambda: contextlib.nullcontext(False)
+    training.zero_subnormals = lambda tensors: None
     try:
         unflushed = _time(fit, 1, device)
     finally:
-        training.flush_denormals = kept
-    return (f"| training with subnormal weights, flushed to zero (`flush_denormals`, as `train_stack` does) | "
+        training.flush_denormals, training.zero_subnormals = kept
+    return (f"| training with subnormal weights, flushed and zeroed (as `train_stack` does) | "
             f"3 nets, m=512, half the units' weights 1e-39, n=512, d=784, 3 epochs | {flushed:.2f} s | |\n"
             f"| training with subnormal weights, kept | same | {unflushed:.2f} s | kept / flushed = "
             f"{unflushed / flushed:.1f} |\n")

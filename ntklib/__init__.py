@@ -13,7 +13,7 @@ from .params import resolve as resolve_parameters
 from .plotting import save_figure, save_table, use_style
 from .results import (Verdict, aggregate, chance_level, fmt, fmt_bound, fmt_spread, interpolate_loglog, loglog_slope,
                       untrained, write_results)
-from .runtime import flush_denormals, progress, resolve_device, resolve_dtype
+from .runtime import flush_denormals, progress, resolve_device, resolve_dtype, zero_subnormals
 from .spectra import (RankDeficientError, amplification_curve, condition_number, depth_exponents, gram_spectra,
                       truncation_curve, gram_spectrum, naive_eigen_ratio,
                       range_condition_number, width_threshold)

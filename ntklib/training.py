@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from .models import NetStack
-from .runtime import flush_denormals, progress
+from .runtime import flush_denormals, progress, zero_subnormals
 
 __all__ = ["TrainingDivergedError", "TrainResult", "binary_targets", "targets", "loss_for", "stack_loss", "train_stack"]
 
@@ -103,7 +103,7 @@ def train_stack(stack: NetStack, X: torch.Tensor, y: torch.Tensor, loss: str, ep
     gens = [torch.Generator().manual_seed(s) for s in ([seed] if own_batches is None else own_batches)]
     nets = torch.arange(G, device=X.device)[:, None]
     history = torch.zeros(epochs, G, dtype=torch.float64)
-    with flush_denormals():  # dead units' weights decay into slow subnormals
+    with flush_denormals():  # on this thread; zero_subnormals below covers torch's workers
         for epoch in progress(range(epochs), desc=desc):
             total = torch.zeros(G, dtype=X.dtype, device=X.device)
             orders = torch.stack([torch.randperm(n, generator=g) for g in gens]).to(X.device)
@@ -122,6 +122,9 @@ def train_stack(stack: NetStack, X: torch.Tensor, y: torch.Tensor, loss: str, ep
                 optimizer.step()
                 total += losses.detach() * batch.shape[-1]
             history[epoch] = (total / n).cpu().to(torch.float64)
+            if not W.is_cuda:  # dead units' weights and their Adam moments decay into slow subnormals
+                with torch.no_grad():
+                    zero_subnormals([W, *optimizer.state[W].values()])
             bad = ~torch.isfinite(history[epoch])
             if bool(bad.any()):
                 nets_bad = [stack.labels[g] for g in torch.nonzero(bad).flatten().tolist()]

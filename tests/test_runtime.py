@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from ntklib.runtime import flush_denormals, progress, resolve_device, resolve_dtype
+from ntklib.runtime import flush_denormals, progress, resolve_device, resolve_dtype, zero_subnormals
 
 
 def test_auto_device_falls_back_to_cpu():
@@ -31,6 +31,14 @@ def test_subnormals_are_flushed_while_training_and_the_default_comes_back():
             pytest.skip("this CPU cannot flush subnormals (not x86 with SSE3)")
         assert float(x * 1.0) == 0.0
     assert float(x * 1.0) > 0.0  # torch's default again: subnormals kept
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_zero_subnormals_clears_only_subnormal_entries(dtype):
+    tiny = torch.finfo(dtype).tiny
+    t = torch.tensor([tiny / 4, -tiny / 4, tiny, -2 * tiny, 1.0, 0.0], dtype=dtype)
+    zero_subnormals([t, torch.tensor([3])])  # integer tensors are left alone
+    assert t.tolist() == [0.0, 0.0, tiny, -2 * tiny, 1.0, 0.0]
 
 
 def test_progress_can_be_silenced(monkeypatch, capsys):
