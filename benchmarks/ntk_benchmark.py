@@ -33,13 +33,14 @@ from ntklib.ntk import empirical_ntk, jacobian_ntk
 from ntklib.training import train_stack
 
 
-def _time(fn, repeats: int, device: torch.device) -> float:
-    """Median wall time in seconds over ``repeats`` calls, after one warm-up call."""
+def _time(fn, repeats: int, device: torch.device, warmup: bool = True) -> float:
+    """Median wall time in seconds over ``repeats`` calls, after one warm-up call if ``warmup``."""
     def sync():
         if device.type == "cuda":
             torch.cuda.synchronize()
-    fn()
-    sync()
+    if warmup:
+        fn()
+        sync()
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -47,15 +48,6 @@ def _time(fn, repeats: int, device: torch.device) -> float:
         sync()
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
-
-
-def _once(fn, device: torch.device) -> float:
-    """Wall time in seconds of one call of ``fn``, no warm-up."""
-    t0 = time.perf_counter()
-    fn()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return time.perf_counter() - t0
 
 
 def machine(device: torch.device) -> str:
@@ -317,8 +309,8 @@ def _compile_section(device: torch.device, d: int, n: int, width: int, steps: in
         for mode in modes:
             try:
                 malleability.PixelLoss.grad = torch.compile(eager_grad, mode=mode, dynamic=False)
-                warm = _once(fit, device)  # compiles one graph per batch shape
-                t_mode = _once(lambda: found.__setitem__(mode, fit()), device)
+                warm = _time(fit, 1, device, warmup=False)  # compiles one graph per batch shape
+                t_mode = _time(lambda: found.__setitem__(mode, fit()), 1, device, warmup=False)
                 moved = max(float((a.W - b.W).norm() / b.W.norm()) for a, b in zip(found[mode], found["eager"]))
                 emit(f"| adversarial training, {model}, torch.compile(mode={mode!r}) | same; first epoch "
                      f"{warm:.1f} s with compilation | {t_mode:.2f} s | eager / compiled = {t_eager / t_mode:.2f}; "
