@@ -5,6 +5,11 @@
 parameters and data that matter, including the device) and the source of ``ntklib`` itself,
 so a code change never serves a stale result. An interrupted run keeps every finished step;
 ``NTKLIB_RECOMPUTE=1`` (``python -m ntklib.run --recompute``) ignores and rewrites the cache.
+
+Each stored result keeps the seconds its computation took. When ``NTKLIB_CACHE_JOURNAL`` names
+a file (the runner sets one per notebook), every step appends a JSON line to it saying whether
+it was reused or computed and its compute seconds, so a notebook's wall time can say how much
+of its work was served from the cache.
 """
 
 from __future__ import annotations
@@ -13,13 +18,14 @@ import functools
 import hashlib
 import json
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from .paths import REPO_ROOT
 
-__all__ = ["cached", "cache_dir"]
+__all__ = ["cached", "cache_dir", "read_journal"]
 
 
 def cache_dir() -> Path:
@@ -34,15 +40,41 @@ def _code_hash() -> str:
     return digest.hexdigest()[:16]
 
 
+def _journal(name: str, reused: bool, seconds: float | None) -> None:
+    path = os.environ.get("NTKLIB_CACHE_JOURNAL")
+    if path:
+        with open(path, "a", encoding="utf-8") as journal:
+            journal.write(json.dumps({"name": name, "reused": reused, "seconds": seconds}) + "\n")
+
+
+def read_journal(path: Path) -> dict[str, Any]:
+    """Counts of a journal: ``{"reused": k, "computed": c, "reused_seconds": s}``; ``s`` sums the
+    recorded compute seconds of the reused steps (None when a step's were not recorded)."""
+    try:
+        entries = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    except OSError:
+        entries = []
+    reused = [e for e in entries if e["reused"]]
+    known = [e["seconds"] for e in reused if e["seconds"] is not None]
+    return {"reused": len(reused), "computed": len(entries) - len(reused),
+            "reused_seconds": round(sum(known), 1) if len(known) == len(reused) else None}
+
+
 def cached(name: str, key: dict[str, Any], compute: Callable[[], Any]) -> Any:
     """``compute()``, or its stored result for the same ``name``, ``key`` and library code."""
     payload = json.dumps({"name": name, "key": key, "code": _code_hash()}, sort_keys=True, default=str)
     path = cache_dir() / f"{name.replace('/', '_')}-{hashlib.sha256(payload.encode()).hexdigest()[:16]}.json"
     if path.is_file() and os.environ.get("NTKLIB_RECOMPUTE", "0") != "1":
-        return json.loads(path.read_text())["result"]
+        stored = json.loads(path.read_text())
+        _journal(name, True, stored.get("seconds"))
+        return stored["result"]
+    t0 = time.perf_counter()
     result = compute()
+    seconds = round(time.perf_counter() - t0, 2)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"name": name, "key": key, "result": result}, sort_keys=True, default=str))
+    tmp.write_text(json.dumps({"name": name, "key": key, "result": result, "seconds": seconds},
+                              sort_keys=True, default=str))
     tmp.replace(path)  # atomic: a run stopped mid-write leaves no half file
+    _journal(name, False, seconds)
     return result

@@ -19,10 +19,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
+from .cache import read_journal
 from .params import ParameterError, check_parameters, load_profile, notebook_defaults
 from .paths import FIGURES_DIR, NOTEBOOK_DIR, REPO_ROOT, output_root, results_file
 from .results import markdown_table, summary_table, update_readme
@@ -67,9 +71,10 @@ def _peak_gpu_memory(profile: str, notebook: str) -> int | None:
     return data.get("runtime", {}).get("peak_gpu_memory_bytes")
 
 
-def _write_timings(profile: str, timings: list[tuple[str, float, int | None]], total: float) -> None:
+def _write_timings(profile: str, timings: list[tuple[str, float, int | None, dict | None]], total: float) -> None:
     """``<output root>/timings.md``: wall time and peak GPU memory of each notebook's latest run,
-    with the machine it ran on. Notebooks not run this time keep their earlier rows (kept in
+    with the machine it ran on and how many cached steps it reused (a reused step's cost is not
+    in the wall time). Notebooks not run this time keep their earlier rows (kept in
     ``timings.json`` beside it), so running a few notebooks does not erase the others' cost."""
     import platform  # noqa: PLC0415
 
@@ -85,22 +90,35 @@ def _write_timings(profile: str, timings: list[tuple[str, float, int | None]], t
         recorded = json.loads(store.read_text())
     except (OSError, ValueError):
         recorded = {}
-    for nb, seconds, memory in timings:
-        recorded[nb] = {"machine": machine, "seconds": round(seconds, 1), "peak_gpu_memory_bytes": memory}
+    for nb, seconds, memory, cache in timings:
+        recorded[nb] = {"machine": machine, "seconds": round(seconds, 1), "peak_gpu_memory_bytes": memory,
+                        "cache": cache}
     recorded = {nb: recorded[nb] for nb in available_notebooks() if nb in recorded}
     store.write_text(json.dumps(recorded, indent=1) + "\n")
 
     def gib(memory):
         return "-" if memory is None else f"{memory / 2**30:.2f}"
 
-    rows = [[nb, r["machine"], f"{r['seconds']:.1f}", gib(r["peak_gpu_memory_bytes"])] for nb, r in recorded.items()]
+    def reuse(cache):
+        if cache is None:
+            return "not recorded"
+        steps = cache["reused"] + cache["computed"]
+        if not cache["reused"]:
+            return f"0 of {steps}"
+        cost = "" if cache["reused_seconds"] is None else f" (computed earlier in {cache['reused_seconds']:.0f} s)"
+        return f"**{cache['reused']} of {steps}**{cost}"
+
+    rows = [[nb, r["machine"], f"{r['seconds']:.1f}", gib(r["peak_gpu_memory_bytes"]), reuse(r.get("cache"))]
+            for nb, r in recorded.items()]
     peaks = [r["peak_gpu_memory_bytes"] for r in recorded.values() if r["peak_gpu_memory_bytes"] is not None]
     rows.append(["all listed", "one machine" if len({r["machine"] for r in recorded.values()}) == 1 else "mixed",
-                 f"{sum(r['seconds'] for r in recorded.values()):.1f}", gib(max(peaks, default=None))])
+                 f"{sum(r['seconds'] for r in recorded.values()):.1f}", gib(max(peaks, default=None)), ""])
     (output_root(profile) / "timings.md").write_text(
         f"Profile `{profile}`: each notebook's latest run by `python -m ntklib.run`. The latest call ran "
-        f"{len(timings)} notebook(s) in {total:.1f} s on {machine}.\n\n"
-        + markdown_table(["notebook", "machine", "wall time (s)", "peak GPU memory (GiB)"], rows))
+        f"{len(timings)} notebook(s) in {total:.1f} s on {machine}. A row that reused cached steps "
+        f"(last column) does not include their cost; `--recompute` measures it.\n\n"
+        + markdown_table(["notebook", "machine", "wall time (s)", "peak GPU memory (GiB)", "cached steps reused"],
+                         rows))
 
 
 def _parse_settings(items: list[str], notebooks: list[str]) -> dict[str, dict]:
@@ -151,9 +169,12 @@ def _run_profile(notebooks: list[str], profile: str, settings: dict[str, dict] |
     executed_dir = output_root(profile) / "executed"
     executed_dir.mkdir(parents=True, exist_ok=True)
     failures, timings, start = [], [], time.perf_counter()
+    journal_dir = Path(tempfile.mkdtemp(prefix="ntklib-cache-journal-"))
     for nb in notebooks:
         t0 = time.perf_counter()
         print(f"[{profile}] {nb} ...", flush=True)
+        journal = journal_dir / f"{nb}.jsonl"
+        os.environ["NTKLIB_CACHE_JOURNAL"] = str(journal)  # the kernel's cached() steps report here
         try:
             papermill.execute_notebook(
                 str(NOTEBOOK_DIR / f"{nb}.ipynb"), str(executed_dir / f"{nb}.ipynb"),
@@ -166,19 +187,24 @@ def _run_profile(notebooks: list[str], profile: str, settings: dict[str, dict] |
             _strip_local_paths(executed_dir / f"{nb}.ipynb")
             seconds = time.perf_counter() - t0
             memory = _peak_gpu_memory(profile, nb)
-            timings.append((nb, seconds, memory))
+            cache = read_journal(journal)
+            timings.append((nb, seconds, memory, cache))
             print(f"[{profile}] {nb} done in {seconds:.1f} s" + (f", peak GPU memory {memory / 2**30:.2f} GiB"
-                                                                 if memory is not None else ""), flush=True)
+                                                                 if memory is not None else "")
+                  + (f"; {cache['reused']} of {cache['reused'] + cache['computed']} cached steps reused"
+                     if cache["reused"] else ""), flush=True)
         except Exception as exc:  # noqa: BLE001  (report and go on: other notebooks still run)
             failures.append(nb)
             print(f"[{profile}] {nb} FAILED after {time.perf_counter() - t0:.1f} s: {exc}", file=sys.stderr)
+    os.environ.pop("NTKLIB_CACHE_JOURNAL", None)
+    shutil.rmtree(journal_dir, ignore_errors=True)
     total = time.perf_counter() - start
     _write_timings(profile, timings, total)
     summary = output_root(profile) / "summary.md"
     summary.write_text(summary_table(profile))
     if into_figures and not overridden:
         update_readme(profile, fallback="quick")  # only a real paper run into figures/ speaks for the README
-    peak = max((m for _, _, m in timings if m is not None), default=None)
+    peak = max((m for _, _, m, _ in timings if m is not None), default=None)
     print(f"[{profile}] {len(notebooks) - len(failures)}/{len(notebooks)} notebooks in {total:.1f} s"
           + (f", peak GPU memory {peak / 2**30:.2f} GiB" if peak is not None else "") + f"; summary: {summary}")
     return 1 if failures else 0

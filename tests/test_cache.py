@@ -1,6 +1,6 @@
 """The on-disk cache of expensive steps."""
 
-from ntklib.cache import cached
+from ntklib.cache import cached, read_journal
 
 
 def test_cache_serves_stored_results_and_recomputes_on_request(tmp_path, monkeypatch):
@@ -18,3 +18,17 @@ def test_cache_serves_stored_results_and_recomputes_on_request(tmp_path, monkeyp
     monkeypatch.setenv("NTKLIB_RECOMPUTE", "1")
     assert cached("nb/step", {"n": 3}, compute) == [{"value": 3}]
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_journal_says_which_steps_were_reused_and_what_they_cost(tmp_path, monkeypatch):
+    """The runner's timings must not pass off a notebook served from the cache as its cost."""
+    monkeypatch.setenv("NTKLIB_RESULT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("NTKLIB_CACHE_JOURNAL", str(tmp_path / "journal.jsonl"))
+    monkeypatch.delenv("NTKLIB_RECOMPUTE", raising=False)
+    cached("nb/a", {}, lambda: 1)
+    cached("nb/a", {}, lambda: 1)
+    cached("nb/b", {}, lambda: 2)
+    counts = read_journal(tmp_path / "journal.jsonl")
+    assert counts["reused"] == 1 and counts["computed"] == 2
+    assert counts["reused_seconds"] is not None and counts["reused_seconds"] >= 0
+    assert read_journal(tmp_path / "missing.jsonl") == {"reused": 0, "computed": 0, "reused_seconds": 0}

@@ -156,9 +156,35 @@ def test_relative_output_folders_mean_the_same_for_runner_and_kernels(monkeypatc
 def test_timings_of_notebooks_not_rerun_are_kept(monkeypatch, tmp_path):
     """Running one notebook again must not erase what the others cost (committed figures/timings.md)."""
     monkeypatch.setenv("NTKLIB_OUTPUT", str(tmp_path))
-    run._write_timings("paper", [("01_gram_induced_kernel", 40.0, None), ("02_spectral_amplification", 30.0, None)], 71)
-    run._write_timings("paper", [("02_spectral_amplification", 20.0, 2**31)], 21)
+    run._write_timings("paper", [("01_gram_induced_kernel", 40.0, None, None),
+                                 ("02_spectral_amplification", 30.0, None, None)], 71)
+    reused = {"reused": 3, "computed": 1, "reused_seconds": 1234.0}
+    run._write_timings("paper", [("02_spectral_amplification", 20.0, 2**31, reused)], 21)
     text = (tmp_path / "paper" / "timings.md").read_text()
-    assert "| 01_gram_induced_kernel |" in text and "| 40.0 | - |" in text  # kept from the first call
-    assert "| 20.0 | 2.00 |" in text and "| 30.0 |" not in text  # replaced by the latest run
-    assert "| all listed | one machine | 60.0 | 2.00 |" in text
+    assert "| 01_gram_induced_kernel |" in text and "| 40.0 | - | not recorded |" in text  # kept from the first call
+    assert "| 20.0 | 2.00 | **3 of 4** (computed earlier in 1234 s) |" in text  # replaced by the latest run
+    assert "| 30.0 |" not in text and "| all listed | one machine | 60.0 | 2.00 |" in text
+
+
+def test_runner_records_which_cached_steps_a_notebook_reused(monkeypatch, tmp_path):
+    """A rerun served from the cache is labelled as such in timings.json / timings.md."""
+    from ntklib.cache import cached
+
+    def kernel(*args, **kwargs):  # stands in for the notebook's kernel, which inherits the environment
+        cached("nb/train", {"n": 1}, lambda: 1)
+        cached("nb/attack", {"n": kwargs["parameters"]["epochs"]}, lambda: 2)
+
+    stub = type("P", (), {"execute_notebook": staticmethod(kernel)})
+    monkeypatch.setitem(__import__("sys").modules, "papermill", stub)
+    monkeypatch.setattr(run, "_strip_local_paths", lambda path: None)
+    monkeypatch.setattr(run, "summary_table", lambda *a, **k: "")
+    monkeypatch.setenv("NTKLIB_OUTPUT", str(tmp_path / "out"))
+    monkeypatch.setenv("NTKLIB_RESULT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("NTKLIB_RECOMPUTE", raising=False)
+    import json
+    for epochs, expected in [(1, (0, 2)), (2, (1, 1))]:
+        assert run._run_profile(["03_ntk_convergence"], "paper", {"03_ntk_convergence": {"epochs": epochs}}) == 0
+        row = json.loads((tmp_path / "out" / "paper" / "timings.json").read_text())["03_ntk_convergence"]
+        assert (row["cache"]["reused"], row["cache"]["computed"]) == expected
+    assert "**1 of 2**" in (tmp_path / "out" / "paper" / "timings.md").read_text()
+    assert "NTKLIB_CACHE_JOURNAL" not in os.environ
