@@ -52,6 +52,7 @@ epochs = 30  # training epochs (paper: 500)
 learning_rate = 0.001  # Adam
 batch_size = 128  # minibatch size
 weight_decay = 0.001  # L2 weight decay in Adam
+weight_decay_mode = "l2"  # l2: L2 term in Adam's gradient (the paper's wording) | decoupled: AdamW
 ridge = 0.001  # ridge of the analytic-NTK kernel regression
 normalize_relu_inputs = False  # l2-normalise 2L-ReLU's raw inputs too
 init_n = 100  # points for the initialisation check
@@ -64,6 +65,7 @@ params = nl.resolve_parameters("03_ntk_convergence", globals())
 NOTEBOOK = "03_ntk_convergence"
 dev = nl.resolve_device(device)
 dt = nl.resolve_dtype(dtype)
+nl.check_weight_decay_mode(weight_decay_mode)
 nl.use_style()
 train = {t: nl.load_task(t, "train", n=n_train, seed=seed) for t in tasks}
 test = {t: nl.load_task(t, "test", n=n_test, seed=seed) for t in tasks}
@@ -109,7 +111,7 @@ for t in tasks:
     for model in nl.MODELS:
         result = nl.cached(f"{NOTEBOOK}/{t}/{model}", cache_key, lambda: nl.convergence_study(
             model, X_train, train[t].y.to(dev), X_test, test[t].y.to(dev), train[t].num_classes, widths, seeds,
-            epochs, ridge, learning_rate, batch_size, weight_decay, normalize_relu_inputs))
+            epochs, ridge, learning_rate, batch_size, weight_decay, normalize_relu_inputs, weight_decay_mode))
         rows += [{"task": t, **r} for r in result]
 
 # %%

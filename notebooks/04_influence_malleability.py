@@ -62,12 +62,18 @@ sweep_attacks = ["PGD"]  # attacks in the sweep
 parity_band = 2.0  # "about 1x": flip-rate ratio within [1/band, band]
 n_sweep = [100, 200]  # training-set sizes for the PGD flip rate against n (first task only)
 normalize_relu_inputs = False  # l2-normalise 2L-ReLU's raw inputs too
+weight_decay_mode = "l2"  # l2: L2 term in Adam's gradient (the paper's wording) | decoupled: AdamW
+decay_check_tasks = ["mnist", "cifar10"]  # 10-class tasks also studied under the other weight_decay_mode (section 5)
 
 # %%
 params = nl.resolve_parameters("04_influence_malleability", globals())
 NOTEBOOK = "04_influence_malleability"
 dev = nl.resolve_device(device)
 dt = nl.resolve_dtype(dtype)
+nl.check_weight_decay_mode(weight_decay_mode)
+other_mode = "decoupled" if weight_decay_mode == "l2" else "l2"
+if not set(decay_check_tasks) <= set(tasks):
+    raise ValueError(f"decay_check_tasks {decay_check_tasks} must be among tasks {tasks}")
 nl.use_style()
 sizes = {**{t: (n_train, n_test) for t in tasks}, **{t: (n_train_binary, n_test_binary) for t in binary_tasks}}
 data = {t: (nl.load_task(t, "train", n=sizes[t][0], seed=seed), nl.load_task(t, "test", n=sizes[t][1], seed=seed))
@@ -90,7 +96,7 @@ for t in tasks + binary_tasks:
     all_rows += nl.cached(f"{NOTEBOOK}/{t}", cache_key, lambda: nl.malleability_study(
         t, train.X.to(dev, dt), train.y.to(dev), test.X.to(dev, dt), test.y.to(dev), train.num_classes, nl.MODELS, seeds,
         width, epochs, tau, main_pairs + (sweep_pairs if t in tasks else []), attack_steps, ridge,
-        normalize_relu_inputs=normalize_relu_inputs))
+        normalize_relu_inputs=normalize_relu_inputs, weight_decay_mode=weight_decay_mode))
 
 # %% [markdown]
 # ## 1. Ten classes, eps = 0.3: flip rate and Spearman's rho
@@ -134,6 +140,30 @@ print(nl.save_table(["task", *(f"{a} ratio (paper / ours)" for a in attacks)],
                      for t in tasks + binary_tasks], profile, NOTEBOOK, "flip_ratio"))
 
 # %% [markdown]
+# ### Did the nets learn?
+# A flip rate says something only about a net that learned. Per task and model (mean over
+# seeds): training and test accuracy, and the RMS of the first-layer weights (1 at
+# initialisation, `W ~ N(0, 1)`; near 0 means weight decay has shrunk the net away). For
+# MLP-Attn also the mean cosine between its training inputs (the normalised attention
+# outputs): near 1, every input points almost the same way and only a small residual carries
+# the class.
+
+# %%
+def mean_cosine(X):
+    Z = nl.attention_features(X.to(torch.float64))
+    return float((Z @ Z.T).mean())
+
+
+cosine = {t: mean_cosine(data[t][0].X) for t in tasks + binary_tasks}
+per_net = [r for r in rows if r["attack"] == attacks[0]]  # one row per (task, model, seed)
+health = {k: nl.aggregate(per_net, ("task", "model"), k) for k in ("train_accuracy", "test_accuracy", "weight_rms")}
+measurements["attention_mean_cosine"] = cosine
+print(nl.save_table(
+    ["task", "model", "train accuracy", "test accuracy", "weight RMS (init 1)", "inputs' mean cosine"],
+    [[t, m, *(nl.fmt_spread(*health[k][(t, m)]) for k in health), nl.fmt(cosine[t]) if m == "MLP-Attn" else "-"]
+     for t in tasks + binary_tasks for m in nl.MODELS], profile, NOTEBOOK, "training_health"))
+
+# %% [markdown]
 # ## 2. kappa(G) of each task
 # The paper explains the binary CIFAR-10 result by a lower condition number there. Our kappa(G)
 # for each task's training Gram at the n used here (inf = rank-deficient):
@@ -170,17 +200,48 @@ plt.show()
 
 # %%
 n_rows = []
+main_study = [r for r in all_rows if r["task"] == tasks[0] and r["attack"] == "PGD" and r["eps"] == eps]
 for n in n_sweep:
     train = nl.load_task(tasks[0], "train", n=n, seed=seed)
     test = data[tasks[0]][1]
-    main_study = [r for r in all_rows if r["task"] == tasks[0] and r["attack"] == "PGD" and r["eps"] == eps]
     found = main_study if n == n_train else nl.cached(f"{NOTEBOOK}/{tasks[0]}/n{n}", cache_key, lambda: nl.malleability_study(
         tasks[0], train.X.to(dev, dt), train.y.to(dev), test.X.to(dev, dt), test.y.to(dev), train.num_classes, nl.MODELS,
-        seeds, width, epochs, tau, [("PGD", eps)], attack_steps, ridge, normalize_relu_inputs=normalize_relu_inputs))
+        seeds, width, epochs, tau, [("PGD", eps)], attack_steps, ridge, normalize_relu_inputs=normalize_relu_inputs,
+        weight_decay_mode=weight_decay_mode))
     n_rows += [{**r, "n": n} for r in found]
 by_n = nl.aggregate(n_rows, ("n", "model"), "flip_rate")
 print(nl.save_table(["n", *(f"{m} PGD flip %" for m in nl.MODELS)],
                     [[n, *(pct(by_n[(n, m)]) for m in nl.MODELS)] for n in n_sweep], profile, NOTEBOOK, "flip_rate_vs_n"))
+
+# %% [markdown]
+# ## 5. The other reading of "L2 (weight decay)"
+# The paper trains with Adam and "L2 (weight decay) 1e-3". Read as an L2 term in the gradient
+# (`weight_decay_mode = "l2"`, torch's `Adam(weight_decay=...)`), Adam normalises that term
+# like the data gradient: where the data gradient is small against `1e-3 * W`, each weight
+# shrinks by about the learning rate per step whatever its size (`tests/test_training.py`),
+# and 500 epochs can shrink a net to nothing. Read as decoupled decay (AdamW), the weights only
+# shrink by the factor `1 - lr * 1e-3` per step. The tasks in `decay_check_tasks` are studied
+# again under the other reading (same data, initialisation, batches and attacks at `eps`),
+# rows side by side.
+
+# %%
+decay_rows = [{**r, "mode": weight_decay_mode} for r in rows if r["task"] in decay_check_tasks]
+for t in decay_check_tasks:
+    train, test = data[t]
+    found = nl.cached(f"{NOTEBOOK}/{t}/{other_mode}", cache_key, lambda: nl.malleability_study(
+        t, train.X.to(dev, dt), train.y.to(dev), test.X.to(dev, dt), test.y.to(dev), train.num_classes, nl.MODELS,
+        seeds, width, epochs, tau, main_pairs, attack_steps, ridge, normalize_relu_inputs=normalize_relu_inputs,
+        weight_decay_mode=other_mode))
+    decay_rows += [{**r, "mode": other_mode} for r in found]
+decay = {k: nl.aggregate(decay_rows, ("task", "model", "mode", "attack"), k)
+         for k in ("train_accuracy", "test_accuracy", "weight_rms", "flip_rate")}
+modes = [weight_decay_mode, other_mode]
+print(nl.save_table(
+    ["task", "model", "weight decay", "train accuracy", "test accuracy", "weight RMS (init 1)",
+     *(f"{a} flip %" for a in attacks)],
+    [[t, m, mode, *(nl.fmt_spread(*decay[k][(t, m, mode, attacks[0])]) for k in ("train_accuracy", "test_accuracy", "weight_rms")),
+      *(pct(decay["flip_rate"][(t, m, mode, a)]) for a in attacks)]
+     for t in decay_check_tasks for m in nl.MODELS for mode in modes], profile, NOTEBOOK, "weight_decay_modes"))
 
 # %% [markdown]
 # ## Verdicts
@@ -224,6 +285,22 @@ for t in tasks:
             "Malleability", f"{t}, {a}: MLP-Attn stays more malleable at every eps", "ranking of models stays",
             f"MLP-Attn above at {sum(above)}/{len(above)} radii eps={eps_sweep} ({settings})", all(above),
             inconclusive=at_chance[t]))
+
+# %%
+for t in decay_check_tasks:  # the headline's direction under the other reading of the weight decay
+    settings = f"n={n_train}, m={width}, {epochs} epochs, tau={tau}, {len(seeds)} seed(s), eps={eps}"
+    flip = {(m, a): decay["flip_rate"][(t, m, other_mode, a)][0] for m in nl.MODELS for a in attacks}
+    text = ", ".join(f"{a} {nl.fmt(100 * flip[('MLP-Attn', a)])}% vs {nl.fmt(100 * flip[('2L-ReLU', a)])}%"
+                     for a in attacks)
+    verdicts.append(nl.Verdict.from_test(
+        "Malleability", f"{t}, weight decay {other_mode}: MLP-Attn more malleable than 2L-ReLU under every attack",
+        "(not stated; the other reading of the paper's weight decay)", f"flip rates MLP-Attn vs 2L-ReLU: {text} ({settings})",
+        all(flip[("MLP-Attn", a)] > flip[("2L-ReLU", a)] for a in attacks),
+        inconclusive=nl.untrained({m: decay["test_accuracy"][(t, m, other_mode, attacks[0])][0] for m in nl.MODELS},
+                                  data[t][0].num_classes, sizes[t][1])))
+measurements["weight_decay_modes"] = {f"{t}/{m}/{mode}": {k: decay[k][(t, m, mode, attacks[0])][0]
+                                                          for k in ("train_accuracy", "test_accuracy", "weight_rms")}
+                                      for t in decay_check_tasks for m in nl.MODELS for mode in modes}
 
 # %%
 nl.write_results(profile, NOTEBOOK, params, verdicts, measurements)

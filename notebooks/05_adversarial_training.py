@@ -44,12 +44,14 @@ eps = 0.3  # L-inf radius of the malleability attack
 train_eps = 0.3  # L-inf radius of adversarial training
 attack_steps = 10  # PGD iterations (attack and adversarial training)
 ridge = 0.001  # ridge of the NTK kernel regression behind the influences
+weight_decay_mode = "l2"  # l2: L2 term in Adam's gradient (the paper's wording) | decoupled: AdamW
 
 # %%
 params = nl.resolve_parameters("05_adversarial_training", globals())
 NOTEBOOK = "05_adversarial_training"
 dev = nl.resolve_device(device)
 dt = nl.resolve_dtype(dtype)
+nl.check_weight_decay_mode(weight_decay_mode)
 verdicts, measurements = [], {}
 rows = []
 cache_key = {**{k: v for k, v in params.items() if k != "profile"}, "device": str(dev)}
@@ -60,7 +62,8 @@ for t in tasks:
     for regime, radius in (("standard", 0.0), ("adversarial", train_eps)):
         found = nl.cached(f"{NOTEBOOK}/{t}/{regime}", cache_key, lambda: nl.malleability_study(
             t, train.X.to(dev, dt), train.y.to(dev), test.X.to(dev, dt), test.y.to(dev), train.num_classes, nl.MODELS,
-            seeds, width, epochs, tau, [("PGD", eps)], attack_steps, ridge, adversarial_eps=radius))
+            seeds, width, epochs, tau, [("PGD", eps)], attack_steps, ridge, adversarial_eps=radius,
+            weight_decay_mode=weight_decay_mode))
         rows += [{**r, "regime": regime} for r in found]
 
 # %% [markdown]

@@ -42,12 +42,14 @@ tau = 0.1  # share of training points curated or transformed
 eps = 0.3  # L-inf radius of the PGD perturbations
 attack_steps = 10  # PGD iterations
 ridge = 0.001  # ridge of the NTK kernel regression behind the influences
+weight_decay_mode = "l2"  # l2: L2 term in Adam's gradient (the paper's wording) | decoupled: AdamW
 
 # %%
 params = nl.resolve_parameters("06_dual_implications", globals())
 NOTEBOOK = "06_dual_implications"
 dev = nl.resolve_device(device)
 dt = nl.resolve_dtype(dtype)
+nl.check_weight_decay_mode(weight_decay_mode)
 nl.use_style()
 verdicts, measurements = [], {}
 rows, num_classes = [], {}
@@ -57,7 +59,7 @@ for t in tasks:  # each task's result is cached, keyed by the parameters, device
     num_classes[t] = train.num_classes
     rows += nl.cached(f"{NOTEBOOK}/{t}", cache_key, lambda: nl.interventions_study(
         t, train.X.to(dev, dt), train.y.to(dev), test.X.to(dev, dt), test.y.to(dev), train.num_classes, nl.MODELS, seeds,
-        width, epochs, tau, eps, attack_steps, ridge))
+        width, epochs, tau, eps, attack_steps, ridge, weight_decay_mode=weight_decay_mode))
 
 # %% [markdown]
 # ## Test accuracy and kernel-target alignment under each intervention

@@ -22,9 +22,9 @@ from .cache import cached
 from .convergence import convergence_study, init_distances
 from .models import MODELS, NetStack, init_stack, model_inputs
 from .ntk import analytic_ntk, empirical_ntk, kernel_regression, relative_distance
-from .training import TrainingDivergedError, train_stack
+from .training import WEIGHT_DECAY_MODES, TrainingDivergedError, check_weight_decay_mode, train_stack
 from .influence import flip_rate, loo_influence, rank_correlation, top_fraction
 from .malleability import (INTERVENTIONS, PixelFeatures, interventions_study, kernel_target_alignment,
-                           malleability_study, train_net, train_nets)
+                           malleability_study, train_net, train_nets, training_health)
 
 __version__ = "0.1.0"

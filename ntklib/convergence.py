@@ -33,7 +33,7 @@ def init_distances(Z: torch.Tensor, widths: list[int], seeds: list[int], salt: i
 def convergence_study(model: str, X_train: torch.Tensor, y_train: torch.Tensor, X_test: torch.Tensor,
                       y_test: torch.Tensor, num_classes: int, widths: list[int], seeds: list[int], epochs: int,
                       ridge: float, lr: float = 1e-3, batch_size: int = 128, weight_decay: float = 1e-3,
-                      normalize_relu_inputs: bool = False) -> list[dict]:
+                      normalize_relu_inputs: bool = False, weight_decay_mode: str = "l2") -> list[dict]:
     """Train one net per (width, seed) of ``model`` and measure the three distances for each.
 
     Binary tasks (``num_classes == 2``) use one output, MSE and targets +-1; otherwise
@@ -48,7 +48,8 @@ def convergence_study(model: str, X_train: torch.Tensor, y_train: torch.Tensor, 
     salt = 0 if model == "2L-ReLU" else 1
     stack = init_stack(Z_train.shape[1], outputs, widths, seeds, salt=salt, dtype=Z_train.dtype, device=Z_train.device)
     result = train_stack(stack, Z_train, Y.to(Z_train.dtype) if binary else y_train, loss_for(num_classes),
-                         epochs, lr, batch_size, weight_decay, seed=seeds[0], desc=model)
+                         epochs, lr, batch_size, weight_decay, seed=seeds[0], desc=model,
+                         weight_decay_mode=weight_decay_mode)
     f_net = stack.forward(Z_test).to(torch.float64)  # (q, G, C)
     Z_train, Z_test = Z_train.to(torch.float64), Z_test.to(torch.float64)  # kernels and solves in float64
     K_inf = analytic_ntk(Z_train)

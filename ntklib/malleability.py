@@ -20,7 +20,7 @@ from .models import NetStack, init_stack, model_inputs
 from .ntk import empirical_ntk
 from .training import loss_for, stack_loss, targets, train_stack
 
-__all__ = ["PixelFeatures", "PixelLoss", "train_net", "train_nets", "net_influence", "attack_points",
+__all__ = ["PixelFeatures", "PixelLoss", "train_net", "train_nets", "training_health", "net_influence", "attack_points",
            "malleability", "malleability_study", "kernel_target_alignment", "test_accuracy",
            "INTERVENTIONS", "interventions_study"]
 
@@ -156,7 +156,8 @@ class PixelLoss:
 
 def train_nets(features: PixelFeatures | list[PixelFeatures], y: torch.Tensor | list[torch.Tensor], num_classes: int,
                width: int, seeds: list[int], epochs: int, lr: float = 1e-3, batch_size: int = 128,
-               weight_decay: float = 1e-3, adversarial_eps: float = 0.0, adversarial_steps: int = 10) -> list[NetStack]:
+               weight_decay: float = 1e-3, adversarial_eps: float = 0.0, adversarial_steps: int = 10,
+               weight_decay_mode: str = "l2") -> list[NetStack]:
     """One net of ``width`` per seed, trained as in the paper, all seeds as one batched stack.
 
     Each net draws its initialisation, its batch order and (adversarially) its PGD starts from
@@ -191,7 +192,7 @@ def train_nets(features: PixelFeatures | list[PixelFeatures], y: torch.Tensor | 
             return first.with_rows(batch, rows).detach()
 
     train_stack(stack, X, y_fit, loss, epochs, lr, batch_size, weight_decay, desc=f"{first.model} m={width}",
-                batch_inputs=batch_inputs, own_batches=list(seeds))
+                batch_inputs=batch_inputs, own_batches=list(seeds), weight_decay_mode=weight_decay_mode)
     return [stack.select(g) for g in range(stack.num_nets)]
 
 
@@ -201,12 +202,20 @@ def train_net(features: PixelFeatures, y: torch.Tensor, num_classes: int, width:
     return train_nets(features, y, num_classes, width, [seed], epochs, **kwargs)[0]
 
 
-def test_accuracy(net: NetStack, features: PixelFeatures, X_test: torch.Tensor, y_test: torch.Tensor,
+def test_accuracy(net: NetStack, features: PixelFeatures, X_test: torch.Tensor | None, y_test: torch.Tensor,
                   num_classes: int) -> float:
-    """Accuracy of the (single) net on test points attending to ``features``' training set."""
-    out = net.forward(features.query(X_test))[:, 0]
+    """Accuracy of the (single) net on test points attending to ``features``' training set
+    (``X_test=None``: on the training set itself, labels ``y_test``)."""
+    out = net.forward(features.train() if X_test is None else features.query(X_test))[:, 0]
     pred = (out[:, 0] > 0).long() if num_classes == 2 else out.argmax(-1)
     return float((pred == y_test).double().mean())
+
+
+def training_health(net: NetStack, features: PixelFeatures, y_train: torch.Tensor, num_classes: int) -> dict:
+    """Did the net learn? Training accuracy and the RMS of its first-layer weights (1 at
+    initialisation, ``W ~ N(0, 1)``; near 0 when weight decay has collapsed it)."""
+    return {"train_accuracy": test_accuracy(net, features, None, y_train, num_classes),
+            "weight_rms": float(net.W.to(torch.float64).pow(2).mean().sqrt())}
 
 
 def net_influence(net: NetStack, features: PixelFeatures, y_train: torch.Tensor, X_test: torch.Tensor,
@@ -264,19 +273,22 @@ def kernel_target_alignment(K: torch.Tensor, Y: torch.Tensor) -> float:
 def malleability_study(task: str, X_train: torch.Tensor, y_train: torch.Tensor, X_test: torch.Tensor,
                        y_test: torch.Tensor, num_classes: int, models: tuple[str, ...], seeds: list[int], width: int,
                        epochs: int, tau: float, pairs: list[tuple[str, float]], steps: int, ridge: float,
-                       adversarial_eps: float = 0.0, normalize_relu_inputs: bool = False) -> list[dict]:
-    """:func:`malleability` for every model and seed of one task; one row per (model, seed, attack, eps)."""
+                       adversarial_eps: float = 0.0, normalize_relu_inputs: bool = False,
+                       weight_decay_mode: str = "l2") -> list[dict]:
+    """:func:`malleability` for every model and seed of one task; one row per (model, seed, attack, eps),
+    with the net's test accuracy and :func:`training_health`."""
     rows = []
     for model in models:
         features = PixelFeatures(model, X_train, normalize_relu_inputs)
         nets = train_nets(features, y_train, num_classes, width, seeds, epochs, adversarial_eps=adversarial_eps,
-                          adversarial_steps=steps)
+                          adversarial_steps=steps, weight_decay_mode=weight_decay_mode)
         for seed, net in zip(seeds, nets):
             found, base, _ = malleability(net, features, y_train, X_test, y_test, num_classes, tau, pairs, steps,
                                           ridge, seed)
             accuracy = test_accuracy(net, features, X_test, y_test, num_classes)
+            health = training_health(net, features, y_train, num_classes)
             rows += [{"task": task, "model": model, "seed": seed, "condition": base.condition,
-                      "test_accuracy": accuracy, **r} for r in found]
+                      "test_accuracy": accuracy, **health, **r} for r in found]
     return rows
 
 
@@ -286,7 +298,7 @@ INTERVENTIONS = ("Clean", "Curated", "Transformed", "Adversarial")
 def interventions_study(task: str, X_train: torch.Tensor, y_train: torch.Tensor, X_test: torch.Tensor,
                         y_test: torch.Tensor, num_classes: int, models: tuple[str, ...], seeds: list[int], width: int,
                         epochs: int, tau: float, eps: float, steps: int, ridge: float,
-                        normalize_relu_inputs: bool = False) -> list[dict]:
+                        normalize_relu_inputs: bool = False, weight_decay_mode: str = "l2") -> list[dict]:
     """The paper's three data interventions against a clean-trained net, each retrained from the
     same initialisation: Curated (drop the top-tau influential points), Transformed (replace
     them by their PGD versions), Adversarial (PGD on every training point). One row per
@@ -296,7 +308,7 @@ def interventions_study(task: str, X_train: torch.Tensor, y_train: torch.Tensor,
     n = len(y_train)
     for model in models:
         features = PixelFeatures(model, X_train, normalize_relu_inputs)
-        bases = train_nets(features, y_train, num_classes, width, seeds, epochs)
+        bases = train_nets(features, y_train, num_classes, width, seeds, epochs, weight_decay_mode=weight_decay_mode)
         data = {name: [] for name in INTERVENTIONS}  # per intervention, one (X, y) per seed
         for seed, base in zip(seeds, bases):
             influence = net_influence(base, features, y_train, X_test, y_test, num_classes, ridge)
@@ -314,7 +326,8 @@ def interventions_study(task: str, X_train: torch.Tensor, y_train: torch.Tensor,
         for name in INTERVENTIONS:  # each intervention retrains every seed at once, from the same init
             feats = [PixelFeatures(model, X, normalize_relu_inputs) for X, _ in data[name]]
             labels = [y for _, y in data[name]]
-            nets = bases if name == "Clean" else train_nets(feats, labels, num_classes, width, seeds, epochs)
+            nets = bases if name == "Clean" else train_nets(feats, labels, num_classes, width, seeds, epochs,
+                                                            weight_decay_mode=weight_decay_mode)
             for seed, net, f, y in zip(seeds, nets, feats, labels):
                 K = empirical_ntk(net, f.train().to(torch.float64), W=net.W.to(torch.float64))[0]
                 found[seed, name] = {"task": task, "model": model, "seed": seed, "intervention": name, "n": len(y),

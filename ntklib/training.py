@@ -3,6 +3,12 @@
 Adam, lr 1e-3, batch 128, L2 weight decay 1e-3; cross-entropy for 10 classes, MSE for binary
 tasks (targets +-1). The loss of the stack is the sum over nets of each net's batch-mean
 loss, so each net gets exactly the gradient it would get alone.
+
+"L2 (weight decay)" is read as the paper states it: an L2 term in the gradient, which Adam then
+normalises (``torch.optim.Adam(weight_decay=...)``, mode ``"l2"``). Where a net's data gradient
+is small against ``weight_decay * W`` (MLP-Attn's nearly parallel inputs), that term shrinks W
+by about ``lr`` per step whatever its size and can collapse the net. Mode ``"decoupled"``
+(AdamW: ``W -= lr * weight_decay * W`` apart from the Adam step) is the other common reading.
 """
 
 from __future__ import annotations
@@ -16,7 +22,18 @@ import torch.nn.functional as F
 from .models import NetStack
 from .runtime import flush_denormals, progress, zero_subnormals
 
-__all__ = ["TrainingDivergedError", "TrainResult", "binary_targets", "targets", "loss_for", "stack_loss", "train_stack"]
+__all__ = ["WEIGHT_DECAY_MODES", "check_weight_decay_mode", "TrainingDivergedError", "TrainResult", "binary_targets", "targets", "loss_for", "stack_loss", "train_stack"]
+
+
+WEIGHT_DECAY_MODES = ("l2", "decoupled")
+
+
+def check_weight_decay_mode(mode: str) -> str:
+    """``mode`` if it is one of :data:`WEIGHT_DECAY_MODES`, else a clear error."""
+    if mode not in WEIGHT_DECAY_MODES:
+        raise ValueError(f"weight_decay_mode must be one of {WEIGHT_DECAY_MODES} ('l2': L2 term in the gradient, "
+                         f"Adam; 'decoupled': AdamW), not '{mode}'")
+    return mode
 
 
 class TrainingDivergedError(RuntimeError):
@@ -66,7 +83,7 @@ def stack_loss(outputs: torch.Tensor, y: torch.Tensor, loss: str) -> torch.Tenso
 def train_stack(stack: NetStack, X: torch.Tensor, y: torch.Tensor, loss: str, epochs: int, lr: float = 1e-3,
                 batch_size: int = 128, weight_decay: float = 1e-3, seed: int = 0, desc: str = "train",
                 batch_inputs: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
-                own_batches: list[int] | None = None) -> TrainResult:
+                own_batches: list[int] | None = None, weight_decay_mode: str = "l2") -> TrainResult:
     """Train every net of ``stack`` in place on ``X: (n, d)``; batches drawn from ``seed``.
 
     ``own_batches``, one seed per net, gives each net its own batch order, drawn as if it were
@@ -78,9 +95,13 @@ def train_stack(stack: NetStack, X: torch.Tensor, y: torch.Tensor, loss: str, ep
     ``X[batch]`` (adversarial training builds them against the current weights); with
     ``own_batches`` the indices are ``(G, B)`` and the inputs ``(G, B, d)``.
 
+    ``weight_decay_mode``: ``"l2"`` (Adam with an L2 term, the paper's wording) or
+    ``"decoupled"`` (AdamW); see the module docstring.
+
     Raises :class:`TrainingDivergedError` naming the nets, the epoch and the settings as soon
     as an epoch's loss is not finite.
     """
+    check_weight_decay_mode(weight_decay_mode)
     G = stack.num_nets
     per_net_data = own_batches is not None and X.dim() == 3
     if own_batches is not None:
@@ -99,7 +120,8 @@ def train_stack(stack: NetStack, X: torch.Tensor, y: torch.Tensor, loss: str, ep
     W = stack.W.detach().clone().requires_grad_(True)
     readout = stack.readout() if own_batches is None else None
     # on a GPU the fused Adam is one kernel per step instead of about ten small ones (same update)
-    optimizer = torch.optim.Adam([W], lr=lr, weight_decay=weight_decay, fused=W.is_cuda)
+    adam = torch.optim.Adam if weight_decay_mode == "l2" else torch.optim.AdamW
+    optimizer = adam([W], lr=lr, weight_decay=weight_decay, fused=W.is_cuda)
     gens = [torch.Generator().manual_seed(s) for s in ([seed] if own_batches is None else own_batches)]
     nets = torch.arange(G, device=X.device)[:, None]
     history = torch.zeros(epochs, G, dtype=torch.float64)
@@ -130,8 +152,8 @@ def train_stack(stack: NetStack, X: torch.Tensor, y: torch.Tensor, loss: str, ep
                 nets_bad = [stack.labels[g] for g in torch.nonzero(bad).flatten().tolist()]
                 raise TrainingDivergedError(
                     f"training diverged at epoch {epoch + 1}/{epochs}: loss is not finite for nets {nets_bad} "
-                    f"(labels = (width, seed); lr={lr}, batch={batch_size}, weight_decay={weight_decay}, "
-                    f"loss={loss}). Fix: lower lr, or check the inputs for NaN/inf."
+                    f"(labels = (width, seed); lr={lr}, batch={batch_size}, weight_decay={weight_decay} "
+                    f"({weight_decay_mode}), loss={loss}). Fix: lower lr, or check the inputs for NaN/inf."
                 )
     stack.W = W.detach()
     return TrainResult(W0=W0, W=stack.W, losses=history)

@@ -5,7 +5,7 @@ import torch
 
 import ntklib as nl
 from ntklib.malleability import (PixelFeatures, PixelLoss, interventions_study, kernel_target_alignment, malleability_study, train_net,
-                                 train_nets)
+                                 train_nets, training_health)
 from ntklib.models import init_stack
 from ntklib.training import binary_targets, loss_for, targets, train_stack
 
@@ -94,6 +94,7 @@ def test_studies_return_one_row_per_setting(gen):
     rows = malleability_study("toy", X, y, Xt, yt, 3, nl.MODELS, [0, 1], 16, 2, 0.2, [("FGSM", 0.1), ("PGD", 0.2)], 3, 0.1)
     assert len(rows) == 2 * 2 * 2 and all(0 <= r["flip_rate"] <= 1 for r in rows)
     assert all(r["linf"] <= r["eps"] + 1e-6 for r in rows)
+    assert all(0 <= r["train_accuracy"] <= 1 and r["weight_rms"] > 0 for r in rows)
     rows = interventions_study("toy", X, y, Xt, yt, 3, nl.MODELS, [0], 16, 2, 0.2, 0.1, 3, 0.1)
     assert [r["intervention"] for r in rows[:4]] == list(nl.INTERVENTIONS)
     assert rows[1]["n"] == 30 - 6  # Curated drops the top 20%
@@ -117,3 +118,17 @@ def test_closed_form_pixel_gradient_equals_autograd(gen, model, normalize, num_c
     x = rows.clone().requires_grad_(True)
     (expected,) = torch.autograd.grad(loss_fn(x), x)
     torch.testing.assert_close(loss_fn.grad(rows), expected, rtol=CLOSED_FORM_RTOL, atol=1e-12)
+
+
+INIT_RMS_ATOL = 0.05  # RMS of 64 * 50 standard normal draws: standard error ~0.0125
+
+
+def test_training_health_reports_training_accuracy_and_weight_size(gen):
+    X = torch.rand(40, 50, generator=gen, dtype=torch.float64)
+    y = torch.randint(0, 3, (40,), generator=gen)
+    features = PixelFeatures("2L-ReLU", X)
+    net = init_stack(50, 3, [64], [0], dtype=torch.float64)
+    health = training_health(net, features, y, 3)
+    assert abs(health["weight_rms"] - 1.0) < INIT_RMS_ATOL  # W ~ N(0, 1) at initialisation
+    predicted = net.forward(X)[:, 0].argmax(-1)
+    assert health["train_accuracy"] == pytest.approx(float((predicted == y).double().mean()))

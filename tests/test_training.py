@@ -60,3 +60,31 @@ def test_forward_each_equals_forward_on_shared_inputs(gen):
     torch.testing.assert_close(stack.forward_each(X.expand(3, 5, 6)), stack.forward(X))
     with pytest.raises(ValueError, match=r"inputs \(G=3, n, d\)"):
         stack.forward_each(X)
+
+
+STEP_RTOL = 0.05  # Adam's normalised step is lr * m/sqrt(v), within a few % of lr for a slowly shrinking g
+
+
+def test_l2_weight_decay_shrinks_by_lr_per_step_decoupled_by_a_factor():
+    """Without a data gradient (all-zero inputs: every ReLU off), the paper's L2 term alone moves W.
+
+    Under Adam the term ``wd * W`` is normalised: each weight shrinks by about ``lr`` per step,
+    whatever its size (how MLP-Attn's weights collapse when its data gradient is tiny). AdamW
+    shrinks them by the factor ``1 - lr * wd`` per step.
+    """
+    steps, lr, wd = 100, 1e-3, 1e-3
+    X, y = torch.zeros(20, 5, dtype=torch.float64), torch.zeros(20, dtype=torch.long)
+    coupled, decoupled = (init_stack(5, 3, [64], [0], dtype=torch.float64) for _ in range(2))
+    W0 = coupled.W.clone()
+    train_stack(coupled, X, y, "cross_entropy", epochs=steps, lr=lr, weight_decay=wd)  # one batch per epoch
+    train_stack(decoupled, X, y, "cross_entropy", epochs=steps, lr=lr, weight_decay=wd, weight_decay_mode="decoupled")
+    big = W0.abs() > 0.5
+    shrink = (W0.abs() - coupled.W.abs())[big]
+    torch.testing.assert_close(shrink, torch.full_like(shrink, steps * lr), rtol=STEP_RTOL, atol=0)
+    torch.testing.assert_close(decoupled.W, W0 * (1 - lr * wd) ** steps, rtol=1e-12, atol=0)
+
+
+def test_unknown_weight_decay_mode_is_refused():
+    with pytest.raises(ValueError, match="weight_decay_mode must be one of .*'l2'.*'decoupled'.*not 'adamw'"):
+        train_stack(init_stack(3, 2, [4], [0]), torch.rand(8, 3), torch.zeros(8, dtype=torch.long), "cross_entropy",
+                    epochs=1, weight_decay_mode="adamw")
