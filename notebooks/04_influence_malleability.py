@@ -270,13 +270,14 @@ for t in tasks + binary_tasks:
                                          f"{text} ({settings})", holds, inconclusive=at_chance[t]))
 
 # %%
-mnist_binary, cifar_binary = (kappa[t].kappa for t in binary_tasks)
-verdicts.append(nl.Verdict.from_test(
-    "Malleability", "binary CIFAR-10 has the lower kappa(G) of the two binary tasks", "lower kappa(G) explains ~1x",
-    f"kappa(G) {nl.fmt(cifar_binary)} (CIFAR-10 auto/plane) vs {nl.fmt(mnist_binary)} (MNIST 3 vs 8); "
-    f"n={n_train_binary}; 10-class CIFAR-10: {nl.fmt(kappa['cifar10'].kappa) if 'cifar10' in kappa else '-'} "
-    f"at n={n_train}",
-    cifar_binary < mnist_binary))
+if {"mnist_3v8", "cifar10_automobile_vs_airplane"} <= set(binary_tasks):  # the paper's explanation needs both
+    mnist_binary, cifar_binary = kappa["mnist_3v8"].kappa, kappa["cifar10_automobile_vs_airplane"].kappa
+    verdicts.append(nl.Verdict.from_test(
+        "Malleability", "binary CIFAR-10 has the lower kappa(G) of the two binary tasks", "lower kappa(G) explains ~1x",
+        f"kappa(G) {nl.fmt(cifar_binary)} (CIFAR-10 auto/plane) vs {nl.fmt(mnist_binary)} (MNIST 3 vs 8); "
+        f"n={n_train_binary}; 10-class CIFAR-10: {nl.fmt(kappa['cifar10'].kappa) if 'cifar10' in kappa else '-'} "
+        f"at n={n_train}",
+        cifar_binary < mnist_binary))
 for t in tasks:
     settings = f"n={n_train}, m={width}, {epochs} epochs, tau={tau}, {len(seeds)} seed(s)"
     for a in sweep_attacks:
