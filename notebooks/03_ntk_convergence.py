@@ -125,10 +125,12 @@ print(nl.save_table(header, table, profile, NOTEBOOK, "distances"))
 
 # %% [markdown]
 # Context for the distances: test accuracy of the trained nets and of the analytic-NTK
-# kernel predictor, and the final training loss.
+# kernel predictor, the final training loss, and the RMS of the trained first-layer weights
+# (1 at initialisation; far below 1 means the weight decay shrank the net, and with it any
+# claim that it stayed near its initial, NTK regime: see notebook 04, section 5).
 
 # %%
-for metric in ("accuracy_net", "accuracy_ntk", "final_loss"):
+for metric in ("accuracy_net", "accuracy_ntk", "final_loss", "weight_rms"):
     s = nl.convergence.summarize(rows, metric)
     for (model, t), by_width in s.items():
         print(f"{metric:13s} {model:8s} {t:8s}", {w: nl.fmt(m) for w, (m, _) in by_width.items()})

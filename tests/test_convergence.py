@@ -19,3 +19,4 @@ def test_convergence_study_reports_every_net(gen):
         rows = convergence_study(model, X, y, Xt, yt, 2, [8, 32], [0, 1], epochs=2, ridge=0.1)
         assert [(r["width"], r["seed"]) for r in rows] == [(8, 0), (8, 1), (32, 0), (32, 1)]
         assert all(r["function"] >= 0 and 0 <= r["accuracy_net"] <= 1 for r in rows)
+        assert all(0 < r["weight_rms"] < 2 for r in rows)  # 2 epochs barely move W ~ N(0, 1)
