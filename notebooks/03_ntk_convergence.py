@@ -143,10 +143,9 @@ for metric in ("accuracy_net", "accuracy_ntk", "final_loss", "weight_rms"):
 # %%
 for t in tasks:
     for model in nl.MODELS:
-        Z = nl.normalize_rows(nl.model_inputs(model, train[t].X.to(dev, torch.float64)))
-        cosine = (Z @ Z.T).fill_diagonal_(float("nan")).nanmean()
-        measurements[f"input_cosine_{model}_{t}"] = float(cosine)
-        print(f"{t:8s} {model:8s} mean pairwise cosine of inputs {nl.fmt(float(cosine), 4)}")
+        cosine = nl.mean_pairwise_cosine(nl.model_inputs(model, train[t].X.to(dev, torch.float64)))
+        measurements[f"input_cosine_{model}_{t}"] = cosine
+        print(f"{t:8s} {model:8s} mean pairwise cosine of inputs {nl.fmt(cosine, 4)}")
 print(f"chance-level cross-entropy ln(10) = {nl.fmt(math.log(10), 4)}")
 
 # %% [markdown]

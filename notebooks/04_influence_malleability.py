@@ -149,12 +149,7 @@ print(nl.save_table(["task", *(f"{a} ratio (paper / ours)" for a in attacks)],
 # the class.
 
 # %%
-def mean_cosine(X):
-    Z = nl.attention_features(X.to(torch.float64))
-    return float((Z @ Z.T).mean())
-
-
-cosine = {t: mean_cosine(data[t][0].X) for t in tasks + binary_tasks}
+cosine = {t: nl.mean_pairwise_cosine(nl.attention_features(data[t][0].X.to(torch.float64))) for t in tasks + binary_tasks}
 per_net = [r for r in rows if r["attack"] == attacks[0]]  # one row per (task, model, seed)
 health = {k: nl.aggregate(per_net, ("task", "model"), k) for k in ("train_accuracy", "test_accuracy", "weight_rms")}
 measurements["attention_mean_cosine"] = cosine

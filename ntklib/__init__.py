@@ -3,7 +3,7 @@
 
 from . import (attacks, attention, cache, convergence, data, influence, kernels, malleability, models, ntk, paper,
                params, paths, plotting, results, runtime, spectra, training)
-from .attention import (attention_features, linear_attention, normalize_rows, stacked_attention,
+from .attention import (attention_features, linear_attention, mean_pairwise_cosine, normalize_rows, stacked_attention,
                         truncated_attention)
 from .data import DataCorruptError, DataNotFoundError, Dataset, balanced_order, load_task
 from .kernels import (class_contrast, gram, linattn_kernel, linattn_kernel_triple_sum,

@@ -12,6 +12,7 @@ import torch
 __all__ = [
     "linear_attention",
     "normalize_rows",
+    "mean_pairwise_cosine",
     "attention_features",
     "stacked_attention",
     "truncated_attention",
@@ -47,6 +48,18 @@ def normalize_rows(Z: torch.Tensor, check: bool = True) -> torch.Tensor:
         bad = torch.nonzero(norms.flatten() == 0).flatten()[:5].tolist()
         raise ValueError(f"rows {bad} are zero and cannot be l2-normalised (all-zero images?)")
     return Z / norms
+
+
+def mean_pairwise_cosine(Z: torch.Tensor) -> float:
+    """Mean cosine between distinct rows of ``Z: (n, d)``, n >= 2, in O(n d): with unit rows
+    ``u_i``, the sum over all ordered pairs is ``||sum_i u_i||^2 - n``. Near 1: the rows point
+    almost the same way (MLP-Attn's inputs, the normalised attention outputs)."""
+    n = Z.shape[0]
+    if n < 2:
+        raise ValueError(f"a mean pairwise cosine needs at least 2 rows, not {n}")
+    U = normalize_rows(Z.to(torch.float64))
+    total = U.sum(0)
+    return float((total @ total - (U * U).sum()) / (n * (n - 1)))
 
 
 def attention_features(

@@ -73,7 +73,7 @@ def convergence_study(model: str, X_train: torch.Tensor, y_train: torch.Tensor, 
             "movement": float(relative_distance(K_T, K_0)),
             "accuracy_net": accuracy(f_net[:, g]), "accuracy_ntk": accuracy(f_ntk),
             "final_loss": float(result.losses[-1, g]),
-            "weight_rms": float(one.W.to(torch.float64).pow(2).mean().sqrt()),  # 1 at init, W ~ N(0, 1)
+            "weight_rms": one.weight_rms(),
         })
     return rows
 

@@ -212,10 +212,8 @@ def test_accuracy(net: NetStack, features: PixelFeatures, X_test: torch.Tensor |
 
 
 def training_health(net: NetStack, features: PixelFeatures, y_train: torch.Tensor, num_classes: int) -> dict:
-    """Did the net learn? Training accuracy and the RMS of its first-layer weights (1 at
-    initialisation, ``W ~ N(0, 1)``; near 0 when weight decay has collapsed it)."""
-    return {"train_accuracy": test_accuracy(net, features, None, y_train, num_classes),
-            "weight_rms": float(net.W.to(torch.float64).pow(2).mean().sqrt())}
+    """Did the net learn? Training accuracy and :meth:`NetStack.weight_rms`."""
+    return {"train_accuracy": test_accuracy(net, features, None, y_train, num_classes), "weight_rms": net.weight_rms()}
 
 
 def net_influence(net: NetStack, features: PixelFeatures, y_train: torch.Tensor, X_test: torch.Tensor,

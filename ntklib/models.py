@@ -99,6 +99,11 @@ class NetStack:
         out = hidden @ (self.A.view(G, m, -1) * m**-0.5)  # (G, n, C)
         return out.transpose(0, 1)
 
+    def weight_rms(self) -> float:
+        """RMS of the first-layer weights (1 at initialisation, ``W ~ N(0, 1)``; near 0 when weight
+        decay has shrunk the nets away from it)."""
+        return float(self.W.to(torch.float64).pow(2).mean().sqrt())
+
     def select(self, g: int) -> "NetStack":
         """Net g alone, as a stack of one (shares no storage with the stack)."""
         s = self.slices[g]

@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from ntklib import attention_features, linear_attention, normalize_rows, stacked_attention, truncated_attention
+from ntklib import (attention_features, linear_attention, mean_pairwise_cosine, normalize_rows, stacked_attention,
+                    truncated_attention)
 
 RTOL = 1e-10  # float64 identities
 
@@ -48,3 +49,13 @@ def test_unchecked_normalisation_turns_a_zero_row_into_nan():
     out = normalize_rows(Z, check=False)
     torch.testing.assert_close(out[0], torch.tensor([0.6, 0.8]))
     assert torch.isnan(out[1]).all()
+
+
+def test_mean_pairwise_cosine_equals_the_off_diagonal_mean(gen):
+    Z = torch.rand(9, 5, generator=gen, dtype=torch.float64) * torch.arange(1, 10, dtype=torch.float64)[:, None]
+    U = Z / Z.norm(dim=1, keepdim=True)
+    C = U @ U.T
+    expected = (C.sum() - C.diagonal().sum()) / (9 * 8)
+    assert mean_pairwise_cosine(Z) == pytest.approx(float(expected), rel=RTOL)
+    with pytest.raises(ValueError, match="at least 2 rows"):
+        mean_pairwise_cosine(Z[:1])
