@@ -192,6 +192,9 @@ plt.show()
 # The paper does not state its training-set size. PGD flip rate of both models on the first
 # task at `eps` for each n in `n_sweep` (same width, epochs and seeds; tau of n points attacked).
 # At n = `n_train` these are the main study's nets and PGD rows (same subset, same seeds).
+# Beside them, each net's test accuracy and first-layer weight RMS: at a fixed number of
+# epochs and batch size the number of Adam steps grows with n, and with it the shrinking of the
+# weights under the L2 reading of the weight decay (section 5).
 
 # %%
 n_rows = []
@@ -204,9 +207,12 @@ for n in n_sweep:
         seeds, width, epochs, tau, [("PGD", eps)], attack_steps, ridge, normalize_relu_inputs=normalize_relu_inputs,
         weight_decay_mode=weight_decay_mode))
     n_rows += [{**r, "n": n} for r in found]
-by_n = nl.aggregate(n_rows, ("n", "model"), "flip_rate")
-print(nl.save_table(["n", *(f"{m} PGD flip %" for m in nl.MODELS)],
-                    [[n, *(pct(by_n[(n, m)]) for m in nl.MODELS)] for n in n_sweep], profile, NOTEBOOK, "flip_rate_vs_n"))
+by_n = {k: nl.aggregate(n_rows, ("n", "model"), k) for k in ("flip_rate", "test_accuracy", "weight_rms")}
+print(nl.save_table(["n", *(f"{m} PGD flip %" for m in nl.MODELS), *(f"{m} test accuracy" for m in nl.MODELS),
+                     *(f"{m} weight RMS" for m in nl.MODELS)],
+                    [[n, *(pct(by_n["flip_rate"][(n, m)]) for m in nl.MODELS),
+                      *(nl.fmt_spread(*by_n[k][(n, m)]) for k in ("test_accuracy", "weight_rms") for m in nl.MODELS)]
+                     for n in n_sweep], profile, NOTEBOOK, "flip_rate_vs_n"))
 
 # %% [markdown]
 # ## 5. The other reading of "L2 (weight decay)"
