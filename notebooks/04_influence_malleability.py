@@ -197,22 +197,31 @@ plt.show()
 # weights under the L2 reading of the weight decay (section 5).
 
 # %%
-n_rows = []
-main_study = [r for r in all_rows if r["task"] == tasks[0] and r["attack"] == "PGD" and r["eps"] == eps]
-for n in n_sweep:
-    train = nl.load_task(tasks[0], "train", n=n, seed=seed)
-    test = data[tasks[0]][1]
-    found = main_study if n == n_train else nl.cached(f"{NOTEBOOK}/{tasks[0]}/n{n}", cache_key, lambda: nl.malleability_study(
-        tasks[0], train.X.to(dev, dt), train.y.to(dev), test.X.to(dev, dt), test.y.to(dev), train.num_classes, nl.MODELS,
-        seeds, width, epochs, tau, [("PGD", eps)], attack_steps, ridge, normalize_relu_inputs=normalize_relu_inputs,
-        weight_decay_mode=weight_decay_mode))
-    n_rows += [{**r, "n": n} for r in found]
-by_n = {k: nl.aggregate(n_rows, ("n", "model"), k) for k in ("flip_rate", "test_accuracy", "weight_rms")}
-print(nl.save_table(["n", *(f"{m} PGD flip %" for m in nl.MODELS), *(f"{m} test accuracy" for m in nl.MODELS),
-                     *(f"{m} weight RMS" for m in nl.MODELS)],
-                    [[n, *(pct(by_n["flip_rate"][(n, m)]) for m in nl.MODELS),
-                      *(nl.fmt_spread(*by_n[k][(n, m)]) for k in ("test_accuracy", "weight_rms") for m in nl.MODELS)]
-                     for n in n_sweep], profile, NOTEBOOK, "flip_rate_vs_n"))
+def pgd_vs_n(mode, rows_at_n_train):
+    """PGD rows (eps) of the first task for each n in n_sweep, trained under weight decay `mode`;
+    at n = n_train the given rows of the same nets."""
+    found_rows = []
+    for n in n_sweep:
+        train, test = nl.load_task(tasks[0], "train", n=n, seed=seed), data[tasks[0]][1]
+        name = f"{NOTEBOOK}/{tasks[0]}/n{n}" + ("" if mode == weight_decay_mode else f"/{mode}")
+        found = rows_at_n_train if n == n_train else nl.cached(name, cache_key, lambda: nl.malleability_study(
+            tasks[0], train.X.to(dev, dt), train.y.to(dev), test.X.to(dev, dt), test.y.to(dev), train.num_classes,
+            nl.MODELS, seeds, width, epochs, tau, [("PGD", eps)], attack_steps, ridge,
+            normalize_relu_inputs=normalize_relu_inputs, weight_decay_mode=mode))
+        found_rows += [{**r, "n": n} for r in found if r["attack"] == "PGD" and r["eps"] == eps]
+    return found_rows
+
+
+def save_n_table(n_rows, name):
+    by_n = {k: nl.aggregate(n_rows, ("n", "model"), k) for k in ("flip_rate", "test_accuracy", "weight_rms")}
+    print(nl.save_table(["n", *(f"{m} PGD flip %" for m in nl.MODELS), *(f"{m} test accuracy" for m in nl.MODELS),
+                         *(f"{m} weight RMS" for m in nl.MODELS)],
+                        [[n, *(pct(by_n["flip_rate"][(n, m)]) for m in nl.MODELS),
+                          *(nl.fmt_spread(*by_n[k][(n, m)]) for k in ("test_accuracy", "weight_rms") for m in nl.MODELS)]
+                         for n in n_sweep], profile, NOTEBOOK, name))
+
+
+save_n_table(pgd_vs_n(weight_decay_mode, [r for r in all_rows if r["task"] == tasks[0]]), "flip_rate_vs_n")
 
 # %% [markdown]
 # ## 5. The other reading of "L2 (weight decay)"
@@ -243,6 +252,16 @@ print(nl.save_table(
     [[t, m, mode, *(nl.fmt_spread(*decay[k][(t, m, mode, attacks[0])]) for k in ("train_accuracy", "test_accuracy", "weight_rms")),
       *(pct(decay["flip_rate"][(t, m, mode, a)]) for a in attacks)]
      for t in decay_check_tasks for m in nl.MODELS for mode in modes], profile, NOTEBOOK, "weight_decay_modes"))
+
+# %% [markdown]
+# Section 4's n sweep again under the other reading (when the first task is among
+# `decay_check_tasks`): with the weights' scale no longer tied to the number of steps, does the
+# flip rate still move with n?
+
+# %%
+if tasks[0] in decay_check_tasks:
+    save_n_table(pgd_vs_n(other_mode, [r for r in decay_rows if r["task"] == tasks[0] and r["mode"] == other_mode]),
+                 f"flip_rate_vs_n_{other_mode}")
 
 # %% [markdown]
 # ## Verdicts
