@@ -212,6 +212,7 @@ def pgd_vs_n(mode, rows_at_n_train):
     return found_rows
 
 
+# %%
 def save_n_table(n_rows, name):
     by_n = {k: nl.aggregate(n_rows, ("n", "model"), k) for k in ("flip_rate", "test_accuracy", "weight_rms")}
     print(nl.save_table(["n", *(f"{m} PGD flip %" for m in nl.MODELS), *(f"{m} test accuracy" for m in nl.MODELS),
