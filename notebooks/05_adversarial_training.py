@@ -23,7 +23,7 @@
 # (L-inf on the pixels, radius `train_eps`) against the current weights before each Adam
 # step. For MLP-Attn the perturbed batch rows enter the attention over the training set. The
 # malleability measurement is that of notebook 04 (top-tau points, PGD, NTK influence).
-# Results per (task, regime) are cached, keyed by the parameters, device and library code.
+# Results per (task, regime, model) are cached, keyed by the parameters, device and library code.
 
 # %%
 import ntklib as nl
@@ -60,11 +60,12 @@ for t in tasks:
     train, test = nl.load_task(t, "train", n=n_train, seed=seed), nl.load_task(t, "test", n=n_test, seed=seed)
     num_classes[t] = train.num_classes
     for regime, radius in (("standard", 0.0), ("adversarial", train_eps)):
-        found = nl.cached(f"{NOTEBOOK}/{t}/{regime}", cache_key, lambda: nl.malleability_study(
-            t, train.X.to(dev, dt), train.y.to(dev), test.X.to(dev, dt), test.y.to(dev), train.num_classes, nl.MODELS,
-            seeds, width, epochs, tau, [("PGD", eps)], attack_steps, ridge, adversarial_eps=radius,
-            weight_decay_mode=weight_decay_mode))
-        rows += [{**r, "regime": regime} for r in found]
+        for model in nl.MODELS:  # one cached step per model: an interrupted run keeps every finished stack
+            found = nl.cached(f"{NOTEBOOK}/{t}/{regime}/{model}", cache_key, lambda: nl.malleability_study(
+                t, train.X.to(dev, dt), train.y.to(dev), test.X.to(dev, dt), test.y.to(dev), train.num_classes, (model,),
+                seeds, width, epochs, tau, [("PGD", eps)], attack_steps, ridge, adversarial_eps=radius,
+                weight_decay_mode=weight_decay_mode))
+            rows += [{**r, "regime": regime} for r in found]
 
 # %% [markdown]
 # ## PGD flip rate, standard vs adversarial training (paper / ours, %), with clean test accuracy
