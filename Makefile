@@ -31,7 +31,7 @@ smoke: setup  ## paper parameters at 1 epoch into build/smoke: every paper-scale
 
 test: setup  ## unit tests, pair sync, environment check, nbval over the committed notebooks
 	NTKLIB_PROGRESS=0 MPLBACKEND=agg $(PY) -m pytest tests
-	NTKLIB_PROGRESS=0 NTKLIB_RECOMPUTE=1 $(PY) -m pytest --nbval --nbval-current-env notebooks
+	NTKLIB_PROGRESS=0 NTKLIB_RECOMPUTE=1 $(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg notebooks
 
 refresh: setup  ## re-execute notebooks/*.ipynb in place (after editing a .py), for committing
 	$(PY) -m ntklib.run --refresh-committed $(NOTEBOOKS)
