@@ -68,6 +68,8 @@ NOTEBOOK = "03_ntk_convergence"
 dev = nl.resolve_device(device)
 dt = nl.resolve_dtype(dtype)
 nl.check_weight_decay_mode(weight_decay_mode)
+if len(set(widths)) < 3:
+    raise ValueError(f"widths {widths}: the width trend's confidence interval needs at least three distinct widths")
 nl.use_style()
 train = {t: nl.load_task(t, "train", n=n_train, seed=seed) for t in tasks}
 test = {t: nl.load_task(t, "test", n=n_test, seed=seed) for t in tasks}
@@ -182,35 +184,37 @@ plt.show()
 # MLP-Attn does not (they rise). For each row and each metric we fit the least-squares slope
 # of log distance (mean over seeds) against log m, with the standard error of that slope from
 # the scatter of the widths' points around the line (it carries the seeds' noise and any bend
-# of the curve). The distance **falls** or **rises** when the slope is beyond
-# `SLOPE_MARGIN_SE` standard errors of zero, and is **flat within noise** otherwise; a row
+# of the curve). The distance **falls** or **rises** when zero lies outside the slope's
+# two-sided `SLOPE_CONFIDENCE` Student-t interval (degrees of freedom: widths - 2), and is
+# **flat within noise** otherwise; a row
 # holds when it moves the paper's way. A flat MLP-Attn distance does not approach the limit
 # either, but it is not the rise the paper reports, so it does not count as reproducing it
 # (the line says "flat").
 
 # %%
-SLOPE_MARGIN_SE = 2.0  # a distance falls or rises when its log-log slope is beyond this many standard errors
+SLOPE_CONFIDENCE = 0.95  # a distance falls or rises when zero lies outside this t interval of its log-log slope
 
 
 def trend(by_width: dict[int, tuple[float, float]]) -> tuple[float, float, str]:
-    """Log-log slope of the mean distance against m, its standard error, and the trend it shows."""
+    """Log-log slope of the mean distance against m, the half-width of its SLOPE_CONFIDENCE
+    interval, and the trend it shows."""
     fit = scipy.stats.linregress(np.log(list(by_width)), np.log([mean for mean, _ in by_width.values()]))
-    margin = SLOPE_MARGIN_SE * fit.stderr
-    return fit.slope, fit.stderr, "falls" if fit.slope < -margin else "rises" if fit.slope > margin else "flat within noise"
+    margin = scipy.stats.t.ppf((1 + SLOPE_CONFIDENCE) / 2, len(by_width) - 2) * fit.stderr
+    return fit.slope, margin, "falls" if fit.slope < -margin else "rises" if fit.slope > margin else "flat within noise"
 
 
 expected = {"2L-ReLU": "falls", "MLP-Attn": "rises"}
 for t in tasks:
     for model in nl.MODELS:
         for metric in ("function", "kernel", "movement"):
-            slope, stderr, found = trend(summary[metric][(model, t)])
+            slope, margin, found = trend(summary[metric][(model, t)])
             measurements[f"slope_{metric}_{model}_{t}"] = slope
-            measurements[f"slope_stderr_{metric}_{model}_{t}"] = stderr
+            measurements[f"slope_margin_{metric}_{model}_{t}"] = margin
             verdicts.append(nl.Verdict.from_test(
                 "NTK distance", f"{model}, {t}, {metric} metric: the distance {expected[model]} with m "
                 f"({'approaches' if model == '2L-ReLU' else 'does not approach'} the limit)",
                 "decreasing" if model == "2L-ReLU" else "rising",
-                f"log-log slope {nl.fmt(slope)} +- {nl.fmt(stderr)} (1 SE) over m={widths[0]}..{widths[-1]}: {found} "
+                f"log-log slope {nl.fmt(slope)} +- {nl.fmt(margin)} ({SLOPE_CONFIDENCE:.0%}) over m={widths[0]}..{widths[-1]}: {found} "
                 f"(n={n_train}, {epochs} epochs, {len(seeds)} seed(s))",
                 found == expected[model]))
 
