@@ -34,8 +34,6 @@
 import math
 
 import matplotlib.pyplot as plt
-import numpy as np
-import scipy.stats
 import torch
 
 import ntklib as nl
@@ -198,9 +196,8 @@ SLOPE_CONFIDENCE = 0.95  # a distance falls or rises when zero lies outside this
 def trend(by_width: dict[int, tuple[float, float]]) -> tuple[float, float, str]:
     """Log-log slope of the mean distance against m, the half-width of its SLOPE_CONFIDENCE
     interval, and the trend it shows."""
-    fit = scipy.stats.linregress(np.log(list(by_width)), np.log([mean for mean, _ in by_width.values()]))
-    margin = scipy.stats.t.ppf((1 + SLOPE_CONFIDENCE) / 2, len(by_width) - 2) * fit.stderr
-    return fit.slope, margin, "falls" if fit.slope < -margin else "rises" if fit.slope > margin else "flat within noise"
+    slope, margin = nl.loglog_trend(list(by_width), [mean for mean, _ in by_width.values()], SLOPE_CONFIDENCE)
+    return slope, margin, "falls" if slope < -margin else "rises" if slope > margin else "flat within noise"
 
 
 expected = {"2L-ReLU": "falls", "MLP-Attn": "rises"}

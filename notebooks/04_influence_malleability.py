@@ -33,8 +33,6 @@
 # the attack every attention feature (training and test) is recomputed.
 
 # %%
-import math
-
 import matplotlib.pyplot as plt
 import torch
 
@@ -284,27 +282,13 @@ FLIP_MARGIN_SE = 2.0  # MLP-Attn's lead in flip rate counts when larger than thi
 
 
 def attacked(n: int) -> int:
-    """Attacked points over all seeds of a study on n training points (ceil(tau n) per seed)."""
-    return len(seeds) * max(1, math.ceil(tau * n - 1e-9))
-
-
-def flip_margin(a: float, b: float, n: int) -> float:
-    """FLIP_MARGIN_SE binomial standard errors of the difference of two flip rates over attacked(n) points."""
-    return FLIP_MARGIN_SE * ((a * (1 - a) + b * (1 - b)) / attacked(n)) ** 0.5
-
-
-def ratio_interval(attn: float, relu: float, n: int) -> tuple[float, float]:
-    """FLIP_MARGIN_SE-SE interval of the flip-rate ratio attn / relu (delta method on the log
-    scale, each rate over attacked(n) points); (0, inf) at a zero rate."""
-    if attn == 0 or relu == 0:
-        return 0.0, math.inf
-    half = FLIP_MARGIN_SE * ((1 - attn) / attn + (1 - relu) / relu) ** 0.5 / attacked(n) ** 0.5
-    return attn / relu * math.exp(-half), attn / relu * math.exp(half)
+    """Attacked points over all seeds of a study on n training points."""
+    return len(seeds) * nl.top_count(n, tau)
 
 
 def lead(attn: float, relu: float, n: int) -> tuple[bool, str]:
     """Whether MLP-Attn's flip rate leads 2L-ReLU's beyond the margin, and the lead in points."""
-    margin = flip_margin(attn, relu, n)
+    margin = nl.binomial_difference_margin(attn, relu, attacked(n), FLIP_MARGIN_SE)
     return attn - relu > margin, f"{nl.fmt(100 * (attn - relu))} points, margin {nl.fmt(100 * margin)}"
 
 
@@ -316,8 +300,8 @@ for t in tasks + binary_tasks:
     ours = {a: ratios[(t, a)][1] for a in attacks}
     paper_ratio = {a: ratios[(t, a)][0] for a in attacks}
     if t == "cifar10_automobile_vs_airplane":
-        intervals = {a: ratio_interval(flips[(t, "MLP-Attn", a)][0], flips[(t, "2L-ReLU", a)][0], sizes[t][0])
-                     for a in attacks}
+        intervals = {a: nl.binomial_ratio_interval(flips[(t, "MLP-Attn", a)][0], flips[(t, "2L-ReLU", a)][0],
+                                                   attacked(sizes[t][0]), FLIP_MARGIN_SE) for a in attacks}
         holds = all(1 / parity_band <= low and high <= parity_band for low, high in intervals.values())
         text = ", ".join(f"{a} x{nl.fmt(ours[a])} ({FLIP_MARGIN_SE:g}-SE interval {nl.fmt(low)}-{nl.fmt(high)})"
                          for a, (low, high) in intervals.items()) + f"; band {nl.fmt(1 / parity_band)}-{nl.fmt(parity_band)}"

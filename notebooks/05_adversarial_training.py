@@ -26,8 +26,6 @@
 # Results per (task, regime, model) are cached, keyed by the parameters, device and library code.
 
 # %%
-import math
-
 import ntklib as nl
 
 # %% tags=["parameters"]
@@ -102,18 +100,12 @@ print(nl.save_table(["task", "model", "standard: flip % (paper / ours)", "advers
 
 # %%
 FLIP_MARGIN_SE = 2.0  # a flip-rate rise counts when larger than this many standard errors
-attacked = len(seeds) * max(1, math.ceil(tau * n_train - 1e-9))  # attacked points over all seeds
-
-
-def flip_margin(a: float, b: float) -> float:
-    """FLIP_MARGIN_SE binomial standard errors of the difference of two flip rates."""
-    return FLIP_MARGIN_SE * ((a * (1 - a) + b * (1 - b)) / attacked) ** 0.5
-
-
+attacked = len(seeds) * nl.top_count(n_train, tau)  # attacked points over all seeds
 settings = f"n={n_train}, m={width}, {epochs} epochs, train eps={train_eps}, {len(seeds)} seed(s)"
 for t in tasks:
     for m in nl.MODELS:
         before, after = flips[(t, m, "standard")][0], flips[(t, m, "adversarial")][0]
+        margin = nl.binomial_difference_margin(before, after, attacked, FLIP_MARGIN_SE)
         measurements[f"{t}/{m}"] = {"standard": before, "adversarial": after}
         paper_before, paper_after = nl.paper.ADV_TRAINING[(t, m)]
         at_chance = nl.untrained({f"{r}": accuracy[(t, m, r)][0] for r in ("standard", "adversarial")},
@@ -121,9 +113,9 @@ for t in tasks:
         verdicts.append(nl.Verdict.from_test(
             "Adversarial training", f"{t}, {m}: adversarial training raises the PGD flip rate",
             f"{paper_before}% -> {paper_after}%",
-            f"{nl.fmt(100 * before)}% -> {nl.fmt(100 * after)}% (margin {nl.fmt(100 * flip_margin(before, after))} "
+            f"{nl.fmt(100 * before)}% -> {nl.fmt(100 * after)}% (margin {nl.fmt(100 * margin)} "
             f"points; {settings})",
-            after - before > flip_margin(before, after), inconclusive=at_chance))
+            after - before > margin, inconclusive=at_chance))
 
 # %%
 nl.write_results(profile, NOTEBOOK, params, verdicts, measurements)

@@ -26,8 +26,6 @@
 import math
 
 import matplotlib.pyplot as plt
-import numpy as np
-import scipy.stats
 
 import ntklib as nl
 
@@ -115,20 +113,14 @@ one_seed = "one seed: no spread to judge an alignment change against" if len(see
 
 
 def alignment_change(t: str, m: str, i: str) -> tuple[float, float]:
-    """Mean change of alignment from Clean under intervention i (paired by seed), and its
+    """Mean change of alignment from Clean under intervention i (paired by seed) and its
     standard error over the seeds (nan with one seed)."""
-    d = np.array([per_seed[(t, m, i, s)] - per_seed[(t, m, "Clean", s)] for s in seeds])
-    return float(d.mean()), float(d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else math.nan
+    return nl.paired_change([per_seed[(t, m, i, s)] for s in seeds], [per_seed[(t, m, "Clean", s)] for s in seeds])
 
 
 def t_margin(stderr: float) -> float:
-    """Half-width of the ALIGNMENT_CONFIDENCE Student-t interval of a mean over the seeds."""
-    return scipy.stats.t.ppf((1 + ALIGNMENT_CONFIDENCE) / 2, len(seeds) - 1) * stderr if len(seeds) > 1 else math.inf
-
-
-def accuracy_margin(a: float, b: float) -> float:
-    """ACCURACY_MARGIN_SE binomial standard errors of the difference of two test accuracies."""
-    return ACCURACY_MARGIN_SE * ((a * (1 - a) + b * (1 - b)) / n_test) ** 0.5
+    """Half-width of the ALIGNMENT_CONFIDENCE Student-t interval of a mean over the seeds (inf with one seed)."""
+    return nl.t_half_width(stderr, len(seeds) - 1, ALIGNMENT_CONFIDENCE)
 
 
 settings = f"n={n_train}, m={width}, {epochs} epochs, tau={tau}, eps={eps}, {len(seeds)} seed(s)"
@@ -157,7 +149,8 @@ for t in tasks:
         attn[best][0] > attn[best][1], inconclusive="; ".join(filter(None, [attn_untrained, one_seed]))))
     base = accuracy[(t, "MLP-Attn", "Clean")][0]
     aligned = [i for i, (c, margin) in attn.items() if c > margin]
-    gains = {i: (accuracy[(t, "MLP-Attn", i)][0] - base, accuracy_margin(base, accuracy[(t, "MLP-Attn", i)][0]))
+    gains = {i: (accuracy[(t, "MLP-Attn", i)][0] - base,
+                 nl.binomial_difference_margin(base, accuracy[(t, "MLP-Attn", i)][0], n_test, ACCURACY_MARGIN_SE))
              for i in aligned}
     described = "; ".join(
         f"{i}: alignment change {nl.fmt(attn[i][0])}, test accuracy change {nl.fmt(gain)} (margin {nl.fmt(margin)})"

@@ -11,8 +11,9 @@ from .kernels import (class_contrast, gram, linattn_kernel, linattn_kernel_tripl
 from .params import ParameterError
 from .params import resolve as resolve_parameters
 from .plotting import save_figure, save_table, use_style
-from .results import (Verdict, aggregate, chance_level, fmt, fmt_bound, fmt_spread, interpolate_loglog, loglog_slope,
-                      untrained, write_results)
+from .results import (Verdict, aggregate, binomial_difference_margin, binomial_ratio_interval, chance_level, fmt, fmt_bound,
+                      fmt_spread, interpolate_loglog, loglog_slope, loglog_trend, paired_change, t_half_width, untrained,
+                      write_results)
 from .runtime import flush_denormals, progress, resolve_device, resolve_dtype, zero_subnormals
 from .spectra import (RankDeficientError, amplification_curve, condition_number, depth_exponents, gram_spectra,
                       truncation_curve, gram_spectrum, naive_eigen_ratio,
@@ -23,7 +24,7 @@ from .convergence import convergence_study, init_distances
 from .models import MODELS, NetStack, init_stack, model_inputs
 from .ntk import analytic_ntk, empirical_ntk, kernel_regression, relative_distance
 from .training import WEIGHT_DECAY_MODES, TrainingDivergedError, check_weight_decay_mode, train_stack
-from .influence import flip_rate, loo_influence, rank_correlation, top_fraction
+from .influence import flip_rate, loo_influence, rank_correlation, top_count, top_fraction
 from .malleability import (INTERVENTIONS, PixelFeatures, interventions_study, kernel_target_alignment,
                            malleability_study, train_net, train_nets, training_health)
 

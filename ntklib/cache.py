@@ -2,8 +2,9 @@
 
 ``cached(name, key, compute)`` returns ``compute()``'s JSON-serialisable result, stored under
 ``build/cache/`` (or ``NTKLIB_RESULT_CACHE``) in a file named by a hash of ``name``, ``key`` (the
-parameters and data that matter, including the device) and the source of ``ntklib`` itself,
-so a code change never serves a stale result. An interrupted run keeps every finished step;
+parameters and data that matter, including the device) and the code of ``ntklib`` itself (its
+syntax tree without docstrings: a code change never serves a stale result, while an edit of
+comments, docstrings or layout keeps the results computed before it). An interrupted run keeps every finished step;
 ``NTKLIB_RECOMPUTE=1`` (``python -m ntklib.run --recompute``) ignores and rewrites the cache.
 
 Each stored result keeps the seconds its computation took. When ``NTKLIB_CACHE_JOURNAL`` names
@@ -14,6 +15,7 @@ of its work was served from the cache.
 
 from __future__ import annotations
 
+import ast
 import functools
 import hashlib
 import json
@@ -32,11 +34,24 @@ def cache_dir() -> Path:
     return Path(os.environ.get("NTKLIB_RESULT_CACHE", REPO_ROOT / "build" / "cache"))
 
 
-@functools.lru_cache(maxsize=1)
-def _code_hash() -> str:
+def _code_only(source: str) -> str:
+    """The syntax tree of ``source`` without docstrings, as text (comments and line numbers are
+    not in it)."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) and node.body:
+            first = node.body[0]
+            value = first.value if isinstance(first, ast.Expr) else None
+            if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                node.body = node.body[1:] or [ast.Pass()]
+    return ast.dump(tree)
+
+
+@functools.lru_cache(maxsize=4)
+def _code_hash(package: Path = Path(__file__).parent) -> str:
     digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(path.name.encode() + path.read_bytes())
+    for path in sorted(package.glob("*.py")):
+        digest.update(path.name.encode() + _code_only(path.read_text(encoding="utf-8")).encode())
     return digest.hexdigest()[:16]
 
 

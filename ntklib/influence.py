@@ -9,6 +9,7 @@ targets): positive when removing i hurts, i.e. i helps.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -16,7 +17,7 @@ from scipy.stats import spearmanr
 
 from .spectra import RankDeficientError
 
-__all__ = ["Influence", "loo_influence", "top_fraction", "flip_rate", "rank_correlation"]
+__all__ = ["Influence", "loo_influence", "top_count", "top_fraction", "flip_rate", "rank_correlation"]
 
 
 @dataclass(frozen=True)
@@ -65,12 +66,18 @@ def loo_influence(K_train: torch.Tensor, K_test: torch.Tensor, Y_train: torch.Te
     return Influence(values=values, predictions=predictions, loo_change=changes, condition=condition)
 
 
-def top_fraction(values: torch.Tensor, tau: float) -> torch.Tensor:
-    """Indices of the ``ceil(tau n)`` points with the largest ``|values|``, most influential first."""
+def top_count(n: int, tau: float) -> int:
+    """How many of ``n`` points the top share ``tau`` holds: ``ceil(tau n)``, at least 1. The
+    ``1e-9`` keeps a float product that lands a hair above an integer (``0.07 * 100`` is
+    ``7.000000000000001``) from counting one point more."""
     if not 0 < tau <= 1:
         raise ValueError(f"tau must be in (0, 1], not {tau}")
-    k = max(1, int(torch.ceil(torch.tensor(tau * len(values)))))
-    return torch.argsort(values.abs(), descending=True, stable=True)[:k]
+    return max(1, math.ceil(tau * n - 1e-9))
+
+
+def top_fraction(values: torch.Tensor, tau: float) -> torch.Tensor:
+    """Indices of the ``top_count(n, tau)`` points with the largest ``|values|``, most influential first."""
+    return torch.argsort(values.abs(), descending=True, stable=True)[:top_count(len(values), tau)]
 
 
 def flip_rate(before: torch.Tensor, after: torch.Tensor, idx: torch.Tensor) -> float:

@@ -15,8 +15,9 @@ from typing import Any
 
 from .paths import REPO_ROOT, output_root, results_file
 
-__all__ = ["Verdict", "chance_level", "untrained", "write_results", "summary_table", "markdown_table", "update_readme", "fmt", "fmt_bound",
-           "loglog_slope", "interpolate_loglog", "aggregate", "fmt_spread"]
+__all__ = ["Verdict", "chance_level", "untrained", "write_results", "summary_table", "markdown_table", "update_readme",
+           "fmt", "fmt_bound", "loglog_slope", "loglog_trend", "interpolate_loglog", "aggregate", "fmt_spread",
+           "binomial_difference_margin", "binomial_ratio_interval", "paired_change", "t_half_width"]
 
 HOLDS, FAILS, PARTIAL, INCONCLUSIVE = "holds", "does NOT reproduce", "partly reproduces", "inconclusive"
 CHANCE_MARGIN_SE = 2.0  # a net "did not learn" when its test accuracy is within 2 binomial SE of chance
@@ -37,8 +38,10 @@ def fmt(x: float, digits: int = 3) -> str:
 def fmt_bound(x: float) -> str:
     """A rounding-level number as the power of ten above it (``6.2e-16 -> '< 1e-15'``).
 
-    For errors that are pure float64 rounding: their digits differ between BLAS builds, their
-    order of magnitude does not, and nbval compares printed text.
+    For errors that are pure float64 rounding, whose digits differ between BLAS builds and
+    thread counts. Their order of magnitude can move by one too (measured: 1 vs 2 threads), so
+    nbval compares these bounds as a token (``tests/nbval_sanitize.cfg``); the verdict that
+    holds the error to its tolerance is what is checked.
     """
     if x == 0:
         return "0"
@@ -61,6 +64,65 @@ def untrained(accuracies: dict[str, float], num_classes: int, n_test: int) -> st
     if not low:
         return ""
     return f"nets at chance test accuracy ({', '.join(low)}; chance + {CHANCE_MARGIN_SE:g} SE = {fmt(level)})"
+
+
+def binomial_difference_margin(p: float, q: float, count: int, num_se: float = 2.0) -> float:
+    """``num_se`` binomial standard errors of ``p - q``, two proportions (flip rates, test
+    accuracies) each measured over ``count`` independent points (normal approximation): the
+    margin a difference has to clear to be more than another draw of seeds or points gives."""
+    if count < 1:
+        raise ValueError(f"a proportion needs at least one point, not count={count}")
+    return num_se * math.sqrt((p * (1 - p) + q * (1 - q)) / count)
+
+
+def binomial_ratio_interval(p: float, q: float, count: int, num_se: float = 2.0) -> tuple[float, float]:
+    """``num_se``-SE interval of the ratio ``p / q`` of two proportions each over ``count`` points
+    (delta method on the log scale: ``Var log p = (1 - p) / (p count)``); ``(0, inf)`` when
+    either is 0, where the ratio says nothing."""
+    if count < 1:
+        raise ValueError(f"a proportion needs at least one point, not count={count}")
+    if p == 0 or q == 0:
+        return 0.0, math.inf
+    half = num_se * math.sqrt(((1 - p) / p + (1 - q) / q) / count)
+    return p / q * math.exp(-half), p / q * math.exp(half)
+
+
+def t_half_width(stderr: float, dof: int, confidence: float = 0.95) -> float:
+    """Half-width of the two-sided ``confidence`` Student-t interval of an estimate with standard
+    error ``stderr`` estimated on ``dof`` degrees of freedom; inf without any (``dof < 1``)."""
+    from scipy.stats import t  # noqa: PLC0415
+
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), not {confidence}")
+    return float(t.ppf((1 + confidence) / 2, dof) * stderr) if dof >= 1 else math.inf
+
+
+def loglog_trend(x: list[float], y: list[float], confidence: float = 0.95) -> tuple[float, float]:
+    """Least-squares slope of ``log y`` against ``log x`` and the half-width of its ``confidence``
+    interval (standard error from the scatter around the line, ``len(x) - 2`` degrees of freedom;
+    inf with two points). Zero outside the interval: y grows or shrinks with x beyond noise."""
+    import numpy as np  # noqa: PLC0415
+    from scipy.stats import linregress  # noqa: PLC0415
+
+    lx, ly = np.log(np.asarray(x, dtype=float)), np.log(np.asarray(y, dtype=float))
+    if len(set(lx.tolist())) < 2 or not np.all(np.isfinite(ly)):
+        raise ValueError("a log-log trend needs at least two distinct x and finite, positive y")
+    fit = linregress(lx, ly)
+    return float(fit.slope), t_half_width(float(fit.stderr), len(lx) - 2, confidence) if len(lx) > 2 else math.inf
+
+
+def paired_change(after: list[float], before: list[float]) -> tuple[float, float]:
+    """Mean of the paired differences ``after - before`` (one pair per seed, same
+    initialisation) and its standard error (nan for one pair: no spread to judge the change
+    against; :func:`t_half_width` with ``len - 1`` degrees of freedom turns it into a margin)."""
+    if len(after) != len(before) or not after:
+        raise ValueError("paired_change needs equally many values before and after, "
+                         f"not {len(before)} and {len(after)}")
+    d = [a - b for a, b in zip(after, before)]
+    mean = math.fsum(d) / len(d)
+    if len(d) == 1:
+        return mean, math.nan
+    return mean, math.sqrt(math.fsum((x - mean) ** 2 for x in d) / (len(d) - 1) / len(d))
 
 
 @dataclass(frozen=True)

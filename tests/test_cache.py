@@ -32,3 +32,19 @@ def test_journal_says_which_steps_were_reused_and_what_they_cost(tmp_path, monke
     assert counts["reused"] == 1 and counts["computed"] == 2
     assert counts["reused_seconds"] is not None and counts["reused_seconds"] >= 0
     assert read_journal(tmp_path / "missing.jsonl") == {"reused": 0, "computed": 0, "reused_seconds": 0}
+
+
+def test_code_hash_ignores_docstrings_comments_and_layout_but_not_code(tmp_path):
+    """Editing a docstring must not throw away hours of cached training; editing code must."""
+    from ntklib.cache import _code_hash
+
+    def package(name: str, source: str):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "mod.py").write_text(source)
+        return _code_hash(folder)
+
+    base = package("a", 'def f(x):\n    """Square."""\n    return x * x\n')
+    assert package("b", 'def f(x):\n    """Square of x, documented anew."""\n    # why: a comment\n\n    return x*x\n') == base
+    assert package("c", 'def f(x):\n    """Square."""\n    return x * x + 1\n') != base
+    assert package("d", 'def f(x):\n    return x * x\n') == base  # a docstring removed

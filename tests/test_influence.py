@@ -2,7 +2,7 @@ import pytest
 import torch
 
 import ntklib as nl
-from ntklib.influence import flip_rate, loo_influence, rank_correlation, top_fraction
+from ntklib.influence import flip_rate, loo_influence, rank_correlation, top_count, top_fraction
 from ntklib.ntk import analytic_ntk
 
 LOO_RTOL = 1e-8  # exact identity vs explicit retraining, float64
@@ -56,3 +56,10 @@ def test_selection_flip_rate_and_rank_correlation():
     assert rank_correlation(values, -values) == pytest.approx(-1.0)
     with pytest.raises(ValueError):
         top_fraction(values, 0.0)
+
+
+def test_top_count_is_ceil_tau_n_without_float_artefacts():
+    assert top_count(100, 0.07) == 7  # 0.07 * 100 = 7.000000000000001 in floating point
+    assert top_count(1000, 0.1) == 100 and top_count(15, 0.1) == 2 and top_count(5, 0.01) == 1
+    with pytest.raises(ValueError, match="tau"):
+        top_count(10, 1.5)
