@@ -184,10 +184,9 @@ plt.show()
 # the scatter of the widths' points around the line (it carries the seeds' noise and any bend
 # of the curve). The distance **falls** or **rises** when zero lies outside the slope's
 # two-sided `SLOPE_CONFIDENCE` Student-t interval (degrees of freedom: widths - 2), and is
-# **flat within noise** otherwise; a row
-# holds when it moves the paper's way. A flat MLP-Attn distance does not approach the limit
-# either, but it is not the rise the paper reports, so it does not count as reproducing it
-# (the line says "flat").
+# **flat within noise** otherwise; a row holds when it moves the paper's way. A flat MLP-Attn
+# distance does not approach the limit either, but it is not the rise the paper reports, so it
+# does not count as reproducing it (the line says "flat").
 
 # %%
 SLOPE_CONFIDENCE = 0.95  # a distance falls or rises when zero lies outside this t interval of its log-log slope

@@ -127,7 +127,8 @@ settings = f"n={n_train}, m={width}, {epochs} epochs, tau={tau}, eps={eps}, {len
 for t in tasks:
     changes = {m: {i: alignment_change(t, m, i) for i in nl.INTERVENTIONS[1:]} for m in nl.MODELS}
     measurements[t] = {m: {i: c for i, (c, _) in by_i.items()} for m, by_i in changes.items()}
-    measurements[f"{t}_stderr"] = {m: {i: se for i, (_, se) in by_i.items()} for m, by_i in changes.items()}
+    if len(seeds) > 1:  # one seed has no spread (and JSON no nan)
+        measurements[f"{t}_stderr"] = {m: {i: se for i, (_, se) in by_i.items()} for m, by_i in changes.items()}
     largest = {m: max(changes[m].values(), key=lambda c: abs(c[0])) for m in nl.MODELS}
     lead = abs(largest["MLP-Attn"][0]) - abs(largest["2L-ReLU"][0])
     lead_margin = t_margin(math.hypot(largest["MLP-Attn"][1], largest["2L-ReLU"][1]))

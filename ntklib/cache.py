@@ -4,8 +4,9 @@
 ``build/cache/`` (or ``NTKLIB_RESULT_CACHE``) in a file named by a hash of ``name``, ``key`` (the
 parameters and data that matter, including the device) and the code of ``ntklib`` itself (its
 syntax tree without docstrings: a code change never serves a stale result, while an edit of
-comments, docstrings or layout keeps the results computed before it). An interrupted run keeps every finished step;
-``NTKLIB_RECOMPUTE=1`` (``python -m ntklib.run --recompute``) ignores and rewrites the cache.
+comments, docstrings or layout keeps the results computed before it). An interrupted run
+keeps every finished step; ``NTKLIB_RECOMPUTE=1`` (``python -m ntklib.run --recompute``)
+ignores and rewrites the cache.
 
 Each stored result keeps the seconds its computation took. When ``NTKLIB_CACHE_JOURNAL`` names
 a file (the runner sets one per notebook), every step appends a JSON line to it saying whether
