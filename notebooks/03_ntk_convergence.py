@@ -110,16 +110,26 @@ for (model, t), by_width in init_summary.items():
 # keyed by the parameters, the device and the library code (`--recompute` to redo).
 
 # %%
-rows = []
 # which tasks get the last section's check changes no step's result, so it is not in the key
 cache_key = {**{k: v for k, v in params.items() if k not in ("profile", "decay_check_tasks")}, "device": str(dev)}
-for t in tasks:
-    X_train, X_test = train[t].X.to(dev, dt), test[t].X.to(dev, dt)
-    for model in nl.MODELS:
-        result = nl.cached(f"{NOTEBOOK}/{t}/{model}", cache_key, lambda: nl.convergence_study(
-            model, X_train, train[t].y.to(dev), X_test, test[t].y.to(dev), train[t].num_classes, widths, seeds,
-            epochs, ridge, learning_rate, batch_size, weight_decay, normalize_relu_inputs, weight_decay_mode))
-        rows += [{"task": t, **r} for r in result]
+
+
+def width_study(study_tasks: list[str], mode: str) -> list[dict]:
+    """Rows of the width study of each task and model trained under weight decay `mode`, one
+    cached step per (task, model); steps of the other reading are named with the mode."""
+    found = []
+    for t in study_tasks:
+        X_train, X_test = train[t].X.to(dev, dt), test[t].X.to(dev, dt)
+        for model in nl.MODELS:
+            name = f"{NOTEBOOK}/{t}/{model}" + ("" if mode == weight_decay_mode else f"/{mode}")
+            result = nl.cached(name, cache_key, lambda: nl.convergence_study(
+                model, X_train, train[t].y.to(dev), X_test, test[t].y.to(dev), train[t].num_classes, widths, seeds,
+                epochs, ridge, learning_rate, batch_size, weight_decay, normalize_relu_inputs, mode))
+            found += [{"task": t, **r} for r in result]
+    return found
+
+
+rows = width_study(tasks, weight_decay_mode)
 
 # %%
 metrics = {"function": "function distance ||f_m - f_NTK||_F (test)", "kernel": "kernel distance to K_inf (trained)",
@@ -240,14 +250,7 @@ for t in tasks:
 # their distances, weight RMS and test accuracy by width, and the same trend verdicts.
 
 # %%
-other_rows = []
-for t in decay_check_tasks:
-    X_train, X_test = train[t].X.to(dev, dt), test[t].X.to(dev, dt)
-    for model in nl.MODELS:
-        result = nl.cached(f"{NOTEBOOK}/{t}/{model}/{other_mode}", cache_key, lambda: nl.convergence_study(
-            model, X_train, train[t].y.to(dev), X_test, test[t].y.to(dev), train[t].num_classes, widths, seeds,
-            epochs, ridge, learning_rate, batch_size, weight_decay, normalize_relu_inputs, other_mode))
-        other_rows += [{"task": t, **r} for r in result]
+other_rows = width_study(decay_check_tasks, other_mode)
 other_summary = {metric: nl.convergence.summarize(other_rows, metric)
                  for metric in ("function", "kernel", "movement", "weight_rms", "accuracy_net")}
 print(nl.save_table(header, [[model, t, metric, *(nl.fmt(by_key[(model, t)][w][0]) for w in widths)]
