@@ -6,21 +6,42 @@
 #   here:        ../shared/gpu/stage.sh            # notebook toolchain + data into .gpu/
 #   on the GPU:  source .gpu/env.sh && bash benchmarks/gpu_session.sh [notebooks...]
 #                (device tool: carry [".gpu"], and "build/cache" too to resume an earlier run;
-#                timeout_s 600: the limits below add up to 590 s, so the archive is always made)
+#                timeout_s 600)
 #   back here:   tar xzf <files_at>/gpu_outputs.tgz && python -m ntklib.run --update-readme && git status
+#
+# The whole session keeps inside SESSION_LIMIT seconds (default 570, so a 600 s call always ends
+# with the archive made): the GPU tests get at most TEST_LIMIT, the profile whatever is left
+# but RESERVE seconds (benchmark + archive), the benchmark at most BENCH_LIMIT, and the
+# torch.compile trial whatever is then left. A cut-off profile keeps every finished step in
+# build/cache (in the archive), so a later call that carries it resumes there.
 #
 # The archive holds figures/ (figures, tables, results, executed notebooks, timings.md with
 # wall time and peak GPU memory per notebook), benchmarks/RESULTS.md with a CUDA section
-# appended (and one on torch.compile / CUDA graphs of the PGD gradient) and build/cache/ (what a
-# rerun can reuse); session.log lies beside it. Time limits in seconds: TEST_LIMIT,
-# PROFILE_LIMIT, BENCH_LIMIT, COMPILE_LIMIT.
+# appended (the benchmark's, the profile's timings.md when it finished, and the torch.compile /
+# CUDA graphs trial of the PGD gradient) and build/cache/; session.log lies beside it.
+# PROFILE=quick (with NTKLIB_OUTPUT set) rehearses the session on any machine.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+deadline=$((SECONDS + ${SESSION_LIMIT:-570}))
+left() { echo $((deadline - SECONDS)); }
+at_most() { local a=$1 b; b=$(left); b=$((b - $2)); echo $((a < b ? a : b)); }  # min(a, left - reserve)
 out="${OUT:-build/gpu_session}"
+profile="${PROFILE:-paper}"
 mkdir -p "$out"
 log="$out/session.log"
 export NTKLIB_PROGRESS=0 PYTHONUNBUFFERED=1  # a readable log: per-notebook lines, no bars
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"  # ntklib from this checkout: nothing is installed there
+stage() {  # stage NAME LIMIT CMD...: run CMD under a time limit (and its children), log it, return its status
+  local name=$1 limit=$2; shift 2
+  if ((limit < 5)); then echo "== $name skipped: ${limit} s left for it" | tee -a "$log"; return 124; fi
+  echo "== $name (limit ${limit} s; $(left) s left in the session)" | tee -a "$log"
+  local t0=$SECONDS
+  timeout --kill-after=5 "$limit" "$@" 2>&1 | tee -a "$log"
+  local rc=${PIPESTATUS[0]}
+  pkill -f ipykernel_launcher 2>/dev/null  # a kernel left by a cut-off notebook holds the GPU
+  echo "== $name: rc=$rc after $((SECONDS - t0)) s" | tee -a "$log"
+  return "$rc"
+}
 {
   date -u
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
@@ -28,25 +49,30 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"  # ntklib from this checkout
       "cuda", torch.cuda.is_available())'
 } 2>&1 | tee "$log"
 
-echo "== GPU paths agree with CPU paths (tests/test_cuda.py)" | tee -a "$log"
-timeout "${TEST_LIMIT:-50}" python3 -m pytest -q -p no:cacheprovider tests/test_cuda.py 2>&1 | tee -a "$log"
-tests_rc=${PIPESTATUS[0]}
+stage "GPU paths agree with CPU paths (tests/test_cuda.py)" "$(at_most "${TEST_LIMIT:-45}" 0)" \
+  python3 -m pytest -q -p no:cacheprovider tests/test_cuda.py
+tests_rc=$?
 
-echo "== paper profile" | tee -a "$log"
-timeout "${PROFILE_LIMIT:-400}" python3 -m ntklib.run --profile paper "$@" 2>&1 | tee -a "$log"
-run_rc=${PIPESTATUS[0]}
+stage "$profile profile" "$(($(left) - ${RESERVE:-80}))" python3 -m ntklib.run --profile "$profile" "$@"
+run_rc=$?
 
-echo "== benchmark" | tee -a "$log"
-timeout "${BENCH_LIMIT:-90}" python3 benchmarks/ntk_benchmark.py --device cuda --n 2000 --d 3072 --width 1024 \
-  --train-n 1000 --train-widths 16 32 64 128 256 512 1024 2048 4096 --adv-n 1000 --adv-width 1024 2>&1 | tee -a "$log"
-bench_rc=${PIPESTATUS[0]}
+bench=(python3 benchmarks/ntk_benchmark.py --device cuda --n 2000 --d 3072 --width 1024 --train-n 1000
+       --train-widths 16 32 64 128 256 512 1024 2048 4096 --adv-n 1000 --adv-width 1024)
+[ "$profile" = paper ] || bench=(python3 benchmarks/ntk_benchmark.py --out "$out/RESULTS.md")  # rehearsal: small, CPU
+stage "benchmark" "$(at_most "${BENCH_LIMIT:-90}" 15)" "${bench[@]}"
+bench_rc=$?
 
-echo "== torch.compile of the PGD gradient (rows kept as measured; a cut-off is not a failure)" | tee -a "$log"
-timeout "${COMPILE_LIMIT:-50}" python3 benchmarks/ntk_benchmark.py --compile --device cuda --d 3072 \
-  --adv-n 1024 --adv-width 1024 2>&1 | tee -a "$log"
-echo "torch.compile trial rc=${PIPESTATUS[0]}" | tee -a "$log"
+if ((run_rc == 0)) && [ "$profile" = paper ]; then  # the profile's own timings, beside the benchmark
+  { echo; echo "Whole profile, notebook by notebook (\`benchmarks/gpu_session.sh\`: \`ntklib.run --profile paper\`):"
+    echo; cat figures/timings.md; } >> benchmarks/RESULTS.md
+fi
 
-echo "tests rc=$tests_rc, paper profile rc=$run_rc, benchmark rc=$bench_rc" | tee -a "$log"
+compile=(python3 benchmarks/ntk_benchmark.py --compile --device cuda --d 3072 --adv-n 1024 --adv-width 1024)
+[ "$profile" = paper ] || compile=(true)
+stage "torch.compile of the PGD gradient (rows kept as measured; a cut-off is not a failure)" \
+  "$(($(left) - 10))" "${compile[@]}"
+
+echo "tests rc=$tests_rc, $profile profile rc=$run_rc, benchmark rc=$bench_rc; $(left) s left" | tee -a "$log"
 tar czf "$out/gpu_outputs.tgz" figures benchmarks/RESULTS.md $(ls -d build/cache 2>/dev/null)
 ls -la "$out"
 exit $((tests_rc || run_rc || bench_rc))
