@@ -6,6 +6,8 @@ PY := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
 PROFILE ?= quick
 NOTEBOOKS ?=
+# notebooks at a time: auto = all at once on a GPU machine, one at a time on CPU
+JOBS ?= auto
 # Data: NTKLIB_DATA from the environment, else ../shared/data when it exists (this project's
 # workspace and CI), else the loader's cache / torchvision download (see README, "Data").
 NTKLIB_DATA ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),)
@@ -23,7 +25,7 @@ $(VENV)/.done: pyproject.toml
 setup: $(VENV)/.done
 
 run: setup  ## execute the notebooks with PROFILE (quick | paper), writing figures and results
-	$(PY) -m ntklib.run --profile $(PROFILE) $(NOTEBOOKS)
+	$(PY) -m ntklib.run --profile $(PROFILE) --jobs $(JOBS) $(NOTEBOOKS)
 
 smoke: setup  ## paper parameters at 1 epoch into build/smoke: every paper-scale code path on CPU (~6 min)
 	NTKLIB_OUTPUT=build/smoke NTKLIB_RESULT_CACHE=build/smoke/cache $(PY) -m ntklib.run --profile paper \

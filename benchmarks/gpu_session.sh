@@ -19,7 +19,9 @@
 # wall time and peak GPU memory per notebook), benchmarks/RESULTS.md with a CUDA section
 # appended (the benchmark's, the profile's timings.md when it finished, and the torch.compile /
 # CUDA graphs trial of the PGD gradient) and build/cache/; session.log lies beside it.
-# PROFILE=quick (with NTKLIB_OUTPUT set) rehearses the session on any machine.
+# JOBS: notebooks at a time (default auto: all at once where CUDA is seen; the first GPU session,
+# 2026-11-27, ran them one at a time: 528 s on an H200, benchmarks/RESULTS.md). PROFILE=quick
+# (with NTKLIB_OUTPUT set) rehearses the session on any machine.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 deadline=$((SECONDS + ${SESSION_LIMIT:-570}))
@@ -53,7 +55,7 @@ stage "GPU paths agree with CPU paths (tests/test_cuda.py)" "$(at_most "${TEST_L
   python3 -m pytest -q -p no:cacheprovider tests/test_cuda.py
 tests_rc=$?
 
-stage "$profile profile" "$(($(left) - ${RESERVE:-80}))" python3 -m ntklib.run --profile "$profile" "$@"
+stage "$profile profile" "$(($(left) - ${RESERVE:-80}))" python3 -m ntklib.run --profile "$profile" --jobs "${JOBS:-auto}" "$@"
 run_rc=$?
 
 bench=(python3 benchmarks/ntk_benchmark.py --device cuda --n 2000 --d 3072 --width 1024 --train-n 1000

@@ -71,11 +71,7 @@ def _peak_gpu_memory(profile: str, notebook: str) -> int | None:
     return data.get("runtime", {}).get("peak_gpu_memory_bytes")
 
 
-def _write_timings(profile: str, timings: list[tuple[str, float, int | None, dict | None]], total: float) -> None:
-    """``<output root>/timings.md``: wall time and peak GPU memory of each notebook's latest run,
-    with the machine it ran on and how many cached steps it reused (a reused step's cost is not
-    in the wall time). Notebooks not run this time keep their earlier rows (kept in
-    ``timings.json`` beside it), so running a few notebooks does not erase the others' cost."""
+def _machine() -> str:
     import platform  # noqa: PLC0415
 
     import torch  # noqa: PLC0415
@@ -83,7 +79,18 @@ def _write_timings(profile: str, timings: list[tuple[str, float, int | None, dic
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"
     if torch.cuda.is_available():
         machine += f", {torch.cuda.get_device_name()}"
-    machine += f"; torch {torch.__version__}"
+    return machine + f"; torch {torch.__version__}"
+
+
+def _write_timings(profile: str, timings: list[tuple[str, float, int | None, dict | None]], total: float,
+                   jobs: int = 1, machine: str | None = None) -> None:
+    """``<output root>/timings.md``: wall time and peak GPU memory of each notebook's latest run,
+    with the machine it ran on and how many cached steps it reused (a reused step's cost is not
+    in the wall time). Notebooks not run this time keep their earlier rows (kept in
+    ``timings.json`` beside it), so running a few notebooks does not erase the others' cost.
+    ``jobs`` > 1: the notebooks ran that many at a time, so the call's wall time is less than the
+    sum of its rows and the GPU memory in use at once is at most the sum of their peaks."""
+    machine = machine or _machine()
     store = output_root(profile) / "timings.json"
     store.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -113,9 +120,15 @@ def _write_timings(profile: str, timings: list[tuple[str, float, int | None, dic
     peaks = [r["peak_gpu_memory_bytes"] for r in recorded.values() if r["peak_gpu_memory_bytes"] is not None]
     rows.append(["all listed", "one machine" if len({r["machine"] for r in recorded.values()}) == 1 else "mixed",
                  f"{sum(r['seconds'] for r in recorded.values()):.1f}", gib(max(peaks, default=None)), ""])
+    at_once = ""
+    if jobs > 1:
+        now = [m for _, _, m, _ in timings if m is not None]
+        at_once = (f" It ran up to {jobs} notebooks at a time, so its wall time is less than the sum of their rows"
+                   + (f", and the GPU memory in use at once was at most the sum of their peaks, "
+                      f"{sum(now) / 2**30:.2f} GiB" if now else "") + ".")
     (output_root(profile) / "timings.md").write_text(
         f"Profile `{profile}`: each notebook's latest run by `python -m ntklib.run`. The latest call ran "
-        f"{len(timings)} notebook(s) in {total:.1f} s on {machine}. A row that reused cached steps "
+        f"{len(timings)} notebook(s) in {total:.1f} s on {machine}.{at_once} A row that reused cached steps "
         f"(last column) does not include their cost; `--recompute` measures it.\n\n"
         + markdown_table(["notebook", "machine", "wall time (s)", "peak GPU memory (GiB)", "cached steps reused"],
                          rows))
@@ -142,9 +155,48 @@ def _parse_settings(items: list[str], notebooks: list[str]) -> dict[str, dict]:
     return per_notebook
 
 
-def _run_profile(notebooks: list[str], profile: str, settings: dict[str, dict] | None = None) -> int:
+def _execute(nb: str, profile: str, parameters: dict, journal: Path, threads: int | None,
+             progress_bar: bool) -> tuple[str, float, int | None, dict | None, str | None]:
+    """Execute one notebook with papermill: ``(name, seconds, peak GPU memory, cache counts,
+    error or None)``. Runs in the runner or in a worker process of ``--jobs``."""
     import papermill  # noqa: PLC0415  (heavy import, only when running)
 
+    os.environ["NTKLIB_CACHE_JOURNAL"] = str(journal)  # the kernel's cached() steps report here
+    if threads:  # notebooks side by side share the CPU cores
+        os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
+    t0 = time.perf_counter()
+    print(f"[{profile}] {nb} ...", flush=True)
+    try:
+        papermill.execute_notebook(
+            str(NOTEBOOK_DIR / f"{nb}.ipynb"), str(output_root(profile) / "executed" / f"{nb}.ipynb"),
+            parameters=parameters, cwd=str(NOTEBOOK_DIR), kernel_name="python3", language="python",
+            progress_bar=progress_bar,
+            # the kernel writes its own stderr (fd 2, shared with this process) straight
+            # through instead of capturing it into the notebook: that is where progress goes
+            extra_arguments=["--IPKernelApp.capture_fd_output=False"],
+        )
+        _strip_local_paths(output_root(profile) / "executed" / f"{nb}.ipynb")
+    except Exception as exc:  # noqa: BLE001  (reported by the runner; other notebooks still run)
+        return nb, time.perf_counter() - t0, None, None, f"{type(exc).__name__}: {exc}"
+    finally:
+        os.environ.pop("NTKLIB_CACHE_JOURNAL", None)
+    return nb, time.perf_counter() - t0, _peak_gpu_memory(profile, nb), read_journal(journal), None
+
+
+def _jobs(jobs: str, count: int) -> int:
+    """``--jobs``: a number, or ``auto`` = every notebook at once on a GPU machine (their kernels
+    are mostly launch-bound there and leave the GPU idle between kernels), one at a time on CPU."""
+    if jobs == "auto":
+        import torch  # noqa: PLC0415
+
+        return count if torch.cuda.is_available() else 1
+    if not jobs.isdigit() or int(jobs) < 1:
+        raise ParameterError(f"--jobs must be a positive number or 'auto', not {jobs!r}")
+    return int(jobs)
+
+
+def _run_profile(notebooks: list[str], profile: str, settings: dict[str, dict] | None = None,
+                 jobs: int = 1) -> int:
     # the kernels run in notebooks/: folders given relative to where the runner was started
     # must mean the same there
     for var in ("NTKLIB_OUTPUT", "NTKLIB_RESULT_CACHE", "NTKLIB_DATA", "NTKLIB_CACHE"):
@@ -166,47 +218,58 @@ def _run_profile(notebooks: list[str], profile: str, settings: dict[str, dict] |
     # the executed notebooks; NTKLIB_PROGRESS=0 silences them
     if os.environ.get("NTKLIB_PROGRESS", "1") != "0":
         os.environ["NTKLIB_PROGRESS"] = "terminal"
-    executed_dir = output_root(profile) / "executed"
-    executed_dir.mkdir(parents=True, exist_ok=True)
+    (output_root(profile) / "executed").mkdir(parents=True, exist_ok=True)
+    jobs = max(1, min(jobs, len(notebooks)))
     failures, timings, start = [], [], time.perf_counter()
     journal_dir = Path(tempfile.mkdtemp(prefix="ntklib-cache-journal-"))
-    for nb in notebooks:
-        t0 = time.perf_counter()
-        print(f"[{profile}] {nb} ...", flush=True)
-        journal = journal_dir / f"{nb}.jsonl"
-        os.environ["NTKLIB_CACHE_JOURNAL"] = str(journal)  # the kernel's cached() steps report here
-        try:
-            papermill.execute_notebook(
-                str(NOTEBOOK_DIR / f"{nb}.ipynb"), str(executed_dir / f"{nb}.ipynb"),
-                parameters=overrides[nb], cwd=str(NOTEBOOK_DIR), kernel_name="python3", language="python",
-                progress_bar=sys.stderr.isatty(),
-                # the kernel writes its own stderr (fd 2, shared with this process) straight
-                # through instead of capturing it into the notebook: that is where progress goes
-                extra_arguments=["--IPKernelApp.capture_fd_output=False"],
-            )
-            _strip_local_paths(executed_dir / f"{nb}.ipynb")
-            seconds = time.perf_counter() - t0
-            memory = _peak_gpu_memory(profile, nb)
-            cache = read_journal(journal)
-            timings.append((nb, seconds, memory, cache))
-            print(f"[{profile}] {nb} done in {seconds:.1f} s" + (f", peak GPU memory {memory / 2**30:.2f} GiB"
-                                                                 if memory is not None else "")
-                  + (f"; {cache['reused']} of {cache['reused'] + cache['computed']} cached steps reused"
-                     if cache["reused"] else ""), flush=True)
-        except Exception as exc:  # noqa: BLE001  (report and go on: other notebooks still run)
+    tasks = [(nb, profile, overrides[nb], journal_dir / f"{nb}.jsonl",
+              max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None,
+              jobs == 1 and sys.stderr.isatty()) for nb in notebooks]
+
+    def finished(nb, seconds, memory, cache, error):
+        if error:
             failures.append(nb)
-            print(f"[{profile}] {nb} FAILED after {time.perf_counter() - t0:.1f} s: {exc}", file=sys.stderr)
-    os.environ.pop("NTKLIB_CACHE_JOURNAL", None)
-    shutil.rmtree(journal_dir, ignore_errors=True)
+            print(f"[{profile}] {nb} FAILED after {seconds:.1f} s: {error}", file=sys.stderr, flush=True)
+            return
+        timings.append((nb, seconds, memory, cache))
+        print(f"[{profile}] {nb} done in {seconds:.1f} s" + (f", peak GPU memory {memory / 2**30:.2f} GiB"
+                                                             if memory is not None else "")
+              + (f"; {cache['reused']} of {cache['reused'] + cache['computed']} cached steps reused"
+                 if cache["reused"] else ""), flush=True)
+        # after every notebook, so that a run stopped halfway keeps the rows of those that finished
+        _write_timings(profile, timings, time.perf_counter() - start, jobs)
+
+    try:
+        if jobs == 1:
+            for task in tasks:
+                finished(*_execute(*task))
+        else:
+            import concurrent.futures  # noqa: PLC0415
+            import multiprocessing  # noqa: PLC0415
+
+            # fork where there is one: the workers only drive papermill (each kernel is a fresh
+            # process), and they see this process's state (tests stand in for papermill)
+            methods = multiprocessing.get_all_start_methods()
+            context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+            print(f"[{profile}] {len(tasks)} notebooks, {jobs} at a time", flush=True)
+            with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
+                for future in concurrent.futures.as_completed([pool.submit(_execute, *t) for t in tasks]):
+                    finished(*future.result())
+    finally:
+        shutil.rmtree(journal_dir, ignore_errors=True)
     total = time.perf_counter() - start
-    _write_timings(profile, timings, total)
+    _write_timings(profile, timings, total, jobs)
     summary = output_root(profile) / "summary.md"
     summary.write_text(summary_table(profile))
     if into_figures and not overridden:
         update_readme(profile, fallback="quick")  # only a real paper run into figures/ speaks for the README
-    peak = max((m for _, _, m, _ in timings if m is not None), default=None)
+    peaks = [m for _, _, m, _ in timings if m is not None]
+    memory = ""
+    if peaks:
+        memory = f", peak GPU memory {max(peaks) / 2**30:.2f} GiB" + (
+            f" per notebook, at most {sum(peaks) / 2**30:.2f} GiB at once" if jobs > 1 else "")
     print(f"[{profile}] {len(notebooks) - len(failures)}/{len(notebooks)} notebooks in {total:.1f} s"
-          + (f", peak GPU memory {peak / 2**30:.2f} GiB" if peak is not None else "") + f"; summary: {summary}")
+          + memory + f"; summary: {summary}")
     return 1 if failures else 0
 
 
@@ -238,6 +301,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="list the notebooks and exit")
     parser.add_argument("--recompute", action="store_true",
                         help="ignore cached results of expensive steps and recompute them (NTKLIB_RECOMPUTE=1)")
+    parser.add_argument("--jobs", default="1", metavar="N",
+                        help="run N notebooks at a time, or 'auto': all at once on a GPU machine, one at a "
+                             "time on CPU (default 1)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="override a parameter of every chosen notebook that has it (VALUE as YAML), e.g. "
                              "--set epochs=1; the README is then left alone. Use with NTKLIB_OUTPUT so that "
@@ -257,7 +323,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.refresh_committed:
             return _refresh_committed(notebooks)
-        return _run_profile(notebooks, args.profile, _parse_settings(args.set, notebooks))
+        return _run_profile(notebooks, args.profile, _parse_settings(args.set, notebooks),
+                            _jobs(args.jobs, len(notebooks)))
     except ParameterError as exc:
         print(f"parameter error: {exc}", file=sys.stderr)
         return 2

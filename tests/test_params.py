@@ -1,5 +1,7 @@
+import json
 import os
 import pytest
+import torch
 import yaml
 
 import ntklib.params as params
@@ -188,3 +190,41 @@ def test_runner_records_which_cached_steps_a_notebook_reused(monkeypatch, tmp_pa
         assert (row["cache"]["reused"], row["cache"]["computed"]) == expected
     assert "**1 of 2**" in (tmp_path / "out" / "paper" / "timings.md").read_text()
     assert "NTKLIB_CACHE_JOURNAL" not in os.environ
+
+
+def test_notebooks_side_by_side_keep_their_own_journals_and_timings(monkeypatch, tmp_path):
+    """--jobs 2: each notebook runs in its own worker with its own cache journal and thread count;
+    timings.md says how many ran at once; a failing notebook does not stop the other."""
+    from ntklib.cache import cached
+
+    def kernel(*args, **kwargs):  # stands in for the kernel, which inherits the worker's environment
+        name = os.path.basename(args[0])
+        if name.startswith("04"):
+            raise RuntimeError("diverged")
+        cached(f"{name}/step", {"n": 1}, lambda: os.environ["OMP_NUM_THREADS"])
+
+    stub = type("P", (), {"execute_notebook": staticmethod(kernel)})
+    monkeypatch.setitem(__import__("sys").modules, "papermill", stub)
+    monkeypatch.setattr(run, "_strip_local_paths", lambda path: None)
+    monkeypatch.setattr(run, "summary_table", lambda *a, **k: "")
+    monkeypatch.setenv("NTKLIB_OUTPUT", str(tmp_path / "out"))
+    monkeypatch.setenv("NTKLIB_RESULT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("NTKLIB_RECOMPUTE", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    notebooks = ["01_gram_induced_kernel", "03_ntk_convergence", "04_influence_malleability"]
+    assert run._run_profile(notebooks, "quick", jobs=2) == 1  # 04 failed
+    rows = json.loads((tmp_path / "out" / "quick" / "timings.json").read_text())
+    assert sorted(rows) == ["01_gram_induced_kernel", "03_ntk_convergence"]
+    assert all((r["cache"]["reused"], r["cache"]["computed"]) == (0, 1) for r in rows.values())
+    stored = [json.loads(p.read_text())["result"] for p in (tmp_path / "cache").glob("*.json")]
+    assert stored == ["4", "4"]  # 8 cores shared by 2 workers
+    assert "up to 2 notebooks at a time" in (tmp_path / "out" / "quick" / "timings.md").read_text()
+    assert "NTKLIB_CACHE_JOURNAL" not in os.environ and os.environ.get("OMP_NUM_THREADS") != "4"
+
+
+def test_jobs_option():
+    assert run._jobs("3", 6) == 3
+    assert run._jobs("auto", 6) == (6 if torch.cuda.is_available() else 1)
+    for bad in ("0", "two", "-1"):
+        with pytest.raises(ParameterError, match="--jobs"):
+            run._jobs(bad, 6)
