@@ -40,7 +40,7 @@ stage() {  # stage NAME LIMIT CMD...: run CMD under a time limit (and its childr
   local t0=$SECONDS
   timeout --kill-after=5 "$limit" "$@" 2>&1 | tee -a "$log"
   local rc=${PIPESTATUS[0]}
-  pkill -f ipykernel_launcher 2>/dev/null  # a kernel left by a cut-off notebook holds the GPU
+  pkill -f '[i]pykernel_launcher' 2>/dev/null  # a kernel left by a cut-off notebook holds the GPU
   echo "== $name: rc=$rc after $((SECONDS - t0)) s" | tee -a "$log"
   return "$rc"
 }

@@ -29,8 +29,11 @@ class PixelFeatures:
     """A model's inputs as a function of the training pixels ``X: (n, d)``.
 
     ``with_rows(idx, rows)`` gives the inputs of points ``idx`` when their pixels are replaced
-    by ``rows`` and everything else stays: for MLP-Attn through the rank-k update
-    ``X'^T X' = X^T X - X_idx^T X_idx + rows^T rows`` (O(k d^2), differentiable in ``rows``).
+    by ``rows`` and everything else stays: for MLP-Attn through
+    ``X'^T X' = X_rest^T X_rest + rows^T rows`` with ``X_rest`` the other ``n - k`` rows
+    (differentiable in ``rows``), applied as ``rows @ X^T X - (rows @ X_idx^T) @ X_idx``
+    (O(k d^2)) or, where it costs less, factored as ``(rows @ X_rest^T) @ X_rest``
+    (O(k (n - k) d)). The points of ``idx`` must be distinct within a group.
     """
 
     def __init__(self, model: str, X: torch.Tensor, normalize_relu_inputs: bool = False):
@@ -53,15 +56,33 @@ class PixelFeatures:
             self._query = (X_query, model_inputs(self.model, self.X, X_query, self.normalize_relu_inputs))
         return self._query[1]
 
+    def rest(self, idx: torch.Tensor) -> torch.Tensor:
+        """The rows of ``X`` not in ``idx``, in order: ``(n - k, d)`` for ``idx: (k,)``, one block
+        per group ``(G, n - k, d)`` for ``idx: (G, k)``; the points of a group must be distinct.
+        Gathered on the device without a host sync (a stable sort puts the kept rows first)."""
+        groups = idx if idx.dim() == 2 else idx[None]
+        n = self.X.shape[0]
+        removed = torch.zeros(groups.shape[0], n, dtype=torch.int16, device=groups.device).scatter_(1, groups, 1)
+        keep = torch.argsort(removed, dim=1, stable=True)[:, : n - groups.shape[1]]
+        rest = self.X[keep]
+        return rest if idx.dim() == 2 else rest[0]
+
     def with_rows(self, idx: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
         if self.model == "2L-ReLU":
             return normalize_rows(rows, check=False) if self.normalize_relu_inputs else rows
-        old = self.X[idx]
-        # rows @ (X^T X - old^T old + rows^T rows), associated so that only one O(k d^2) product
-        # remains; idx (G, k) and rows (G, k, d) give one independent replacement per group
+        # rows @ (X_rest^T X_rest + rows^T rows), associated so that no (d, d) product is formed;
+        # idx (G, k) and rows (G, k, d) give one independent replacement per group. The rest of
+        # X costs 2 (n - k) per row and pixel, the dense X^T X - old^T old costs d + 2 k
+        (n, d), k = self.X.shape, idx.shape[-1]
+        if 2 * (n - k) < d + 2 * k:
+            rest = self.rest(idx)
+            fixed = (rows @ rest.mT) @ rest
+        else:
+            old = self.X[idx]
+            fixed = rows @ self._XtX - (rows @ old.mT) @ old
         # no zero-row check here (it would stop the GPU once per attack step): a zero row gives NaN,
         # which the training loop reports, and the attacked set's features are checked when rebuilt
-        return normalize_rows(rows @ self._XtX - (rows @ old.mT) @ old + (rows @ rows.mT) @ rows, check=False)
+        return normalize_rows(fixed + (rows @ rows.mT) @ rows, check=False)
 
 
 class PixelLoss:
@@ -75,8 +96,12 @@ class PixelLoss:
     matmuls per attack step, the only O(B d^2) one being ``D @ X^T X`` for MLP-Attn, with the
     rank-k update of :class:`PixelFeatures` differentiated by hand::
 
-        u = r S + (r r^T) r,  S = X^T X - X_idx^T X_idx
+        u = r S + (r r^T) r,  S = X^T X - X_idx^T X_idx = X_rest^T X_rest
         dL/dr = D S + (D r^T + r D^T) r + (r r^T) D,  D = dL/du
+
+    ``S`` is formed once per call of the loss's constructor (a batch) when that is cheaper than
+    applying it factored, ``v S = (v X_rest^T) X_rest`` (O(B (n - B) d)), which it is while
+    ``2 (n - B) >= d``. The points of a group of ``idx`` must be distinct.
     """
 
     def __init__(self, stack: NetStack, features: PixelFeatures, idx: torch.Tensor, y: torch.Tensor, loss: str,
@@ -93,15 +118,16 @@ class PixelLoss:
         # one-hot once per loss (F.one_hot checks its input's range: a GPU wait per call)
         self.onehot = F.one_hot(self.y, stack.num_outputs) if loss == "cross_entropy" else None
         # what stays fixed while the attack moves the rows, formed once per batch (MLP-Attn):
-        # S = X^T X - X_idx^T X_idx, one (d, d) per net; with fewer points than pixels (n + B < d,
-        # e.g. CIFAR-10 at n = 200) it is applied in factored form, O(B (n + B) d) instead of O(B d^2)
-        self.S = self._S_factors = None
+        # S = X_rest^T X_rest, one (d, d) per net; where the other points are few against the
+        # pixels (2 (n - B) < d, e.g. CIFAR-10 at n = 1,000) it is applied in factored form,
+        # O(B (n - B) d) per product instead of O(B d^2)
+        self.S = self._rest = None
         if features.model == "MLP-Attn":
-            old = features.X[self.idx]
             n, d = features.X.shape
-            if n + old.shape[1] < d:
-                self._S_factors = (features.X, old)
+            if 2 * (n - self.idx.shape[1]) < d:
+                self._rest = features.rest(self.idx)  # (G, n - B, d)
             else:
+                old = features.X[self.idx]
                 self.S = features._XtX - old.mT @ old
         self.W = W.view(G, m, -1)  # (G, m, d)
         self.A = stack.A.view(G, m, -1) * m**-0.5  # (G, m, C), readout scale included
@@ -109,10 +135,9 @@ class PixelLoss:
 
     def _times_S(self, v: torch.Tensor) -> torch.Tensor:
         """``v @ S`` for ``v: (G, B, d)``, dense or factored."""
-        if self._S_factors is None:
+        if self._rest is None:
             return v @ self.S
-        X, old = self._S_factors
-        return (v @ X.T) @ X - (v @ old.mT) @ old
+        return (v @ self._rest.mT) @ self._rest
 
     def _inputs(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """rows (G, B, d) -> (first-layer inputs z, pre-normalisation u, ||u||); u = rows when unnormalised."""
