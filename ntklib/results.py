@@ -223,13 +223,9 @@ def update_readme(profile: str, readme: Path = REPO_ROOT / "README.md", fallback
 
 
 def loglog_slope(x: list[float], y: list[float]) -> float:
-    """Least-squares slope of ``log y`` against ``log x`` (the growth exponent of y in x)."""
-    import numpy as np  # noqa: PLC0415
-
-    lx, ly = np.log(np.asarray(x, dtype=float)), np.log(np.asarray(y, dtype=float))
-    if len(lx) < 2 or not np.all(np.isfinite(ly)):
-        raise ValueError("a log-log slope needs at least two finite, positive points")
-    return float(np.polyfit(lx, ly, 1)[0])
+    """Least-squares slope of ``log y`` against ``log x`` (the growth exponent of y in x): the
+    slope of :func:`loglog_trend`, without its interval."""
+    return loglog_trend(x, y)[0]
 
 
 def interpolate_loglog(x: list[float], y: list[float], y_target: float) -> float:
