@@ -151,7 +151,11 @@ class Verdict:
 
 def write_results(profile: str, notebook: str, parameters: dict[str, Any], verdicts: list[Verdict],
                   measurements: dict[str, Any] | None = None) -> None:
-    """Write ``results/<notebook>.json`` (parameters, verdicts, measurements); print the lines."""
+    """Write ``results/<notebook>.json`` (parameters, verdicts, measurements); print the lines.
+
+    The file is strict JSON: a non-finite number (the condition number of a singular Gram, a
+    ratio over a zero flip rate) is written as the string ``"inf"``, ``"-inf"`` or ``"nan"``,
+    which ``float()`` reads back."""
     for v in verdicts:
         print(v.line)
     path = results_file(profile, notebook)
@@ -169,7 +173,19 @@ def write_results(profile: str, notebook: str, parameters: dict[str, Any], verdi
         "verdicts": [asdict(v) for v in verdicts],
         "measurements": measurements or {},
     }
-    path.write_text(json.dumps(payload, indent=1, sort_keys=True, default=str) + "\n")
+    path.write_text(json.dumps(_finite_or_text(payload), indent=1, sort_keys=True, default=str, allow_nan=False)
+                    + "\n")
+
+
+def _finite_or_text(value: Any) -> Any:
+    """``value`` with every non-finite float replaced by ``str(float)`` ("inf", "-inf", "nan")."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _finite_or_text(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_or_text(v) for v in value]
+    return value
 
 
 def markdown_table(header: list[str], rows: list[list[Any]]) -> str:

@@ -95,3 +95,18 @@ def test_t_intervals_of_slopes_and_paired_changes():
     assert mean == pytest.approx(0.1) and math.isnan(stderr) and math.isinf(results.t_half_width(stderr, 0))
     with pytest.raises(ValueError, match="equally many"):
         results.paired_change([0.4, 0.5], [0.3])
+
+
+def test_results_file_is_strict_json(tmp_path, monkeypatch, capsys):
+    """Non-finite measurements (kappa of a singular Gram) must not make the file unreadable for
+    strict JSON readers: they are written as strings that float() reads back."""
+    monkeypatch.setenv("NTKLIB_OUTPUT", str(tmp_path))
+    results.write_results("unit", "99_example", {"n": 3}, [], {"kappa": math.inf, "rows": [{"r": -math.inf}, math.nan],
+                                                              "ok": 1.5})
+
+    def refuse(name):
+        raise ValueError(f"non-standard JSON constant {name}")
+
+    data = json.loads(results.results_file("unit", "99_example").read_text(), parse_constant=refuse)
+    m = data["measurements"]
+    assert (m["kappa"], m["rows"][0]["r"], m["ok"]) == ("inf", "-inf", 1.5) and math.isnan(float(m["rows"][1]))
