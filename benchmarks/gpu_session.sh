@@ -11,8 +11,9 @@
 #
 # The whole session keeps inside SESSION_LIMIT seconds (default 570, so a 600 s call always ends
 # with the archive made): the GPU tests get at most TEST_LIMIT, the profile whatever is left
-# but RESERVE seconds (benchmark + archive), the benchmark at most BENCH_LIMIT, and the
-# torch.compile trial whatever is then left. A cut-off profile keeps every finished step in
+# but RESERVE seconds (benchmark, trace, archive), the benchmark at most BENCH_LIMIT, the
+# torch.profiler trace of adversarial training at most TRACE_LIMIT, and the torch.compile trial
+# whatever is then left. A cut-off profile keeps every finished step in
 # build/cache (in the archive), so a later call that carries it resumes there.
 #
 # The archive holds figures/ (figures, tables, results, executed notebooks, timings.md with
@@ -55,7 +56,7 @@ stage "GPU paths agree with CPU paths (tests/test_cuda.py)" "$(at_most "${TEST_L
   python3 -m pytest -q -p no:cacheprovider tests/test_cuda.py
 tests_rc=$?
 
-stage "$profile profile" "$(($(left) - ${RESERVE:-80}))" python3 -m ntklib.run --profile "$profile" --jobs "${JOBS:-auto}" "$@"
+stage "$profile profile" "$(($(left) - ${RESERVE:-120}))" python3 -m ntklib.run --profile "$profile" --jobs "${JOBS:-auto}" "$@"
 run_rc=$?
 
 bench=(python3 benchmarks/ntk_benchmark.py --device cuda --n 2000 --d 3072 --width 1024 --train-n 1000
@@ -63,6 +64,10 @@ bench=(python3 benchmarks/ntk_benchmark.py --device cuda --n 2000 --d 3072 --wid
 [ "$profile" = paper ] || bench=(python3 benchmarks/ntk_benchmark.py --out "$out/RESULTS.md")  # rehearsal: small, CPU
 stage "benchmark" "$(at_most "${BENCH_LIMIT:-90}" 15)" "${bench[@]}"
 bench_rc=$?
+
+trace=(python3 benchmarks/ntk_benchmark.py --trace --device cuda --d 3072 --adv-n 1000 --adv-width 1024)
+[ "$profile" = paper ] || trace=(true)
+stage "where adversarial training spends its time (torch.profiler)" "$(at_most "${TRACE_LIMIT:-40}" 10)" "${trace[@]}"
 
 if ((run_rc == 0)) && [ "$profile" = paper ]; then  # the profile's own timings, beside the benchmark
   { echo; echo "Whole profile, notebook by notebook (\`benchmarks/gpu_session.sh\`: \`ntklib.run --profile paper\`):"

@@ -2,13 +2,16 @@
 training of a width study, adversarial training of several seeds as one batched stack vs one
 net at a time, the kernel launches of a PGD call (closed-form pixel gradient vs autograd) and
 training with subnormal weights flushed or not (CPU);
-with ``--compile``, instead, whether torch.compile (and CUDA graphs) of the PGD gradient pays.
+with ``--compile``, instead, whether torch.compile (and CUDA graphs) of the PGD gradient pays;
+with ``--trace``, where one epoch of adversarial training spends its time (torch.profiler: the
+busiest ops, and how much of the wall time the device computes at all).
 Speed is measured here, never in timed tests.
 
     python benchmarks/ntk_benchmark.py                  # CPU-sized defaults
     python benchmarks/ntk_benchmark.py --device cuda --n 2000 --d 3072 --width 1024
     python benchmarks/ntk_benchmark.py --profile quick  # also time every notebook of a profile
     python benchmarks/ntk_benchmark.py --compile --device cuda --d 3072 --adv-n 1000 --adv-width 1024
+    python benchmarks/ntk_benchmark.py --trace --device cuda --d 3072 --adv-n 1000 --adv-width 1024
 
 Appends a Markdown section to benchmarks/RESULTS.md naming the machine.
 """
@@ -82,8 +85,13 @@ def main() -> None:
                         help="also run every notebook of this profile (recomputing) and record its timings")
     parser.add_argument("--compile", action="store_true",
                         help="only measure torch.compile of the PGD gradient in adversarial training (own section)")
+    parser.add_argument("--trace", action="store_true",
+                        help="only profile one epoch of adversarial training per model (own section)")
     args = parser.parse_args()
     device = torch.device(args.device)
+    if args.trace:
+        _trace_section(device, args.d, args.adv_n, args.adv_width, args.adv_steps, args.train_seeds, args.out)
+        return
     if args.compile:
         _compile_section(device, args.d, args.adv_n, args.adv_width, args.adv_steps, args.train_seeds, args.out)
         return
@@ -247,7 +255,7 @@ def _pgd_launch_rows(device: torch.device, steps: int) -> str:
     gen = torch.Generator().manual_seed(0)
     X = torch.rand(256, 64, generator=gen).to(device)
     y = torch.randint(0, 10, (256,), generator=gen).to(device)
-    idx = torch.randint(0, 256, (3, 128), generator=gen).to(device)
+    idx = torch.stack([torch.randperm(256, generator=gen)[:128] for _ in range(3)]).to(device)  # distinct per net
     rows = ""
     for model in MODELS:
         features = PixelFeatures(model, X)
@@ -321,6 +329,51 @@ def _compile_section(device: torch.device, d: int, n: int, width: int, steps: in
             finally:
                 malleability.PixelLoss.grad = eager_grad
                 torch._dynamo.reset()
+
+
+def _trace_section(device: torch.device, d: int, n: int, width: int, steps: int, num_seeds: int, out: str) -> None:
+    """One epoch of adversarial training (after a warm-up epoch) under torch.profiler, per
+    model: its wall time, the time the device spent in kernels (on a GPU; the rest of the wall
+    time is launch and Python overhead, what CUDA graphs or fewer, larger kernels would remove)
+    and the ops with the most self time."""
+    from torch.profiler import ProfilerActivity, profile  # noqa: PLC0415
+
+    gen = torch.Generator().manual_seed(0)
+    X = torch.rand(n, d, generator=gen).to(device)
+    y = torch.randint(0, 10, (n,), generator=gen).to(device)
+    seeds = list(range(num_seeds))
+    cuda = device.type == "cuda"
+    section = f"""
+## {datetime.date.today()} on {machine(device)}: where one epoch of adversarial training spends its time
+
+{num_seeds} nets as one stack, n={n}, d={d}, m={width}, PGD {steps} steps per batch of 128, torch.profiler after
+one warm-up epoch.
+"""
+    for model in MODELS:
+        features = PixelFeatures(model, X)
+
+        def fit():
+            return train_nets(features, y, 10, width, seeds, epochs=1, adversarial_eps=0.3, adversarial_steps=steps)
+
+        fit()
+        activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+        with profile(activities=activities) as prof:
+            start = time.perf_counter()
+            fit()
+            if cuda:
+                torch.cuda.synchronize(device)
+            wall = time.perf_counter() - start
+        events = prof.key_averages()
+        key = "self_device_time_total" if cuda else "self_cpu_time_total"
+        busy = sum(getattr(e, key, 0) for e in events) / 1e6 if cuda else None
+        launches = sum(e.count for e in events if cuda and getattr(e, key, 0) > 0)
+        summary = (f"wall {wall:.3f} s; kernels {busy:.3f} s ({100 * busy / wall:.0f}% of the wall time), "
+                   f"{launches} timed device ops" if cuda else f"wall {wall:.3f} s (CPU)")
+        table = events.table(sort_by=key, row_limit=12, max_name_column_width=40)
+        section += f"\n{model}: {summary}\n\n```\n{table.strip()}\n```\n"
+    print(section, flush=True)
+    with open(out, "a") as f:
+        f.write(section)
 
 
 def _profile_timings(profile: str) -> str:
