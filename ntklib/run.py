@@ -183,6 +183,13 @@ def _execute(nb: str, profile: str, parameters: dict, journal: Path, threads: in
     return nb, time.perf_counter() - t0, _peak_gpu_memory(profile, nb), read_journal(journal), None
 
 
+# how --jobs starts its workers: spawn (fresh interpreters) rather than fork, since this process
+# may already have initialised CUDA (torch.cuda.is_available for --jobs auto, the machine name in
+# timings.md) and forking a multi-threaded process can deadlock; the unit tests use fork so that
+# their stand-in for papermill reaches the workers
+_START_METHOD = "spawn"
+
+
 def _jobs(jobs: str, count: int) -> int:
     """``--jobs``: a number, or ``auto`` = every notebook at once on a GPU machine (their kernels
     are mostly launch-bound there and leave the GPU idle between kernels), one at a time on CPU."""
@@ -247,10 +254,7 @@ def _run_profile(notebooks: list[str], profile: str, settings: dict[str, dict] |
             import concurrent.futures  # noqa: PLC0415
             import multiprocessing  # noqa: PLC0415
 
-            # fork where there is one: the workers only drive papermill (each kernel is a fresh
-            # process), and they see this process's state (tests stand in for papermill)
-            methods = multiprocessing.get_all_start_methods()
-            context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+            context = multiprocessing.get_context(_START_METHOD)
             print(f"[{profile}] {len(tasks)} notebooks, {jobs} at a time", flush=True)
             with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
                 for future in concurrent.futures.as_completed([pool.submit(_execute, *t) for t in tasks]):

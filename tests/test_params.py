@@ -211,6 +211,7 @@ def test_notebooks_side_by_side_keep_their_own_journals_and_timings(monkeypatch,
     monkeypatch.setenv("NTKLIB_RESULT_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("NTKLIB_RECOMPUTE", raising=False)
     monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    monkeypatch.setattr(run, "_START_METHOD", "fork")  # the workers must see the stand-in above
     notebooks = ["01_gram_induced_kernel", "03_ntk_convergence", "04_influence_malleability"]
     assert run._run_profile(notebooks, "quick", jobs=2) == 1  # 04 failed
     rows = json.loads((tmp_path / "out" / "quick" / "timings.json").read_text())
