@@ -44,14 +44,20 @@ def fgsm(loss_fn: LossFn, x: torch.Tensor, eps: float) -> torch.Tensor:
     return _step(x, _grad(loss_fn, x), eps, _box(x, eps)).detach()
 
 
-def _uniform(shape: torch.Size, dtype: torch.dtype, generator: torch.Generator | Sequence[torch.Generator] | None
-             ) -> torch.Tensor:
-    """U[0, 1) draws on the CPU; with a sequence of generators, slice g of ``shape[0]`` from generator g."""
+def _uniform(shape: torch.Size, dtype: torch.dtype, generator: torch.Generator | Sequence[torch.Generator] | None,
+             pin: bool = False) -> torch.Tensor:
+    """U[0, 1) draws on the CPU (the same numbers on every device); with a sequence of
+    generators, slice g of ``shape[0]`` from generator g. ``pin``: into page-locked memory, so
+    that the copy to a GPU can be asynchronous (a copy from pageable memory waits for the GPU
+    to finish all queued work first, once per attack call)."""
+    out = torch.empty(shape, dtype=dtype, pin_memory=pin)
     if generator is None or isinstance(generator, torch.Generator):
-        return torch.rand(shape, generator=generator, dtype=dtype)
+        return torch.rand(shape, generator=generator, dtype=dtype, out=out)
     if len(generator) != shape[0]:
         raise ValueError(f"{len(generator)} generators for {shape[0]} groups of points")
-    return torch.stack([torch.rand(shape[1:], generator=g, dtype=dtype) for g in generator])
+    for g, part in zip(generator, out):
+        torch.rand(shape[1:], generator=g, dtype=dtype, out=part)
+    return out
 
 
 def pgd(loss_fn: LossFn, x: torch.Tensor, eps: float, steps: int = 10, step_size: float | None = None,
@@ -62,7 +68,7 @@ def pgd(loss_fn: LossFn, x: torch.Tensor, eps: float, steps: int = 10, step_size
     slice of ``x``'s first axis (one group of points per net, each started as if alone).
     """
     step_size = 2.5 * eps / steps if step_size is None else step_size
-    noise = _uniform(x.shape, x.dtype, generator).to(x.device) * 2 - 1
+    noise = _uniform(x.shape, x.dtype, generator, pin=x.is_cuda).to(x.device, non_blocking=True) * 2 - 1
     box = _box(x, eps)
     x_adv = torch.clamp(x + eps * noise, *box)
     for _ in range(steps):
