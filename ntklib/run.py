@@ -221,12 +221,13 @@ def _run_profile(notebooks: list[str], profile: str, settings: dict[str, dict] |
         check_parameters(nb, overrides[nb], origin=f"profile '{profile}' with --set")
     # kernels import ntklib from this checkout even where the package is not installed (a lent GPU)
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
-    # progress bars of long work go to this terminal (the kernels share its stderr), not into
-    # the executed notebooks; NTKLIB_PROGRESS=0 silences them
-    if os.environ.get("NTKLIB_PROGRESS", "1") != "0":
-        os.environ["NTKLIB_PROGRESS"] = "terminal"
-    (output_root(profile) / "executed").mkdir(parents=True, exist_ok=True)
     jobs = max(1, min(jobs, len(notebooks)))
+    # progress bars of long work go to this terminal (the kernels share its stderr), not into
+    # the executed notebooks; NTKLIB_PROGRESS=0 silences them, and so do notebooks side by side
+    # (their bars would overwrite each other; the runner's per-notebook lines remain)
+    if os.environ.get("NTKLIB_PROGRESS", "1") != "0":
+        os.environ["NTKLIB_PROGRESS"] = "terminal" if jobs == 1 else "0"
+    (output_root(profile) / "executed").mkdir(parents=True, exist_ok=True)
     failures, timings, start = [], [], time.perf_counter()
     journal_dir = Path(tempfile.mkdtemp(prefix="ntklib-cache-journal-"))
     tasks = [(nb, profile, overrides[nb], journal_dir / f"{nb}.jsonl",
