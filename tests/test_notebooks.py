@@ -51,3 +51,23 @@ def test_committed_figures_come_from_existing_notebooks():
     stems = {p.stem for p in PAIRS}
     for folder in (p for p in figures.iterdir() if p.is_dir()) if figures.is_dir() else []:
         assert folder.name in stems | {"results", "executed"}, f"figures/{folder.name} has no producing notebook"
+
+
+@pytest.mark.parametrize("py", PAIRS, ids=lambda p: p.stem)
+def test_committed_paper_outputs_match_the_paper_profile(py):
+    """figures/ holds what parameters/paper/ asks for: after a change to a notebook's defaults or
+    its paper parameters, its committed results are stale until the paper profile runs again."""
+    import json
+
+    from ntklib.params import load_profile, notebook_defaults
+
+    results = REPO_ROOT / "figures" / "results" / f"{py.stem}.json"
+    if not results.is_file():
+        pytest.skip(f"no committed paper results for {py.stem}")
+    recorded = json.loads(results.read_text())["parameters"]
+    expected = {**notebook_defaults(py.stem), **load_profile(py.stem, "paper")}
+    differ = {k: (recorded.get(k), expected.get(k)) for k in recorded.keys() | expected.keys()
+              if recorded.get(k) != expected.get(k)}
+    assert not differ, (f"figures/results/{py.stem}.json was made with other parameters than the paper profile now "
+                        f"asks for (committed, now): {differ}; rerun `make run PROFILE=paper NOTEBOOKS={py.stem[:2]}` "
+                        f"(on a GPU) or revert the parameter change")
