@@ -73,3 +73,30 @@ def test_studies_run_on_the_gpu(toy):
     for a, b in zip(gpu, cpu):
         assert {k: v for k, v in a.items() if isinstance(v, float)} == pytest.approx(
             {k: v for k, v in b.items() if isinstance(v, float)}, rel=CUDA_RTOL)
+
+
+def test_factored_pixel_gradient_and_pinned_starts_agree(gen):
+    """The paths the toy above does not reach: X_rest gathered on the device (more pixels than
+    points, as CIFAR-10) and PGD starts drawn into page-locked memory and copied asynchronously."""
+    from ntklib.attacks import _uniform
+    from ntklib.malleability import PixelLoss
+
+    X = torch.rand(30, 64, generator=gen, dtype=torch.float64)
+    y = torch.randint(0, 3, (30,), generator=gen)
+    idx = torch.tensor([[2, 5, 9], [9, 11, 20]])
+    rows = torch.rand(2, 3, 64, generator=gen, dtype=torch.float64)
+    results = {}
+    for dev in ("cpu", "cuda"):
+        features = nl.PixelFeatures("MLP-Attn", X.to(dev))
+        stack = nl.init_stack(64, 3, [16], [0, 1], dtype=torch.float64, device=dev)
+        loss = PixelLoss(stack, features, idx.to(dev), y.to(dev)[idx.to(dev)], "cross_entropy")
+        assert loss._rest is not None  # the factored branch
+        results[dev] = (features.rest(idx.to(dev)).cpu(), features.with_rows(idx.to(dev), rows.to(dev)).cpu(),
+                        loss.grad(rows.to(dev)).cpu())
+    for a, b in zip(results["cuda"], results["cpu"]):
+        torch.testing.assert_close(a, b, rtol=CUDA_RTOL, atol=1e-12)
+    gens = lambda: [torch.Generator().manual_seed(s) for s in (0, 1)]  # noqa: E731
+    pinned = _uniform(torch.Size([2, 3, 64]), torch.float32, gens(), pin=True)
+    assert pinned.is_pinned()
+    torch.testing.assert_close(pinned.to("cuda", non_blocking=True).cpu(), _uniform(torch.Size([2, 3, 64]),
+                                                                                  torch.float32, gens()))
