@@ -62,6 +62,15 @@ def _strip_local_paths(path) -> None:
     nbformat.write(nb, path)
 
 
+def _shown(path: Path) -> str:
+    """``path`` relative to the repository when inside it: logs that get committed must not name
+    the machine's folders."""
+    try:
+        return str(path.relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
+
+
 def _peak_gpu_memory(profile: str, notebook: str) -> int | None:
     """Peak GPU memory the notebook's kernel allocated, from its results file (None on CPU)."""
     try:
@@ -274,7 +283,7 @@ def _run_profile(notebooks: list[str], profile: str, settings: dict[str, dict] |
         memory = f", peak GPU memory {max(peaks) / 2**30:.2f} GiB" + (
             f" per notebook, at most {sum(peaks) / 2**30:.2f} GiB at once" if jobs > 1 else "")
     print(f"[{profile}] {len(notebooks) - len(failures)}/{len(notebooks)} notebooks in {total:.1f} s"
-          + memory + f"; summary: {summary}")
+          + memory + f"; summary: {_shown(summary)}")
     return 1 if failures else 0
 
 
