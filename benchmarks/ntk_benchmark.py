@@ -270,6 +270,21 @@ def _pgd_launch_rows(device: torch.device, steps: int) -> str:
     return rows
 
 
+def _adversarial_epochs(device: torch.device, d: int, n: int, width: int, steps: int, num_seeds: int) -> dict:
+    """Per model, a callable that trains ``num_seeds`` nets as one stack for one adversarial
+    epoch on ``n`` random points in ``[0, 1]^d`` (the workload of notebook 05)."""
+    gen = torch.Generator().manual_seed(0)
+    X = torch.rand(n, d, generator=gen).to(device)
+    y = torch.randint(0, 10, (n,), generator=gen).to(device)
+    seeds = list(range(num_seeds))
+
+    def epoch(features):
+        return lambda: train_nets(features, y, 10, width, seeds, epochs=1, adversarial_eps=0.3,
+                                  adversarial_steps=steps)
+
+    return {model: epoch(PixelFeatures(model, X)) for model in MODELS}
+
+
 def _compile_section(device: torch.device, d: int, n: int, width: int, steps: int, num_seeds: int,
                      out: str) -> None:
     """Does torch.compile of the closed-form PGD gradient (``PixelLoss.grad``, the launch-bound
@@ -284,10 +299,7 @@ def _compile_section(device: torch.device, d: int, n: int, width: int, steps: in
     """
     from ntklib import malleability  # noqa: PLC0415
 
-    gen = torch.Generator().manual_seed(0)
-    X = torch.rand(n, d, generator=gen).to(device)
-    y = torch.randint(0, 10, (n,), generator=gen).to(device)
-    seeds = list(range(num_seeds))
+    fits = _adversarial_epochs(device, d, n, width, steps, num_seeds)
     setting = f"{num_seeds} nets, n={n}, d={d}, m={width}, PGD {steps} steps, 1 epoch"
 
     def emit(text: str) -> None:
@@ -306,11 +318,7 @@ def _compile_section(device: torch.device, d: int, n: int, width: int, steps: in
     # most launches per step)
     modes = (["reduce-overhead"] if device.type == "cuda" else []) + ["default"]
     for model in sorted(MODELS, key=lambda m: m != "MLP-Attn"):
-        features = PixelFeatures(model, X)
-
-        def fit():
-            return train_nets(features, y, 10, width, seeds, epochs=1, adversarial_eps=0.3, adversarial_steps=steps)
-
+        fit = fits[model]
         found = {}
         t_eager = _time(lambda: found.__setitem__("eager", fit()), 1, device)
         emit(f"| adversarial training, {model}, eager PGD gradient | {setting} | {t_eager:.2f} s | |\n")
@@ -338,10 +346,7 @@ def _trace_section(device: torch.device, d: int, n: int, width: int, steps: int,
     and the ops with the most self time."""
     from torch.profiler import ProfilerActivity, profile  # noqa: PLC0415
 
-    gen = torch.Generator().manual_seed(0)
-    X = torch.rand(n, d, generator=gen).to(device)
-    y = torch.randint(0, 10, (n,), generator=gen).to(device)
-    seeds = list(range(num_seeds))
+    fits = _adversarial_epochs(device, d, n, width, steps, num_seeds)
     cuda = device.type == "cuda"
     section = f"""
 ## {datetime.date.today()} on {machine(device)}: where one epoch of adversarial training spends its time
@@ -349,12 +354,7 @@ def _trace_section(device: torch.device, d: int, n: int, width: int, steps: int,
 {num_seeds} nets as one stack, n={n}, d={d}, m={width}, PGD {steps} steps per batch of 128, torch.profiler after
 one warm-up epoch.
 """
-    for model in MODELS:
-        features = PixelFeatures(model, X)
-
-        def fit():
-            return train_nets(features, y, 10, width, seeds, epochs=1, adversarial_eps=0.3, adversarial_steps=steps)
-
+    for model, fit in fits.items():
         fit()
         activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
         with profile(activities=activities) as prof:

@@ -151,6 +151,13 @@ class PixelLoss:
         norm = u.norm(dim=-1, keepdim=True)
         return u / norm, u, norm
 
+    def inputs(self, rows: torch.Tensor) -> torch.Tensor:
+        """The nets' inputs with ``rows`` in place of the points ``idx``: what
+        ``features.with_rows(idx, rows)`` gives, from this batch's fixed part (no second
+        ``X_rest`` or ``S``)."""
+        z = self._inputs(rows if self.grouped else rows[None])[0]
+        return z if self.grouped else z[0]
+
     def __call__(self, rows: torch.Tensor) -> torch.Tensor:
         rows = rows if self.grouped else rows[None]
         z = self.features.with_rows(self.idx, rows)
@@ -214,7 +221,7 @@ def train_nets(features: PixelFeatures | list[PixelFeatures], y: torch.Tensor | 
         def batch_inputs(batch, W):  # batch: (G, B) indices, one row per net
             loss_fn = PixelLoss(stack, first, batch, y_fit[batch], loss, W)
             rows = pgd(loss_fn, first.X[batch], adversarial_eps, adversarial_steps, generator=pgd_generators)
-            return first.with_rows(batch, rows).detach()
+            return loss_fn.inputs(rows).detach()
 
     train_stack(stack, X, y_fit, loss, epochs, lr, batch_size, weight_decay, desc=f"{first.model} m={width}",
                 batch_inputs=batch_inputs, own_batches=list(seeds), weight_decay_mode=weight_decay_mode)

@@ -168,6 +168,17 @@ def test_timings_of_notebooks_not_rerun_are_kept(monkeypatch, tmp_path):
     assert "| 30.0 |" not in text and "| all listed | one machine | 60.0 | 2.00 |" in text
 
 
+def _kernel_stand_in(monkeypatch, tmp_path, kernel):
+    """papermill replaced by ``kernel(*args, **kwargs)``, outputs and cache under ``tmp_path``."""
+    stub = type("P", (), {"execute_notebook": staticmethod(kernel)})
+    monkeypatch.setitem(__import__("sys").modules, "papermill", stub)
+    monkeypatch.setattr(run, "_strip_local_paths", lambda path: None)
+    monkeypatch.setattr(run, "summary_table", lambda *a, **k: "")
+    monkeypatch.setenv("NTKLIB_OUTPUT", str(tmp_path / "out"))
+    monkeypatch.setenv("NTKLIB_RESULT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("NTKLIB_RECOMPUTE", raising=False)
+
+
 def test_runner_records_which_cached_steps_a_notebook_reused(monkeypatch, tmp_path):
     """A rerun served from the cache is labelled as such in timings.json / timings.md."""
     from ntklib.cache import cached
@@ -176,13 +187,7 @@ def test_runner_records_which_cached_steps_a_notebook_reused(monkeypatch, tmp_pa
         cached("nb/train", {"n": 1}, lambda: 1)
         cached("nb/attack", {"n": kwargs["parameters"]["epochs"]}, lambda: 2)
 
-    stub = type("P", (), {"execute_notebook": staticmethod(kernel)})
-    monkeypatch.setitem(__import__("sys").modules, "papermill", stub)
-    monkeypatch.setattr(run, "_strip_local_paths", lambda path: None)
-    monkeypatch.setattr(run, "summary_table", lambda *a, **k: "")
-    monkeypatch.setenv("NTKLIB_OUTPUT", str(tmp_path / "out"))
-    monkeypatch.setenv("NTKLIB_RESULT_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("NTKLIB_RECOMPUTE", raising=False)
+    _kernel_stand_in(monkeypatch, tmp_path, kernel)
     import json
     for epochs, expected in [(1, (0, 2)), (2, (1, 1))]:
         assert run._run_profile(["03_ntk_convergence"], "paper", {"03_ntk_convergence": {"epochs": epochs}}) == 0
@@ -203,13 +208,7 @@ def test_notebooks_side_by_side_keep_their_own_journals_and_timings(monkeypatch,
             raise RuntimeError("diverged")
         cached(f"{name}/step", {"n": 1}, lambda: os.environ["OMP_NUM_THREADS"])
 
-    stub = type("P", (), {"execute_notebook": staticmethod(kernel)})
-    monkeypatch.setitem(__import__("sys").modules, "papermill", stub)
-    monkeypatch.setattr(run, "_strip_local_paths", lambda path: None)
-    monkeypatch.setattr(run, "summary_table", lambda *a, **k: "")
-    monkeypatch.setenv("NTKLIB_OUTPUT", str(tmp_path / "out"))
-    monkeypatch.setenv("NTKLIB_RESULT_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("NTKLIB_RECOMPUTE", raising=False)
+    _kernel_stand_in(monkeypatch, tmp_path, kernel)
     monkeypatch.setattr(os, "cpu_count", lambda: 8)
     monkeypatch.setattr(run, "_START_METHOD", "fork")  # the workers must see the stand-in above
     notebooks = ["01_gram_induced_kernel", "03_ntk_convergence", "04_influence_malleability"]
