@@ -19,7 +19,8 @@
 # The archive holds figures/ (figures, tables, results, executed notebooks, timings.md with
 # wall time and peak GPU memory per notebook), benchmarks/RESULTS.md with a CUDA section
 # appended (the benchmark's, the profile's timings.md when it finished, and the torch.compile /
-# CUDA graphs trial of the PGD gradient) and build/cache/; session.log lies beside it.
+# CUDA graphs trial of the PGD gradient) and build/cache/; session.log and gpu_memory_mib.txt (the
+# device's memory in use during the profile, once a second) lie beside it.
 # JOBS: notebooks at a time (default auto: all at once where CUDA is seen; the first GPU session,
 # 2026-11-27, ran them one at a time: 528 s on an H200, benchmarks/RESULTS.md). PROFILE=quick
 # (with NTKLIB_OUTPUT set) rehearses the session on any machine.
@@ -56,8 +57,20 @@ stage "GPU paths agree with CPU paths (tests/test_cuda.py)" "$(at_most "${TEST_L
   python3 -m pytest -q -p no:cacheprovider tests/test_cuda.py
 tests_rc=$?
 
+# the device's own count of memory in use (every process, CUDA contexts included) once a second
+# while the profile runs: with notebooks side by side, what a smaller card must hold at once
+sampler=
+if command -v nvidia-smi >/dev/null; then
+  nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -l 1 > "$out/gpu_memory_mib.txt" 2>/dev/null &
+  sampler=$!
+fi
 stage "$profile profile" "$(($(left) - ${RESERVE:-120}))" python3 -m ntklib.run --profile "$profile" --jobs "${JOBS:-auto}" "$@"
 run_rc=$?
+if [ -n "$sampler" ]; then
+  kill "$sampler" 2>/dev/null
+  echo "GPU memory in use during the profile (nvidia-smi, every process, sampled each second): at most" \
+    "$(sort -n "$out/gpu_memory_mib.txt" | tail -1) MiB" | tee -a "$log"
+fi
 
 bench=(python3 benchmarks/ntk_benchmark.py --device cuda --n 2000 --d 3072 --width 1024 --train-n 1000
        --train-widths 16 32 64 128 256 512 1024 2048 4096 --adv-n 1000 --adv-width 1024)
