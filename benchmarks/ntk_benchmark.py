@@ -146,6 +146,7 @@ def main() -> None:
 | width study, one batched stack | {nets} nets (m={args.train_widths}, {len(seeds)} seeds), n={args.train_n}, {args.epochs} epochs | {t_batched:.2f} s | |
 | width study, one eager loop per net | same | {t_eager:.2f} s | eager / batched = {t_eager / t_batched:.1f} |
 {adv_rows}{_pgd_launch_rows(device, args.adv_steps)}{_tf32_rows(device, Xt, y, args.train_widths, seeds, args.epochs)}\
+{_float64_rows(device, Xt, y, args.train_widths, seeds, args.epochs, args.adv_n, args.adv_width, args.adv_steps)}\
 {_denormal_rows(device)}"""
     if args.profile:
         section += _profile_timings(args.profile)
@@ -188,6 +189,32 @@ def _tf32_rows(device: torch.device, X: torch.Tensor, y: torch.Tensor, widths: l
     return (f"| width study, TF32 matmuls | same as the batched stack | {t_tf32:.2f} s | full float32 / TF32 = "
             f"{t_full / t_tf32:.1f}; TF32 moves outputs by {moved_f:.1e} and the widest net's NTK by {moved_k:.1e} "
             f"(relative) |\n")
+
+
+def _float64_rows(device: torch.device, X: torch.Tensor, y: torch.Tensor, widths: list[int], seeds: list[int],
+                  epochs: int, adv_n: int, adv_width: int, adv_steps: int) -> str:
+    """The cost of float64 against float32: the width study's batched stack and one epoch of
+    adversarial training per model, each timed in both precisions. The notebooks' ``dtype``
+    parameter picks the precision; on a GPU with fast float64 matrix products (H100/H200) these
+    rows decide whether float32 buys any speed for its rounding (README, "precision")."""
+    def width_study(dtype):
+        train_stack(init_stack(X.shape[1], 10, widths, seeds, dtype=dtype, device=device), X.to(dtype), y,
+                    "cross_entropy", epochs)
+
+    def adversarial(model, dtype):
+        train_nets(PixelFeatures(model, X[:adv_n].to(dtype)), y[:adv_n], 10, adv_width, seeds, epochs=1,
+                   adversarial_eps=0.3, adversarial_steps=adv_steps)
+
+    rows = []
+    seconds = {dt: _time(lambda: width_study(dt), 1, device) for dt in (torch.float32, torch.float64)}  # noqa: B023
+    rows.append(f"| width study, float64 | same as the batched stack | {seconds[torch.float64]:.2f} s | "
+                f"float64 / float32 = {seconds[torch.float64] / seconds[torch.float32]:.2f} |\n")
+    for model in MODELS:
+        seconds = {dt: _time(lambda: adversarial(model, dt), 1, device) for dt in (torch.float32, torch.float64)}  # noqa: B023
+        rows.append(f"| adversarial training, {model}, float64 | {len(seeds)} nets as one stack, n={adv_n}, "
+                    f"m={adv_width}, PGD {adv_steps} steps, 1 epoch | {seconds[torch.float64]:.2f} s | float64 / "
+                    f"float32 = {seconds[torch.float64] / seconds[torch.float32]:.2f} |\n")
+    return "".join(rows)
 
 
 def _denormal_rows(device: torch.device) -> str:
