@@ -24,6 +24,11 @@
 # `sum_k |x_k . x_j|`; "the change" is the total displacement of the n attention outputs,
 # `sum_i ||f_i(X') - f_i(X)||`. We use unnormalised features here (the kernel of Thm 4.1) and
 # also report the l2-normalised rows that MLP-Attn actually consumes.
+#
+# **Which run this copy holds.** The `profile` parameter below (papermill injects its own
+# cell after it) names the settings: `notebooks/` keeps the `quick` profile (small, on CPU,
+# re-executed by CI); the paper-scale run, with every output, is
+# `figures/executed/01_gram_induced_kernel.ipynb`, and the README sets its verdicts beside the paper's.
 
 # %%
 import matplotlib.pyplot as plt

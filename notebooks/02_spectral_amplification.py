@@ -21,6 +21,11 @@
 # where a naive eigenvalue ratio comes out negative or ~1e16. We therefore report it as a
 # function of n with the numerical rank, check `kappa(G~) = kappa(G)^3` directly only where
 # float64 can resolve it, and use the singular values of X (`sigma^6`) beyond.
+#
+# **Which run this copy holds.** The `profile` parameter below (papermill injects its own
+# cell after it) names the settings: `notebooks/` keeps the `quick` profile (small, on CPU,
+# re-executed by CI); the paper-scale run, with every output, is
+# `figures/executed/02_spectral_amplification.ipynb`, and the README sets its verdicts beside the paper's.
 
 # %%
 import math

@@ -29,6 +29,11 @@
 # Training: Adam (lr 1e-3, batch 128, weight decay 1e-3), cross-entropy on 10 classes, only
 # W trained, NTK scaling `1/sqrt(m)`, signs `a` fixed. 2L-ReLU sees raw pixels; MLP-Attn sees
 # the transductive attention output with rows l2-normalised.
+#
+# **Which run this copy holds.** The `profile` parameter below (papermill injects its own
+# cell after it) names the settings: `notebooks/` keeps the `quick` profile (small, on CPU,
+# re-executed by CI); the paper-scale run, with every output, is
+# `figures/executed/03_ntk_convergence.ipynb`, and the README sets its verdicts beside the paper's.
 
 # %%
 import math

@@ -31,6 +31,11 @@
 # one-hot or +-1 targets); the attack maximises the trained net's own training loss on the
 # selected points; for MLP-Attn it differentiates through the transductive attention, and after
 # the attack every attention feature (training and test) is recomputed.
+#
+# **Which run this copy holds.** The `profile` parameter below (papermill injects its own
+# cell after it) names the settings: `notebooks/` keeps the `quick` profile (small, on CPU,
+# re-executed by CI); the paper-scale run, with every output, is
+# `figures/executed/04_influence_malleability.ipynb`, and the README sets its verdicts beside the paper's.
 
 # %%
 import matplotlib.pyplot as plt

@@ -24,6 +24,11 @@
 # step. For MLP-Attn the perturbed batch rows enter the attention over the training set. The
 # malleability measurement is that of notebook 04 (top-tau points, PGD, NTK influence).
 # Results per (task, regime, model) are cached, keyed by the parameters, device and library code.
+#
+# **Which run this copy holds.** The `profile` parameter below (papermill injects its own
+# cell after it) names the settings: `notebooks/` keeps the `quick` profile (small, on CPU,
+# re-executed by CI); the paper-scale run, with every output, is
+# `figures/executed/05_adversarial_training.ipynb`, and the README sets its verdicts beside the paper's.
 
 # %%
 import ntklib as nl

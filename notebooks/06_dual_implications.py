@@ -21,6 +21,11 @@
 # alignment (Cortes et al., 2012) of the trained net's empirical NTK with the training labels
 # of that condition (centring removes the constant part that dominates kernels of
 # non-negative pixels).
+#
+# **Which run this copy holds.** The `profile` parameter below (papermill injects its own
+# cell after it) names the settings: `notebooks/` keeps the `quick` profile (small, on CPU,
+# re-executed by CI); the paper-scale run, with every output, is
+# `figures/executed/06_dual_implications.ipynb`, and the README sets its verdicts beside the paper's.
 
 # %%
 import math
