@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import datetime
+import functools
 import platform
 import statistics
 import time
@@ -206,11 +207,12 @@ def _float64_rows(device: torch.device, X: torch.Tensor, y: torch.Tensor, widths
                    adversarial_eps=0.3, adversarial_steps=adv_steps)
 
     rows = []
-    seconds = {dt: _time(lambda: width_study(dt), 1, device) for dt in (torch.float32, torch.float64)}  # noqa: B023
+    seconds = {dt: _time(functools.partial(width_study, dt), 1, device) for dt in (torch.float32, torch.float64)}
     rows.append(f"| width study, float64 | same as the batched stack | {seconds[torch.float64]:.2f} s | "
                 f"float64 / float32 = {seconds[torch.float64] / seconds[torch.float32]:.2f} |\n")
     for model in MODELS:
-        seconds = {dt: _time(lambda: adversarial(model, dt), 1, device) for dt in (torch.float32, torch.float64)}  # noqa: B023
+        seconds = {dt: _time(functools.partial(adversarial, model, dt), 1, device)
+                   for dt in (torch.float32, torch.float64)}
         rows.append(f"| adversarial training, {model}, float64 | {len(seeds)} nets as one stack, n={adv_n}, "
                     f"m={adv_width}, PGD {adv_steps} steps, 1 epoch | {seconds[torch.float64]:.2f} s | float64 / "
                     f"float32 = {seconds[torch.float64] / seconds[torch.float32]:.2f} |\n")
