@@ -21,10 +21,9 @@
 # appended (the benchmark's, the profile's timings.md when it finished, and the torch.compile /
 # CUDA graphs trial of the PGD gradient) and build/cache/; session.log and gpu_memory_mib.txt (the
 # device's memory in use during the profile, once a second) lie beside it.
-# JOBS: notebooks at a time (default auto: all at once where CUDA is seen; the first GPU session,
-# 2026-11-27, ran them one at a time: 528 s on an H200; the second, all at once: 219 s;
-# benchmarks/RESULTS.md). PROFILE=quick
-# (with NTKLIB_OUTPUT set) rehearses the session on any machine.
+# JOBS: notebooks at a time (default auto: all at once where CUDA is seen; on an H200 the paper
+# profile took 528 s one at a time and 219 s all at once, benchmarks/RESULTS.md).
+# PROFILE=quick (with NTKLIB_OUTPUT set) rehearses the session on any machine.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 deadline=$((SECONDS + ${SESSION_LIMIT:-570}))
