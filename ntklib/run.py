@@ -211,6 +211,19 @@ def _jobs(jobs: str, count: int) -> int:
     return int(jobs)
 
 
+def _warn_without_gpu(notebooks: list[str]) -> None:
+    """The paper profile's training notebooks (those with ``epochs``) are GPU work: without a
+    GPU, say so before hours of compute start (it still runs; finished steps are cached)."""
+    import torch  # noqa: PLC0415
+
+    training = [nb for nb in notebooks if "epochs" in notebook_defaults(nb)]
+    if training and not torch.cuda.is_available():
+        print(f"[paper] no GPU visible: the paper profile of {', '.join(training)} trains nets for hours on a CPU "
+              "(README, 'Cost of the paper profile', has measured step times; on one H200 the whole profile takes "
+              "minutes). Finished steps are cached, so the run can be stopped and resumed. `make smoke` runs every "
+              "paper-scale code path at 1 epoch.", file=sys.stderr, flush=True)
+
+
 def _run_profile(notebooks: list[str], profile: str, settings: dict[str, dict] | None = None,
                  jobs: int = 1) -> int:
     # the kernels run in notebooks/: folders given relative to where the runner was started
@@ -228,6 +241,8 @@ def _run_profile(notebooks: list[str], profile: str, settings: dict[str, dict] |
     for nb in notebooks:  # check every parameter file (and --set) before any compute
         overrides[nb] = {**load_profile(nb, profile), **settings.get(nb, {})}
         check_parameters(nb, overrides[nb], origin=f"profile '{profile}' with --set")
+    if profile == "paper" and not overridden:
+        _warn_without_gpu(notebooks)
     # kernels import ntklib from this checkout even where the package is not installed (a lent GPU)
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
     jobs = max(1, min(jobs, len(notebooks)))

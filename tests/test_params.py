@@ -222,6 +222,19 @@ def test_notebooks_side_by_side_keep_their_own_journals_and_timings(monkeypatch,
     assert "NTKLIB_CACHE_JOURNAL" not in os.environ and os.environ.get("OMP_NUM_THREADS") != "4"
 
 
+def test_paper_profile_without_a_gpu_says_it_takes_hours(monkeypatch, tmp_path, capsys):
+    """Training notebooks at paper scale on a CPU: a warning before the compute, not after hours;
+    none for the light notebooks or a --set run (make smoke)."""
+    _kernel_stand_in(monkeypatch, tmp_path, lambda *a, **k: None)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert run._run_profile(["01_gram_induced_kernel"], "paper") == 0
+    assert run._run_profile(["03_ntk_convergence"], "paper", {"03_ntk_convergence": {"epochs": 1}}) == 0
+    assert "no GPU visible" not in capsys.readouterr().err
+    assert run._run_profile(["01_gram_induced_kernel", "05_adversarial_training"], "paper") == 0
+    err = capsys.readouterr().err
+    assert "no GPU visible: the paper profile of 05_adversarial_training trains" in err and "01_" not in err.split("no GPU")[1]
+
+
 def test_jobs_option():
     assert run._jobs("3", 6) == 3
     assert run._jobs("auto", 6) == (6 if torch.cuda.is_available() else 1)
