@@ -113,7 +113,7 @@ def main() -> None:
     seeds = list(range(args.train_seeds))
 
     def batched():
-        train_stack(init_stack(args.d, 10, args.train_widths, seeds, device=device), Xt, y, "cross_entropy", args.epochs)
+        _width_stack(Xt, y, args.train_widths, seeds, args.epochs)
 
     def eager():
         for w in args.train_widths:
@@ -174,8 +174,7 @@ def _tf32_rows(device: torch.device, X: torch.Tensor, y: torch.Tensor, widths: l
             trained = {}
 
             def fit():
-                trained["stack"] = init_stack(X.shape[1], 10, widths, seeds, device=device)
-                train_stack(trained["stack"], X, y, "cross_entropy", epochs)
+                trained["stack"] = _width_stack(X, y, widths, seeds, epochs)
 
             seconds = _time(fit, 1, device)  # the timed run's nets are the ones compared
             stack = trained["stack"]
@@ -192,27 +191,30 @@ def _tf32_rows(device: torch.device, X: torch.Tensor, y: torch.Tensor, widths: l
             f"(relative) |\n")
 
 
+def _width_stack(X: torch.Tensor, y: torch.Tensor, widths: list[int], seeds: list[int], epochs: int):
+    """The width study's workload: one net per (width, seed) as one stack, trained on ``X`` (its
+    dtype and device) for ``epochs``; returns the trained stack."""
+    stack = init_stack(X.shape[1], 10, widths, seeds, dtype=X.dtype, device=X.device)
+    train_stack(stack, X, y, "cross_entropy", epochs)
+    return stack
+
+
 def _float64_rows(device: torch.device, X: torch.Tensor, y: torch.Tensor, widths: list[int], seeds: list[int],
                   epochs: int, adv_n: int, adv_width: int, adv_steps: int) -> str:
     """The cost of float64 against float32: the width study's batched stack and one epoch of
     adversarial training per model, each timed in both precisions. The notebooks' ``dtype``
     parameter picks the precision; on a GPU with fast float64 matrix products (H100/H200) these
     rows decide whether float32 buys any speed for its rounding (README, "precision")."""
-    def width_study(dtype):
-        train_stack(init_stack(X.shape[1], 10, widths, seeds, dtype=dtype, device=device), X.to(dtype), y,
-                    "cross_entropy", epochs)
-
-    def adversarial(model, dtype):
-        train_nets(PixelFeatures(model, X[:adv_n].to(dtype)), y[:adv_n], 10, adv_width, seeds, epochs=1,
-                   adversarial_eps=0.3, adversarial_steps=adv_steps)
-
+    precisions = (torch.float32, torch.float64)
     rows = []
-    seconds = {dt: _time(functools.partial(width_study, dt), 1, device) for dt in (torch.float32, torch.float64)}
+    seconds = {dt: _time(functools.partial(_width_stack, X.to(dt), y, widths, seeds, epochs), 1, device)
+               for dt in precisions}
     rows.append(f"| width study, float64 | same as the batched stack | {seconds[torch.float64]:.2f} s | "
                 f"float64 / float32 = {seconds[torch.float64] / seconds[torch.float32]:.2f} |\n")
+    epochs_in = {dt: _adversarial_epochs(device, X.shape[1], adv_n, adv_width, adv_steps, len(seeds), dt)
+                 for dt in precisions}
     for model in MODELS:
-        seconds = {dt: _time(functools.partial(adversarial, model, dt), 1, device)
-                   for dt in (torch.float32, torch.float64)}
+        seconds = {dt: _time(epochs_in[dt][model], 1, device) for dt in precisions}
         rows.append(f"| adversarial training, {model}, float64 | {len(seeds)} nets as one stack, n={adv_n}, "
                     f"m={adv_width}, PGD {adv_steps} steps, 1 epoch | {seconds[torch.float64]:.2f} s | float64 / "
                     f"float32 = {seconds[torch.float64] / seconds[torch.float32]:.2f} |\n")
@@ -299,11 +301,12 @@ def _pgd_launch_rows(device: torch.device, steps: int) -> str:
     return rows
 
 
-def _adversarial_epochs(device: torch.device, d: int, n: int, width: int, steps: int, num_seeds: int) -> dict:
+def _adversarial_epochs(device: torch.device, d: int, n: int, width: int, steps: int, num_seeds: int,
+                        dtype: torch.dtype = torch.float32) -> dict:
     """Per model, a callable that trains ``num_seeds`` nets as one stack for one adversarial
-    epoch on ``n`` random points in ``[0, 1]^d`` (the workload of notebook 05)."""
+    epoch on ``n`` random points in ``[0, 1]^d`` (the workload of notebook 05), in ``dtype``."""
     gen = torch.Generator().manual_seed(0)
-    X = torch.rand(n, d, generator=gen).to(device)
+    X = torch.rand(n, d, generator=gen).to(device, dtype)
     y = torch.randint(0, 10, (n,), generator=gen).to(device)
     seeds = list(range(num_seeds))
 
