@@ -25,10 +25,10 @@ $(VENV)/.done: pyproject.toml
 setup: $(VENV)/.done
 
 run: setup  ## execute the notebooks with PROFILE (quick | paper), writing figures and results
-	$(PY) -m ntklib.run --profile $(PROFILE) --jobs $(JOBS) $(NOTEBOOKS)
+	$(PY) -m ntklib --profile $(PROFILE) --jobs $(JOBS) $(NOTEBOOKS)
 
 smoke: setup  ## paper parameters at 1 epoch into build/smoke: every paper-scale code path on CPU (~6 min)
-	NTKLIB_OUTPUT=build/smoke NTKLIB_RESULT_CACHE=build/smoke/cache $(PY) -m ntklib.run --profile paper \
+	NTKLIB_OUTPUT=build/smoke NTKLIB_RESULT_CACHE=build/smoke/cache $(PY) -m ntklib --profile paper \
 		--set epochs=1 $(NOTEBOOKS)
 
 test: setup  ## unit tests, pair sync, environment check, nbval over the committed notebooks
@@ -36,7 +36,7 @@ test: setup  ## unit tests, pair sync, environment check, nbval over the committ
 	NTKLIB_PROGRESS=0 NTKLIB_RECOMPUTE=1 $(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg notebooks
 
 refresh: setup  ## re-execute notebooks/*.ipynb in place (after editing a .py), for committing
-	$(PY) -m ntklib.run --refresh-committed $(NOTEBOOKS)
+	$(PY) -m ntklib --refresh-committed $(NOTEBOOKS)
 
 lab: setup
 	$(VENV)/bin/jupyter lab notebooks

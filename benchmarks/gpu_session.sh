@@ -7,7 +7,7 @@
 #   on the GPU:  source .gpu/env.sh && bash benchmarks/gpu_session.sh [notebooks...]
 #                (device tool: carry [".gpu"], and "build/cache" too to resume an earlier run;
 #                timeout_s 600)
-#   back here:   tar xzf <files_at>/gpu_outputs.tgz && python -m ntklib.run --update-readme && git status
+#   back here:   tar xzf <files_at>/gpu_outputs.tgz && python -m ntklib --update-readme && git status
 #
 # The whole session keeps inside SESSION_LIMIT seconds (default 570, so a 600 s call always ends
 # with the archive made): the GPU tests get at most TEST_LIMIT, the profile whatever is left
@@ -64,7 +64,7 @@ if command -v nvidia-smi >/dev/null; then
   nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -l 1 > "$out/gpu_memory_mib.txt" 2>/dev/null &
   sampler=$!
 fi
-stage "$profile profile" "$(($(left) - ${RESERVE:-120}))" python3 -m ntklib.run --profile "$profile" --jobs "${JOBS:-auto}" "$@"
+stage "$profile profile" "$(($(left) - ${RESERVE:-120}))" python3 -m ntklib --profile "$profile" --jobs "${JOBS:-auto}" "$@"
 run_rc=$?
 if [ -n "$sampler" ]; then
   kill "$sampler" 2>/dev/null

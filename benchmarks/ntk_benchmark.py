@@ -31,10 +31,11 @@ import torch
 
 os.environ.setdefault("NTKLIB_PROGRESS", "0")  # keep bars out of the printed table
 
-from ntklib.malleability import PixelFeatures, train_net, train_nets
+from ntklib.nets import train_net, train_nets
 from ntklib.models import MODELS, init_stack
 from ntklib.ntk import empirical_ntk, jacobian_ntk
-from ntklib.training import train_stack
+from ntklib.pixels import PixelFeatures
+from ntklib.training import TrainingSettings, train_stack
 
 
 def _time(fn, repeats: int, device: torch.device, warmup: bool = True) -> float:
@@ -118,7 +119,8 @@ def main() -> None:
     def eager():
         for w in args.train_widths:
             for s in seeds:
-                train_stack(init_stack(args.d, 10, [w], [s], device=device), Xt, y, "cross_entropy", args.epochs)
+                train_stack(init_stack(args.d, 10, [w], [s], device=device), Xt, y, "cross_entropy",
+                            TrainingSettings(epochs=args.epochs))
 
     t_batched = _time(batched, 1, device)
     t_eager = _time(eager, 1, device)
@@ -128,10 +130,12 @@ def main() -> None:
     adversarial = {}
     for model in MODELS:
         features = PixelFeatures(model, Xa)
-        settings = dict(epochs=1, adversarial_eps=0.3, adversarial_steps=args.adv_steps)
+        one_epoch = TrainingSettings(epochs=1)
+        settings = dict(adversarial_eps=0.3, adversarial_steps=args.adv_steps)
         adversarial[model] = (
-            _time(lambda: train_nets(features, ya, 10, args.adv_width, seeds, **settings), 1, device),
-            _time(lambda: [train_net(features, ya, 10, args.adv_width, s, **settings) for s in seeds], 1, device))
+            _time(lambda: train_nets(features, ya, 10, args.adv_width, seeds, one_epoch, **settings), 1, device),
+            _time(lambda: [train_net(features, ya, 10, args.adv_width, s, one_epoch, **settings) for s in seeds], 1,
+                  device))
     adv_rows = "".join(
         f"| adversarial training, {model}, seeds as one batched stack | {len(seeds)} nets, n={args.adv_n}, "
         f"m={args.adv_width}, PGD {args.adv_steps} steps, 1 epoch | {t_b:.2f} s | |\n"
@@ -195,7 +199,7 @@ def _width_stack(X: torch.Tensor, y: torch.Tensor, widths: list[int], seeds: lis
     """The width study's workload: one net per (width, seed) as one stack, trained on ``X`` (its
     dtype and device) for ``epochs``; returns the trained stack."""
     stack = init_stack(X.shape[1], 10, widths, seeds, dtype=X.dtype, device=X.device)
-    train_stack(stack, X, y, "cross_entropy", epochs)
+    train_stack(stack, X, y, "cross_entropy", TrainingSettings(epochs=epochs))
     return stack
 
 
@@ -238,7 +242,7 @@ def _denormal_rows(device: torch.device) -> str:
     def fit():
         stack = init_stack(784, 10, [512], [0, 1, 2])
         stack.W[: stack.W.shape[0] // 2] = 1e-39  # half the units dead, their weights subnormal
-        train_stack(stack, X, y, "cross_entropy", 3)
+        train_stack(stack, X, y, "cross_entropy", TrainingSettings(epochs=3))
 
     flushed = _time(fit, 1, device)
     kept = training.flush_denormals, training.zero_subnormals
@@ -281,7 +285,7 @@ def _pgd_launch_rows(device: torch.device, steps: int) -> str:
     """Kernel launches of one PGD call of adversarial training (3 nets, one batch), closed-form
     pixel gradient vs autograd through the same loss."""
     from ntklib.attacks import pgd  # noqa: PLC0415
-    from ntklib.malleability import PixelLoss  # noqa: PLC0415
+    from ntklib.pixels import PixelLoss  # noqa: PLC0415
 
     gen = torch.Generator().manual_seed(0)
     X = torch.rand(256, 64, generator=gen).to(device)
@@ -311,7 +315,7 @@ def _adversarial_epochs(device: torch.device, d: int, n: int, width: int, steps:
     seeds = list(range(num_seeds))
 
     def epoch(features):
-        return lambda: train_nets(features, y, 10, width, seeds, epochs=1, adversarial_eps=0.3,
+        return lambda: train_nets(features, y, 10, width, seeds, TrainingSettings(epochs=1), adversarial_eps=0.3,
                                   adversarial_steps=steps)
 
     return {model: epoch(PixelFeatures(model, X)) for model in MODELS}
@@ -329,7 +333,7 @@ def _compile_section(device: torch.device, d: int, n: int, width: int, steps: in
     off by a time limit keeps what it finished. The library stays eager unless this shows a gain
     that outweighs the compilation time of a notebook's run.
     """
-    from ntklib import malleability  # noqa: PLC0415
+    from ntklib import pixels  # noqa: PLC0415
 
     fits = _adversarial_epochs(device, d, n, width, steps, num_seeds)
     setting = f"{num_seeds} nets, n={n}, d={d}, m={width}, PGD {steps} steps, 1 epoch"
@@ -345,7 +349,7 @@ def _compile_section(device: torch.device, d: int, n: int, width: int, steps: in
 | measurement | setting | time | ratio |
 |---|---|---|---|
 """)
-    eager_grad = malleability.PixelLoss.grad
+    eager_grad = pixels.PixelLoss.grad
     # what is likeliest to pay first, should a time limit cut the run: CUDA graphs, on MLP-Attn (the
     # most launches per step)
     modes = (["reduce-overhead"] if device.type == "cuda" else []) + ["default"]
@@ -356,7 +360,7 @@ def _compile_section(device: torch.device, d: int, n: int, width: int, steps: in
         emit(f"| adversarial training, {model}, eager PGD gradient | {setting} | {t_eager:.2f} s | |\n")
         for mode in modes:
             try:
-                malleability.PixelLoss.grad = torch.compile(eager_grad, mode=mode, dynamic=False)
+                pixels.PixelLoss.grad = torch.compile(eager_grad, mode=mode, dynamic=False)
                 warm = _time(fit, 1, device, warmup=False)  # compiles one graph per batch shape
                 t_mode = _time(lambda: found.__setitem__(mode, fit()), 1, device, warmup=False)
                 moved = max(float((a.W - b.W).norm() / b.W.norm()) for a, b in zip(found[mode], found["eager"]))
@@ -367,7 +371,7 @@ def _compile_section(device: torch.device, d: int, n: int, width: int, steps: in
                 emit(f"| adversarial training, {model}, torch.compile(mode={mode!r}) | same | failed | "
                      f"{type(error).__name__}: {str(error).splitlines()[0][:120] if str(error) else ''} |\n")
             finally:
-                malleability.PixelLoss.grad = eager_grad
+                pixels.PixelLoss.grad = eager_grad
                 torch._dynamo.reset()
 
 
@@ -409,14 +413,14 @@ one warm-up epoch.
 
 
 def _profile_timings(profile: str) -> str:
-    """Run ``python -m ntklib.run --profile P --recompute`` and return its timings table."""
+    """Run ``python -m ntklib --profile P --recompute`` and return its timings table."""
     import subprocess  # noqa: PLC0415
     import sys  # noqa: PLC0415
 
-    from ntklib.paths import output_root  # noqa: PLC0415
+    from ntklib.harness.paths import output_root  # noqa: PLC0415
 
-    subprocess.run([sys.executable, "-m", "ntklib.run", "--profile", profile, "--recompute"], check=True)
-    return "\nWhole profile, notebook by notebook (`ntklib.run`, recomputing):\n\n" + (
+    subprocess.run([sys.executable, "-m", "ntklib", "--profile", profile, "--recompute"], check=True)
+    return "\nWhole profile, notebook by notebook (`python -m ntklib`, recomputing):\n\n" + (
         output_root(profile) / "timings.md").read_text()
 
 

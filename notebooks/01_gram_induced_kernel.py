@@ -35,6 +35,8 @@ import matplotlib.pyplot as plt
 import torch
 
 import ntklib as nl
+import ntklib.harness as nh
+from ntklib.kernels import class_contrast, linattn_kernel_triple_sum, mean_by_n, relative_error, sensitivity_curve
 
 # %% tags=["parameters"]
 profile = "quick"  # output profile: quick -> build/quick/, paper -> figures/
@@ -53,14 +55,10 @@ ratio_band = 2.0  # Prop 4.5 "about": change / (||G[:,j]||_1 eps) must lie in [1
 growth_slope_min = 0.5  # Prop 4.5 "grows with n": log-log slope of the change above this
 
 # %%
-params = nl.resolve_parameters("01_gram_induced_kernel", globals())
-NOTEBOOK = "01_gram_induced_kernel"
-dev = nl.resolve_device(device)
-nl.use_style()
+study = nh.start("01_gram_induced_kernel", globals())
 data = {t: nl.load_task(t, "train", n=max(n_check, n_figure, *sensitivity_sizes), seed=seed,
                         dtype=torch.float64) for t in tasks}
 tests = {t: nl.load_task(t, "test", n=n_test, seed=seed, dtype=torch.float64) for t in tasks}
-verdicts, measurements = [], {}
 
 # %% [markdown]
 # ## 1. `K = G^3`, three ways
@@ -68,22 +66,17 @@ verdicts, measurements = [], {}
 # (b) the linear kernel of attention features, `F F^T` with `F = G X`;
 # (c) the matrix power `G^3`. All in float64; we print the largest relative disagreement.
 
-
 # %%
-def relative_error(a, b):
-    return float((a - b).abs().max() / b.abs().max())
-
-
 gen = torch.Generator().manual_seed(seed)
 for t in tasks:
-    X = data[t].X[:n_check].to(dev)
+    X = data[t].X[:n_check].to(study.device)
     G3 = torch.linalg.matrix_power(nl.gram(X), 3)
     pairs = torch.randint(n_check, (2, n_pairs), generator=gen)
-    chains = nl.linattn_kernel_triple_sum(X, X[pairs[0]], X[pairs[1]])
     F = nl.linear_attention(X, X)
-    err = {"double sum": relative_error(chains, G3[pairs[0], pairs[1]]), "F F^T": relative_error(F @ F.T, G3)}
-    measurements[f"{t}_identity"] = err
-    print(t, {k: nl.fmt_bound(v) for k, v in err.items()})
+    err = {"double sum": relative_error(linattn_kernel_triple_sum(X, X[pairs[0]], X[pairs[1]]), G3[pairs[0], pairs[1]]),
+           "F F^T": relative_error(F @ F.T, G3)}
+    study.measurements[f"{t}_identity"] = err
+    print(t, {k: nl.verdicts.fmt_bound(v) for k, v in err.items()})
 
 # %% [markdown]
 # The query side: a test point attends to the training set, so its kernel with training point
@@ -91,20 +84,19 @@ for t in tasks:
 
 # %%
 for t in tasks:
-    X, Xt = data[t].X[:n_check].to(dev), tests[t].X.to(dev)
-    features = nl.linear_attention(Xt, X) @ nl.linear_attention(X, X).T  # (n_test, n)
+    X, Xt = data[t].X[:n_check].to(study.device), tests[t].X.to(study.device)
     closed = nl.linattn_kernel(X, Xt, X)
-    chains = nl.linattn_kernel_triple_sum(X, Xt, X[:n_test])
-    err = {"features vs closed form": relative_error(features, closed),
-           "double sum vs closed form": relative_error(chains, closed[torch.arange(n_test), torch.arange(n_test)])}
-    measurements[f"{t}_query_identity"] = err
-    print(t, {k: nl.fmt_bound(v) for k, v in err.items()})
+    err = {"features vs closed form": relative_error(nl.linear_attention(Xt, X) @ nl.linear_attention(X, X).T, closed),
+           "double sum vs closed form": relative_error(linattn_kernel_triple_sum(X, Xt, X[:n_test]),
+                                                       closed[torch.arange(n_test), torch.arange(n_test)])}
+    study.measurements[f"{t}_query_identity"] = err
+    print(t, {k: nl.verdicts.fmt_bound(v) for k, v in err.items()})
 
 # %%
-worst = max(max(v.values()) for k, v in measurements.items() if "identity" in k)
-verdicts.append(nl.Verdict.from_test(
+worst = max(max(v.values()) for k, v in study.measurements.items() if "identity" in k)
+study.judge(nl.Verdict.from_test(
     "Thm 4.1", "K_LinAttn = G^3 (double sum, attention features, matrix power)",
-    "exact identity", f"max relative error {nl.fmt_bound(worst)} (n={n_check}, float64)", worst < identity_rtol))
+    "exact identity", f"max relative error {nl.verdicts.fmt_bound(worst)} (n={n_check}, float64)", worst < identity_rtol))
 
 # %% [markdown]
 # ## 2. A data-dependent kernel
@@ -113,11 +105,10 @@ verdicts.append(nl.Verdict.from_test(
 
 # %%
 for t in tasks:
-    X = data[t].X.to(dev)
-    a, b = X[0:1], X[1:2]
-    values = {n: float(nl.linattn_kernel(X[:n], a, b)) for n in sensitivity_sizes}
-    poly = float(nl.polynomial_kernel(a, b))
-    print(t, "K_LinAttn(x_0, x_1) by n:", {n: nl.fmt(v) for n, v in values.items()}, "| (x_0.x_1)^3 =", nl.fmt(poly))
+    X = data[t].X.to(study.device)
+    values = {n: float(nl.linattn_kernel(X[:n], X[0:1], X[1:2])) for n in sensitivity_sizes}
+    print(t, "K_LinAttn(x_0, x_1) by n:", {n: nl.fmt(v) for n, v in values.items()},
+          "| (x_0.x_1)^3 =", nl.fmt(float(nl.polynomial_kernel(X[0:1], X[1:2]))))
 
 # %% [markdown]
 # The chain at work: the three kernels on `n_figure` points sorted by class, each
@@ -129,21 +120,17 @@ for t in tasks:
 # %%
 fig, axes = plt.subplots(len(tasks), 3, figsize=(9, 3 * len(tasks)), squeeze=False)
 for row, t in enumerate(tasks):
-    X, y = data[t].X[:n_figure], data[t].y[:n_figure]
-    order = torch.argsort(y, stable=True)
-    X, y = X[order], y[order]
+    order = torch.argsort(data[t].y[:n_figure], stable=True)
+    X, y = data[t].X[:n_figure][order], data[t].y[:n_figure][order]
     kernels = {"G = X X^T": nl.gram(X), "G^3 (linearized attention)": nl.linattn_kernel(X),
                "(x.y)^3 (polynomial)": nl.polynomial_kernel(X)}
     for ax, (name, K) in zip(axes[row], kernels.items()):
-        d = torch.sqrt(torch.diagonal(K))
-        cosine = K / (d[:, None] * d[None, :])
+        cosine = K / torch.outer(torch.diagonal(K).sqrt(), torch.diagonal(K).sqrt())
         fig.colorbar(ax.imshow(cosine, cmap="viridis", vmin=float(cosine.min()), vmax=1), ax=ax, shrink=0.8)
-        contrast = nl.class_contrast(K, y)
-        measurements[f"{t}_class_contrast_{name.split(' ')[0]}"] = contrast
+        contrast = study.measurements[f"{t}_class_contrast_{name.split(' ')[0]}"] = class_contrast(K, y)
         ax.set_title(f"{t}: {name}\nclass contrast {nl.fmt(contrast)}", fontsize=8)
         ax.set_xticks([]), ax.set_yticks([])
-nl.save_figure(fig, profile, NOTEBOOK, "kernels_sorted_by_class")
-plt.show()
+study.figure(fig, "kernels_sorted_by_class")
 
 # %% [markdown]
 # Cubing the Gram raises every eigenvalue to the third power, so the top eigenvector (close to
@@ -153,7 +140,7 @@ plt.show()
 
 # %%
 for t in tasks:
-    print(t, {k.split("_contrast_")[1]: nl.fmt(v) for k, v in measurements.items()
+    print(t, {k.split("_contrast_")[1]: nl.fmt(v) for k, v in study.measurements.items()
               if k.startswith(f"{t}_class_contrast")})
 
 # %% [markdown]
@@ -165,18 +152,12 @@ for t in tasks:
 # kernel's features (only point j moves there).
 
 # %%
-curves = {t: nl.sensitivity_curve(data[t].X.to(dev), sensitivity_sizes, sensitivity_points,
-                                  sensitivity_eps, seed) for t in tasks}
+curves = {t: sensitivity_curve(data[t].X.to(study.device), sensitivity_sizes, sensitivity_points,
+                               sensitivity_eps, seed) for t in tasks}
 columns = ["attention_total", "bound", "attention_normalized_total", "polynomial_total", "kernel_others"]
-
-
-def mean_by_n(rows, key):
-    return [sum(r[key] for r in rows if r["n"] == n) / sensitivity_points for n in sensitivity_sizes]
-
-
-table = [[t, n, *(nl.fmt(mean_by_n(curves[t], c)[i]) for c in columns)]
-         for t in tasks for i, n in enumerate(sensitivity_sizes)]
-print(nl.save_table(["task", "n", *columns], table, profile, NOTEBOOK, "sensitivity"))
+means = {(t, c): mean_by_n(curves[t], c, sensitivity_sizes, sensitivity_points) for t in tasks for c in columns}
+study.table(["task", "n", *columns], [[t, n, *(nl.fmt(means[(t, c)][i]) for c in columns)]
+                                      for t in tasks for i, n in enumerate(sensitivity_sizes)], "sensitivity")
 
 # %%
 fig, axes = plt.subplots(1, len(tasks), figsize=(4.5 * len(tasks), 3.2), squeeze=False)
@@ -184,41 +165,26 @@ labels = {"attention_total": "attention, sum_i ||df_i||", "bound": "||G[:,j]||_1
           "attention_normalized_total": "attention, rows l2-normalised", "polynomial_total": "(x.y)^3 features"}
 for ax, t in zip(axes[0], tasks):
     for key, label in labels.items():
-        ax.loglog(sensitivity_sizes, mean_by_n(curves[t], key), marker="o", label=label)
+        ax.loglog(sensitivity_sizes, means[(t, key)], marker="o", label=label)
     ax.set(title=f"{t}: moving one point by eps={sensitivity_eps}", xlabel="n (training points)",
            ylabel="total feature displacement")
 axes[0][0].legend(fontsize=7)
-nl.save_figure(fig, profile, NOTEBOOK, "sensitivity_vs_n")
-plt.show()
+study.figure(fig, "sensitivity_vs_n")
 
 # %% [markdown]
 # ## Verdicts
 # "About `||G x_j||_1 eps`": the ratio of the measured change to that factor stays in
 # `[1/ratio_band, ratio_band]`; "grows with the data": log-log slope in n above
 # `growth_slope_min`, while the polynomial kernel's change does not depend on n at all. The
-# same growth test on l2-normalised rows (what MLP-Attn sees) is reported separately.
+# same growth test on l2-normalised rows (what MLP-Attn sees) is reported separately
+# (`nl.claims.sensitivity`).
 
 # %%
 for t in tasks:
-    rows = curves[t]
-    ratios = [r["attention_total"] / r["bound"] for r in rows]
-    slope = nl.loglog_slope(sensitivity_sizes, mean_by_n(rows, "attention_total"))
-    slope_normalized = nl.loglog_slope(sensitivity_sizes, mean_by_n(rows, "attention_normalized_total"))
-    poly = mean_by_n(rows, "polynomial_total")
-    poly_spread = max(poly) / min(poly) - 1
-    measurements[f"{t}_sensitivity"] = {"ratio_min": min(ratios), "ratio_max": max(ratios), "slope": slope,
-                                        "slope_normalized": slope_normalized, "polynomial_spread": poly_spread}
-    n_range = f"n={sensitivity_sizes[0]}..{sensitivity_sizes[-1]}, eps={sensitivity_eps}"
-    verdicts.append(nl.Verdict.from_test(
-        "Prop 4.5", f"{t}: attention change ~ ||G[:,j]||_1 eps, growing with n; polynomial flat",
-        "change <~ ||G x_j||_1 eps, grows with data; polynomial O(eps)",
-        f"change/(||G[:,j]||_1 eps) in [{nl.fmt(min(ratios))}, {nl.fmt(max(ratios))}], slope in n "
-        f"{nl.fmt(slope)}; polynomial varies {nl.fmt(poly_spread)} across n ({n_range})",
-        1 / ratio_band <= min(ratios) and max(ratios) <= ratio_band and slope > growth_slope_min and poly_spread < identity_rtol))
-    verdicts.append(nl.Verdict.from_test(
-        "Prop 4.5", f"{t}: the growth survives row l2-normalisation (MLP-Attn's input)",
-        "(not stated; our extension)", f"slope in n {nl.fmt(slope_normalized)} ({n_range})",
-        slope_normalized > growth_slope_min))
+    found, study.measurements[f"{t}_sensitivity"] = nl.claims.sensitivity(
+        t, curves[t], sensitivity_sizes, sensitivity_points, sensitivity_eps, ratio_band, growth_slope_min,
+        identity_rtol)
+    study.judge(*found)
 
 # %%
-nl.write_results(profile, NOTEBOOK, params, verdicts, measurements)
+study.finish()

@@ -34,6 +34,9 @@ import matplotlib.pyplot as plt
 import torch
 
 import ntklib as nl
+import ntklib.harness as nh
+from ntklib.spectra import amplification_curve, depth_exponents, gram_spectra, truncation_curve, width_threshold
+from ntklib.verdicts import fmt_bound
 
 # %% tags=["parameters"]
 profile = "quick"  # output profile: quick -> build/quick/, paper -> figures/
@@ -54,12 +57,8 @@ reference_n = 1000  # n at which our kappa(G) is compared with the paper's singl
 bound_decades = 0.5  # paper's m bound vs kappa^6: agreement within this many decades
 
 # %%
-params = nl.resolve_parameters("02_spectral_amplification", globals())
-NOTEBOOK = "02_spectral_amplification"
-dev = nl.resolve_device(device)
-nl.use_style()
-data = {t: nl.load_task(t, "train", n=max(sizes), seed=seed, dtype=torch.float64).X.to(dev) for t in tasks}
-verdicts, measurements = [], {}
+study = nh.start("02_spectral_amplification", globals())
+data = {t: nl.load_task(t, "train", n=max(sizes), seed=seed, dtype=torch.float64).X.to(study.device) for t in tasks}
 
 # %% [markdown]
 # ## 1. `kappa(G)` as a function of n, and `kappa(G~)` against `kappa(G)^3`
@@ -68,16 +67,16 @@ verdicts, measurements = [], {}
 # `sigma^6`, and the directly measured `kappa(G~)` where `kappa(G)^3 < direct_limit`.
 
 # %%
-spectra = {t: nl.gram_spectra(data[t], sizes) for t in tasks}  # one SVD per (task, n), reused in section 3
-curves = {t: nl.amplification_curve(data[t], sizes, direct_limit, spectra[t]) for t in tasks}
+spectra = {t: gram_spectra(data[t], sizes) for t in tasks}  # one SVD per (task, n), reused in section 3
+curves = {t: amplification_curve(data[t], sizes, direct_limit, spectra[t]) for t in tasks}
 header = ["task", "n", "rank", "kappa(G)", "naive eig ratio", "kappa(G)^3 (sigma^6)", "kappa(G~) direct",
           "direct / sigma^6"]
 rows = [[t, r["n"], r["rank"], nl.fmt(r["kappa"]),
          nl.fmt(r["naive_ratio"]) if r["rank"] == r["n"] else f"{r['naive_ratio']:+.0e} (noise)",
          nl.fmt(r["kappa_cubed"]), nl.fmt(r["direct"]) if r["direct"] else "not resolvable",
-         f"1 {nl.fmt_bound(abs(r['direct'] / r['kappa_cubed'] - 1))}" if r["direct"] else "-"]
+         f"1 {fmt_bound(abs(r['direct'] / r['kappa_cubed'] - 1))}" if r["direct"] else "-"]
         for t in tasks for r in curves[t]]
-print(nl.save_table(header, rows, profile, NOTEBOOK, "kappa_vs_n"))
+study.table(header, rows, "kappa_vs_n")
 
 # %% [markdown]
 # Where G is rank-deficient the naive ratio is meaningless (negative or ~1/eps), and
@@ -88,7 +87,7 @@ print(nl.save_table(header, rows, profile, NOTEBOOK, "kappa_vs_n"))
 for t in tasks:
     singular = [r for r in curves[t] if r["rank"] < r["n"]]
     first = f"n={singular[0]['n']} (rank {singular[0]['rank']}, kappa on the range {nl.fmt(singular[0]['kappa_range'])})" if singular else "none in this grid"
-    measurements[f"{t}_first_singular"] = singular[0]["n"] if singular else None
+    study.measurements[f"{t}_first_singular"] = singular[0]["n"] if singular else None
     print(f"{t}: first rank-deficient n: {first}")
 
 # %%
@@ -107,8 +106,7 @@ axes[0].set(xlabel="n (training points)", ylabel="condition number", title="kapp
 axes[1].set(xlabel="n (training points)", title="kappa(G~): direct vs sigma^6 (missing x: negative ratio)")
 for ax in axes:
     ax.legend(fontsize=6)
-nl.save_figure(fig, profile, NOTEBOOK, "kappa_vs_n")
-plt.show()
+study.figure(fig, "kappa_vs_n")
 
 # %% [markdown]
 # The identity itself: wherever the direct measurement is resolvable, it must agree with
@@ -120,11 +118,11 @@ checked = [(t, r) for t in tasks for r in curves[t] if r["direct"]]
 deviation = [abs(r["direct"] / r["kappa_cubed"] - 1) for _, r in checked]
 allowed = [max(identity_floor, error_bound_safety * r["direct_error_bound"]) for _, r in checked]
 largest = max(r["kappa_cubed"] for _, r in checked)
-measurements["identity_max_deviation"] = max(deviation)
-verdicts.append(nl.Verdict.from_test(
+study.measurements["identity_max_deviation"] = max(deviation)
+study.judge(nl.Verdict.from_test(
     "Thm 4.7", "kappa(G~) = kappa(G)^3, measured directly in float64",
     "exact identity", f"{len(checked)} (task, n) cases up to kappa(G)^3 = {nl.fmt(largest)}: max relative "
-    f"deviation {nl.fmt_bound(max(deviation))}, each within its float64 error bound",
+    f"deviation {fmt_bound(max(deviation))}, each within its float64 error bound",
     all(dev <= tol for dev, tol in zip(deviation, allowed))))
 
 # %% [markdown]
@@ -135,20 +133,19 @@ verdicts.append(nl.Verdict.from_test(
 # `log kappa(Gram Z_k) / log kappa(G)` with `Z_k` formed in float64 (n = `depth_n`).
 
 # %%
-depth_rows = {(t, rc): nl.depth_exponents(data[t][:depth_n], depths, recompute=rc) for t in tasks for rc in (False, True)}
-print(nl.save_table(
+depth_rows = {(t, rc): depth_exponents(data[t][:depth_n], depths, recompute=rc) for t in tasks for rc in (False, True)}
+study.table(
     ["task", "layers", "k", "kappa(G)", "kappa(Gram Z_k)", "measured exponent", "predicted", "resolved in float64"],
     [[t, "self-attending" if rc else "fixed map (paper)", r["depth"], nl.fmt(r["kappa_G"]),
       *((nl.fmt(r["kappa_Zk"]), nl.fmt(r["exponent"], 6)) if r["resolved"] else ("beyond float64", "-")),
-      r["predicted"], r["resolved"]] for (t, rc), rs in depth_rows.items() for r in rs],
-    profile, NOTEBOOK, "depth"))
+      r["predicted"], r["resolved"]] for (t, rc), rs in depth_rows.items() for r in rs], "depth")
 
 # %%
 fixed = [r for (t, rc), rs in depth_rows.items() if not rc for r in rs if r["resolved"]]
 worst = max(abs(r["exponent"] - r["predicted"]) / r["predicted"] for r in fixed)
-verdicts.append(nl.Verdict.from_test(
+study.judge(nl.Verdict.from_test(
     "Thm 4.7 remark", "k stacked layers: kappa = kappa(G)^(2k+1)", "G^(2k+1), kappa^(2k+1)",
-    f"measured exponents match 2k+1 for k={depths} (max relative deviation {nl.fmt_bound(worst)}, n={depth_n}); "
+    f"measured exponents match 2k+1 for k={depths} (max relative deviation {fmt_bound(worst)}, n={depth_n}); "
     "self-attending stacks give 3^k instead", worst < depth_rtol))
 
 # %% [markdown]
@@ -158,10 +155,10 @@ verdicts.append(nl.Verdict.from_test(
 # bound is on its range, which is what a kernel method restricted to those r directions sees.
 
 # %%
-trunc = {t: nl.truncation_curve(data[t], sizes, truncation_ranks, spectra[t]) for t in tasks}
-print(nl.save_table(["task", "n", "r", "kappa, top-r attention (range)", "kappa(G)^3, full attention"],
-                    [[t, r["n"], r["r"], nl.fmt(r["kappa_truncated"]), nl.fmt(r["kappa_full"])]
-                     for t in tasks for r in trunc[t]], profile, NOTEBOOK, "truncation"))
+trunc = {t: truncation_curve(data[t], sizes, truncation_ranks, spectra[t]) for t in tasks}
+study.table(["task", "n", "r", "kappa, top-r attention (range)", "kappa(G)^3, full attention"],
+            [[t, r["n"], r["r"], nl.fmt(r["kappa_truncated"]), nl.fmt(r["kappa_full"])] for t in tasks for r in trunc[t]],
+            "truncation")
 
 # %%
 fig, axes = plt.subplots(1, len(tasks), figsize=(4.5 * len(tasks), 3.2), squeeze=False)
@@ -173,8 +170,7 @@ for ax, t in zip(axes[0], tasks):
         ax.loglog([r["n"] for r in rs], [r["kappa_truncated"] for r in rs], marker="s", label=f"top-{rank} attention")
     ax.set(title=t, xlabel="n (training points)", ylabel="condition number of the attention Gram")
     ax.legend(fontsize=7)
-nl.save_figure(fig, profile, NOTEBOOK, "truncation")
-plt.show()
+study.figure(fig, "truncation")
 
 # %% [markdown]
 # "Bounded as n grows" is judged at the large-n end, where truncation discards most of the
@@ -186,12 +182,11 @@ plt.show()
 upper = [n for n in sizes if n >= sizes[-1] / 2]
 for t in tasks:
     full = [r["kappa_cubed"] for r in curves[t] if r["n"] in upper]
-    full_slope = nl.loglog_slope(upper, full) if all(map(math.isfinite, full)) else math.inf
+    full_slope = nl.stats.loglog_slope(upper, full) if all(map(math.isfinite, full)) else math.inf
     for rank in truncation_ranks:
         values = [r["kappa_truncated"] for r in trunc[t] if r["r"] == rank and r["n"] in upper]
-        slope = nl.loglog_slope(upper, values)
-        measurements[f"{t}_truncation_r{rank}_slope"] = slope
-        verdicts.append(nl.Verdict.from_test(
+        slope = study.measurements[f"{t}_truncation_r{rank}_slope"] = nl.stats.loglog_slope(upper, values)
+        study.judge(nl.Verdict.from_test(
             "Truncation remark", f"{t}: top-{rank} attention bounds the amplification as n grows",
             "bounded kappa, restores convergence (convergence: notebook 03)",
             f"growth exponent in n over n={upper[0]}..{upper[-1]}: {nl.fmt(slope)} truncated "
@@ -205,40 +200,24 @@ for t in tasks:
 # on our curve and compare at `reference_n` points.
 
 # %%
-width_rows, located = [], {}
-for t in tasks:
-    paper_kappa = nl.paper.KAPPA[t]
-    width_rows.append([t, "paper", "-", nl.fmt(paper_kappa), nl.fmt(paper_kappa**6), nl.fmt(nl.width_threshold(paper_kappa, width_eps))])
-    finite = [r for r in curves[t] if math.isfinite(r["kappa"])]
-    located[t] = nl.interpolate_loglog([r["n"] for r in finite], [r["kappa"] for r in finite], paper_kappa)
-    for r in curves[t]:
-        width_rows.append([t, "ours", r["n"], nl.fmt(r["kappa"]), nl.fmt(r["kappa"] ** 6),
-                           nl.fmt(nl.width_threshold(r["kappa"], width_eps))])
-relu = nl.width_threshold(1.0, width_eps, power=0)
-print(nl.save_table(["task", "source", "n", "kappa(G)", "kappa^6", f"m = kappa^6/eps^2 (eps={width_eps})"],
-                    width_rows, profile, NOTEBOOK, "width_threshold"))
-print(f"2L-ReLU for comparison: m = 1/eps^2 = {nl.fmt(relu)}")
+located = {t: nl.stats.interpolate_loglog(*zip(*((r["n"], r["kappa"]) for r in curves[t] if math.isfinite(r["kappa"]))),
+                                          nl.paper.KAPPA[t]) for t in tasks}
+width_rows = [[t, source, n, nl.fmt(kappa), nl.fmt(kappa**6), nl.fmt(width_threshold(kappa, width_eps))] for t in tasks
+              for source, n, kappa in [("paper", "-", nl.paper.KAPPA[t]), *(("ours", r["n"], r["kappa"]) for r in curves[t])]]
+study.table(["task", "source", "n", "kappa(G)", "kappa^6", f"m = kappa^6/eps^2 (eps={width_eps})"], width_rows,
+            "width_threshold")
+print(f"2L-ReLU for comparison: m = 1/eps^2 = {nl.fmt(width_threshold(1.0, width_eps, power=0))}")
 
 # %%
 for t in tasks:
-    exponent = math.log10(nl.paper.KAPPA[t] ** 6)
-    stated = math.log10(nl.paper.WIDTH_LOWER_BOUND[t])
-    verdicts.append(nl.Verdict.from_test(
-        "Thm 4.7", f"{t}: the paper's width bound follows from its kappa",
-        f"kappa(G)={nl.fmt(nl.paper.KAPPA[t])} -> m >> 1e{stated:.0f}",
-        f"kappa^6 = 1e{exponent:.2f} (eps = 1; x{nl.fmt(1 / width_eps**2)} more at eps={width_eps})",
-        abs(exponent - stated) <= bound_decades))
+    study.judge(nl.claims.width_bound_from_kappa(t, bound_decades, width_eps))
     at_ref = next((r for r in curves[t] if r["n"] == reference_n), None)
-    if at_ref is None:
-        continue
-    measurements[f"{t}_paper_kappa_at_n"] = located[t]
-    ours = f"kappa(G) = {nl.fmt(at_ref['kappa'])} at n={reference_n} (rank {at_ref['rank']}); the paper's value is reached at n~{nl.fmt(located[t])}"
-    verdicts.append(nl.Verdict.from_test(
-        "Thm 4.7", f"{t}: kappa(G) of the data set", f"kappa(G) ~ {nl.fmt(nl.paper.KAPPA[t])}", ours,
-        math.isfinite(at_ref["kappa"]) and abs(math.log10(at_ref["kappa"] / nl.paper.KAPPA[t])) <= 1))
+    if at_ref is not None:
+        study.measurements[f"{t}_paper_kappa_at_n"] = located[t]
+        study.judge(nl.claims.kappa_of_data(t, at_ref["kappa"], at_ref["rank"], reference_n, located[t]))
 
 # %% [markdown]
 # ## Verdicts
 
 # %%
-nl.write_results(profile, NOTEBOOK, params, verdicts, measurements)
+study.finish()

@@ -32,6 +32,7 @@
 
 # %%
 import ntklib as nl
+import ntklib.harness as nh
 
 # %% tags=["parameters"]
 profile = "quick"  # output profile: quick -> build/quick/, paper -> figures/
@@ -44,49 +45,41 @@ n_test = 100  # test points per task
 width = 256  # hidden width m of the trained nets
 seeds = [0]  # initialisation seeds
 epochs = 100  # training epochs (paper: 500)
+learning_rate = 0.001  # Adam (paper)
+batch_size = 128  # minibatch size (paper)
+weight_decay = 0.001  # weight decay (paper: "L2 (weight decay) 1e-3")
+weight_decay_mode = "l2"  # l2: L2 term in Adam's gradient (the paper's wording) | decoupled: AdamW
 tau = 0.1  # share of training points attacked, the most influential by |influence|
 eps = 0.3  # L-inf radius of the malleability attack
 train_eps = 0.3  # L-inf radius of adversarial training
 attack_steps = 10  # PGD iterations (attack and adversarial training)
 ridge = 0.001  # ridge of the NTK kernel regression behind the influences
-weight_decay_mode = "l2"  # l2: L2 term in Adam's gradient (the paper's wording) | decoupled: AdamW
 
 # %%
-params = nl.resolve_parameters("05_adversarial_training", globals())
-NOTEBOOK = "05_adversarial_training"
-dev = nl.resolve_device(device)
-dt = nl.resolve_dtype(dtype)
-nl.check_weight_decay_mode(weight_decay_mode)
-verdicts, measurements = [], {}
-rows = []
-cache_key = {**{k: v for k, v in params.items() if k != "profile"}, "device": str(dev)}
-num_classes = {}
-for t in tasks:
-    train, test = nl.load_task(t, "train", n=n_train, seed=seed), nl.load_task(t, "test", n=n_test, seed=seed)
-    num_classes[t] = train.num_classes
-    for regime, radius in (("standard", 0.0), ("adversarial", train_eps)):
-        for model in nl.MODELS:  # one cached step per model: an interrupted run keeps every finished stack
-            found = nl.cached(f"{NOTEBOOK}/{t}/{regime}/{model}", cache_key, lambda: nl.malleability_study(
-                t, train.X.to(dev, dt), train.y.to(dev), test.X.to(dev, dt), test.y.to(dev), train.num_classes, (model,),
-                seeds, width, epochs, tau, [("PGD", eps)], attack_steps, ridge, adversarial_eps=radius,
-                weight_decay_mode=weight_decay_mode))
-            rows += [{**r, "regime": regime} for r in found]
+study = nh.start("05_adversarial_training", globals())
+data = {t: (nl.load_task(t, "train", n=n_train, seed=seed), nl.load_task(t, "test", n=n_test, seed=seed)) for t in tasks}
+regimes = {"standard": 0.0, "adversarial": train_eps}
+
+# %% [markdown]
+# One cached step per (task, regime, model): an interrupted run keeps every finished stack.
+
+# %%
+rows = [{**r, "regime": regime} for t in tasks for regime, radius in regimes.items() for model in nl.MODELS
+        for r in study.cached(f"{t}/{regime}/{model}", lambda: nl.malleability_study(
+            *data[t], study.settings, models=(model,), seeds=seeds, width=width, tau=tau, attacks=[("PGD", eps)],
+            steps=attack_steps, ridge=ridge, adversarial_eps=radius))]
 
 # %% [markdown]
 # ## PGD flip rate, standard vs adversarial training (paper / ours, %), with clean test accuracy
 
 # %%
-flips = nl.aggregate(rows, ("task", "model", "regime"), "flip_rate")
-accuracy = nl.aggregate(rows, ("task", "model", "regime"), "test_accuracy")
-table = []
-for t in tasks:
-    for m in nl.MODELS:
-        paper_before, paper_after = nl.paper.ADV_TRAINING[(t, m)]
-        ours = [nl.fmt_spread(100 * flips[(t, m, r)][0], 100 * flips[(t, m, r)][1]) for r in ("standard", "adversarial")]
-        table.append([t, m, f"{paper_before} / {ours[0]}", f"{paper_after} / {ours[1]}",
-                      *(nl.fmt_spread(*accuracy[(t, m, r)]) for r in ("standard", "adversarial"))])
-print(nl.save_table(["task", "model", "standard: flip % (paper / ours)", "adversarial: flip % (paper / ours)",
-                     "test accuracy, standard", "test accuracy, adversarial"], table, profile, NOTEBOOK, "flip_rates"))
+flips = nl.stats.aggregate(rows, ("task", "model", "regime"), "flip_rate")
+accuracy = nl.stats.aggregate(rows, ("task", "model", "regime"), "test_accuracy")
+study.table(["task", "model", "standard: flip % (paper / ours)", "adversarial: flip % (paper / ours)",
+             "test accuracy, standard", "test accuracy, adversarial"],
+            [[t, m, *(f"{reported} / {nl.verdicts.pct(flips[(t, m, r)])}" for reported, r in zip(nl.paper.ADV_TRAINING[(t, m)], regimes)),
+              *(nl.verdicts.fmt_spread(*accuracy[(t, m, r)]) for r in regimes)] for t in tasks for m in nl.MODELS],
+            "flip_rates")
 
 # %% [markdown]
 # **How far to trust a row.** The share of attacked points is `tau`, so with `n_train` points a
@@ -98,29 +91,22 @@ print(nl.save_table(["task", "model", "standard: flip % (paper / ours)", "advers
 #
 # ## Verdicts
 # For each row: adversarial training raises the PGD flip rate (the paper's direction, for both
-# models) by more than `FLIP_MARGIN_SE` binomial standard errors of the difference of two flip
-# rates, each over the `tau n_train` attacked points of every seed (a rise inside that margin
-# is what another draw of seeds could give, and does not reproduce a rise like the paper's);
-# inconclusive where a net's test accuracy is within two binomial standard errors of chance.
+# models) by more than `nl.stats.MARGIN_SE` (2) binomial standard errors of the difference of
+# two flip rates, each over the `tau n_train` attacked points of every seed (a rise inside that
+# margin is what another draw of seeds could give, and does not reproduce a rise like the
+# paper's); inconclusive where a net's test accuracy is within two binomial standard errors of
+# chance (`nl.verdicts.untrained`, the same check in every notebook).
 
 # %%
-FLIP_MARGIN_SE = 2.0  # a flip-rate rise counts when larger than this many standard errors
-attacked = len(seeds) * nl.top_count(n_train, tau)  # attacked points over all seeds
+attacked = len(seeds) * nl.influence.top_count(n_train, tau)  # attacked points over all seeds
 settings = f"n={n_train}, m={width}, {epochs} epochs, train eps={train_eps}, {len(seeds)} seed(s)"
 for t in tasks:
     for m in nl.MODELS:
         before, after = flips[(t, m, "standard")][0], flips[(t, m, "adversarial")][0]
-        margin = nl.binomial_difference_margin(before, after, attacked, FLIP_MARGIN_SE)
-        measurements[f"{t}/{m}"] = {"standard": before, "adversarial": after}
-        paper_before, paper_after = nl.paper.ADV_TRAINING[(t, m)]
-        at_chance = nl.untrained({f"{r}": accuracy[(t, m, r)][0] for r in ("standard", "adversarial")},
-                                 num_classes[t], n_test)
-        verdicts.append(nl.Verdict.from_test(
-            "Adversarial training", f"{t}, {m}: adversarial training raises the PGD flip rate",
-            f"{paper_before}% -> {paper_after}%",
-            f"{nl.fmt(100 * before)}% -> {nl.fmt(100 * after)}% (margin {nl.fmt(100 * margin)} "
-            f"points; {settings})",
-            after - before > margin, inconclusive=at_chance))
+        study.measurements[f"{t}/{m}"] = {"standard": before, "adversarial": after}
+        study.judge(nl.claims.adversarial_training_raises_flip_rate(
+            t, m, before, after, attacked, {r: accuracy[(t, m, r)][0] for r in regimes}, data[t][0].num_classes,
+            n_test, settings))
 
 # %%
-nl.write_results(profile, NOTEBOOK, params, verdicts, measurements)
+study.finish()

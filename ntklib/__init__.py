@@ -1,31 +1,45 @@
-"""ntklib: support library for reproducing *Influence Malleability in Linearized Attention*
-(Miñoza, Medina, Ibañez; arXiv:2603.13085). Notebooks call what is re-exported here."""
+"""ntklib: the mathematics of *Influence Malleability in Linearized Attention* (Miñoza, Medina,
+Ibañez; arXiv:2603.13085) and the judging of its claims.
 
-from . import (attacks, attention, cache, convergence, data, influence, kernels, malleability, models, ntk, paper,
-               params, paths, plotting, results, runtime, spectra, training)
-from .attention import (attention_features, linear_attention, mean_pairwise_cosine, normalize_rows, stacked_attention,
-                        truncated_attention)
-from .data import DataCorruptError, DataNotFoundError, Dataset, balanced_order, load_task
-from .kernels import (class_contrast, gram, linattn_kernel, linattn_kernel_triple_sum,
-                      perturbation_sensitivity, polynomial_kernel, sensitivity_curve)
-from .params import ParameterError
-from .params import resolve as resolve_parameters
-from .plotting import save_figure, save_table, use_style
-from .results import (Verdict, aggregate, binomial_difference_margin, binomial_ratio_interval, chance_level, fmt, fmt_bound,
-                      fmt_spread, interpolate_loglog, loglog_slope, loglog_trend, paired_change, t_half_width, untrained,
-                      write_results)
-from .runtime import flush_denormals, progress, resolve_device, resolve_dtype, zero_subnormals
-from .spectra import (RankDeficientError, amplification_curve, condition_number, depth_exponents, gram_spectra,
-                      truncation_curve, gram_spectrum, naive_eigen_ratio,
-                      range_condition_number, width_threshold)
+The names below are the paper's objects, in the order of the flow (docs/architecture.md):
+data -> attention -> kernels and NTKs -> models and training -> influence and attacks -> studies
+-> verdicts. Everything else lives in the modules, e.g. ``ntklib.spectra`` (condition numbers),
+``ntklib.stats`` (margins and trends), ``ntklib.verdicts`` (rules and outcomes) and
+``ntklib.paper`` (the paper's reported numbers). The machinery that runs the notebooks
+(parameters, cache, outputs, runner) is ``ntklib.harness``; nothing here imports it.
+"""
 
-from .cache import cached
-from .convergence import convergence_study, init_distances
+from . import claims, paper, spectra, stats, verdicts
+from .attacks import run_attack
+from .attention import attention_features, linear_attention, mean_pairwise_cosine, normalize_rows, truncated_attention
+from .convergence import convergence_study
+from .data import Dataset, load_task
+from .influence import flip_rate, loo_influence, rank_correlation
+from .kernels import gram, kernel_target_alignment, linattn_kernel, polynomial_kernel
+from .malleability import INTERVENTIONS, interventions_study, malleability_study
 from .models import MODELS, NetStack, init_stack, model_inputs
-from .ntk import analytic_ntk, empirical_ntk, kernel_regression, relative_distance
-from .training import WEIGHT_DECAY_MODES, TrainingDivergedError, check_weight_decay_mode, train_stack
-from .influence import flip_rate, loo_influence, rank_correlation, top_count, top_fraction
-from .malleability import (INTERVENTIONS, PixelFeatures, interventions_study, kernel_target_alignment,
-                           malleability_study, train_net, train_nets, training_health)
+from .nets import attack_points, net_influence, train_nets
+from .ntk import analytic_ntk, empirical_ntk, kernel_regression
+from .pixels import PixelFeatures
+from .spectra import condition_number, gram_spectrum
+from .training import TrainingSettings, train_stack
+from .verdicts import Verdict, fmt
+
+__all__ = [
+    # data and attention
+    "load_task", "Dataset", "linear_attention", "attention_features", "normalize_rows", "truncated_attention",
+    "mean_pairwise_cosine",
+    # kernels, spectra, NTKs
+    "gram", "linattn_kernel", "polynomial_kernel", "kernel_target_alignment", "gram_spectrum", "condition_number",
+    "analytic_ntk", "empirical_ntk", "kernel_regression",
+    # models and training
+    "MODELS", "NetStack", "init_stack", "model_inputs", "TrainingSettings", "train_stack", "train_nets",
+    # influence and attacks
+    "PixelFeatures", "loo_influence", "net_influence", "flip_rate", "rank_correlation", "attack_points", "run_attack",
+    # studies
+    "convergence_study", "malleability_study", "interventions_study", "INTERVENTIONS",
+    # judging
+    "Verdict", "fmt", "claims", "stats", "verdicts", "spectra", "paper",
+]
 
 __version__ = "0.1.0"

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import torch
 
+from .data import Dataset
 from .models import init_stack, model_inputs
-from .results import aggregate
 from .ntk import analytic_ntk, empirical_ntk, kernel_regression, relative_distance
-from .training import loss_for, targets, train_stack
+from .stats import aggregate
+from .training import TrainingSettings, loss_for, targets, train_stack
 
 __all__ = ["init_distances", "convergence_study", "summarize"]
 
@@ -30,16 +31,18 @@ def init_distances(Z: torch.Tensor, widths: list[int], seeds: list[int], salt: i
     return [{"width": w, "seed": s, "distance": float(d)} for (w, s), d in zip(stack.labels, distances)]
 
 
-def convergence_study(model: str, X_train: torch.Tensor, y_train: torch.Tensor, X_test: torch.Tensor,
-                      y_test: torch.Tensor, num_classes: int, widths: list[int], seeds: list[int], epochs: int,
-                      ridge: float, lr: float = 1e-3, batch_size: int = 128, weight_decay: float = 1e-3,
-                      normalize_relu_inputs: bool = False, weight_decay_mode: str = "l2") -> list[dict]:
-    """Train one net per (width, seed) of ``model`` and measure the three distances for each.
+def convergence_study(model: str, train: Dataset, test: Dataset, settings: TrainingSettings, *, widths: list[int],
+                      seeds: list[int], ridge: float, normalize_relu_inputs: bool = False) -> list[dict]:
+    """Train one net per (width, seed) of ``model`` with ``settings`` (all as one stack, batches
+    drawn from the first seed) and measure the three distances for each; the analytic-NTK
+    predictor is kernel ridge regression with ``ridge``.
 
     Binary tasks (``num_classes == 2``) use one output, MSE and targets +-1; otherwise
     cross-entropy on ``num_classes`` outputs, and the kernel predictor regresses one-hot labels.
     Returns one row per net with the distances and the test accuracy of net and kernel predictor.
     """
+    train, test = train.to(settings.device, settings.torch_dtype), test.to(settings.device, settings.torch_dtype)
+    X_train, y_train, X_test, y_test, num_classes = train.X, train.y, test.X, test.y, train.num_classes
     Z_train = model_inputs(model, X_train, None, normalize_relu_inputs)
     Z_test = model_inputs(model, X_train, X_test, normalize_relu_inputs)
     binary = num_classes == 2
@@ -48,9 +51,8 @@ def convergence_study(model: str, X_train: torch.Tensor, y_train: torch.Tensor, 
     salt = 0 if model == "2L-ReLU" else 1
     stack = init_stack(Z_train.shape[1], outputs, widths, seeds, salt=salt, dtype=Z_train.dtype, device=Z_train.device)
     result = train_stack(stack, Z_train, Y.to(Z_train.dtype) if binary else y_train, loss_for(num_classes),
-                         epochs, lr, batch_size, weight_decay, seed=seeds[0], desc=model,
-                         weight_decay_mode=weight_decay_mode)
-    f_net = stack.forward(Z_test).to(torch.float64)  # (q, G, C)
+                         settings, seed=seeds[0], desc=model)
+    f_net = stack.forward(Z_test).to(torch.float64)  # (q, nets, C)
     Z_train, Z_test = Z_train.to(torch.float64), Z_test.to(torch.float64)  # kernels and solves in float64
     K_inf = analytic_ntk(Z_train)
     f_ntk = kernel_regression(K_inf, analytic_ntk(Z_test, Z_train), Y, ridge)  # (q, C)

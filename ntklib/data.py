@@ -15,6 +15,7 @@ silently wrong array.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import zipfile
@@ -80,13 +81,17 @@ class Dataset:
     X: torch.Tensor
     y: torch.Tensor
     classes: tuple[str, ...]
-    task: str
-    split: str
-    source: Path
+    task: str = "custom"
+    split: str = "train"
+    source: Path | None = None  # the file it was read from (None: made in memory)
 
     @property
     def n(self) -> int:
         return self.X.shape[0]
+
+    def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> "Dataset":
+        """The same split with ``X`` on ``device`` (in ``dtype``) and ``y`` on ``device``."""
+        return dataclasses.replace(self, X=self.X.to(device, dtype), y=self.y.to(device))
 
     @property
     def num_classes(self) -> int:

@@ -18,9 +18,12 @@ __all__ = [
     "linattn_kernel_triple_sum",
     "polynomial_kernel",
     "class_contrast",
+    "kernel_target_alignment",
     "Sensitivity",
     "perturbation_sensitivity",
     "sensitivity_curve",
+    "mean_by_n",
+    "relative_error",
 ]
 
 
@@ -73,6 +76,19 @@ def class_contrast(K: torch.Tensor, y: torch.Tensor) -> float:
     same = y[:, None] == y[None, :]
     off = ~torch.eye(len(y), dtype=torch.bool, device=K.device)
     return float(C[same & off].mean() - C[~same].mean())
+
+
+def kernel_target_alignment(K: torch.Tensor, Y: torch.Tensor) -> float:
+    """Centred kernel-target alignment (Cortes et al., 2012): ``<K_c, Y Y^T_c> / (||K_c|| ||YY^T_c||)``.
+
+    Centring removes the constant part that dominates kernels of non-negative data.
+    """
+    n = K.shape[0]
+    centre = torch.eye(n, dtype=torch.float64, device=K.device) - 1.0 / n
+    Kc = centre @ K.to(torch.float64) @ centre
+    T = Y.to(torch.float64) @ Y.to(torch.float64).T
+    Tc = centre @ T @ centre
+    return float((Kc * Tc).sum() / (Kc.norm() * Tc.norm()))
 
 
 @dataclass(frozen=True)
@@ -151,3 +167,15 @@ def sensitivity_curve(X: torch.Tensor, sizes: list[int], points: int, eps: float
             s = perturbation_sensitivity(X[:n], j, deltas[j], F=F)
             rows.append({"n": n, "j": j, **s.__dict__})
     return rows
+
+
+def relative_error(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Largest entry of ``|a - b|`` relative to the largest ``|b|``: how far an identity is from
+    exact (float64 rounding alone gives ~1e-15)."""
+    return float((a - b).abs().max() / b.abs().max())
+
+
+def mean_by_n(rows: list[dict], key: str, sizes: list[int], points: int) -> list[float]:
+    """Mean of ``key`` over the ``points`` perturbed points of each n in ``sizes``, for rows of
+    :func:`sensitivity_curve`."""
+    return [sum(r[key] for r in rows if r["n"] == n) / points for n in sizes]

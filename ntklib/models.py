@@ -71,32 +71,32 @@ class NetStack:
                                        torch.tensor(self.widths, device=self.W.device))
 
     def readout(self) -> torch.Tensor:
-        """Block matrix ``(M, G*C)``: column block g holds ``A_g / sqrt(m_g)`` on net g's rows."""
-        G, C = self.num_nets, self.num_outputs
+        """Block matrix ``(M, nets*C)``: column block g holds ``A_g / sqrt(m_g)`` on net g's rows."""
+        num_nets, C = self.num_nets, self.num_outputs
         scale = torch.cat([torch.full((m,), m**-0.5, dtype=self.A.dtype, device=self.A.device) for m in self.widths])
-        out = torch.zeros(self.W.shape[0], G, C, dtype=self.A.dtype, device=self.A.device)
+        out = torch.zeros(self.W.shape[0], num_nets, C, dtype=self.A.dtype, device=self.A.device)
         out[torch.arange(self.W.shape[0], device=self.W.device), self.net_of] = self.A * scale[:, None]
-        return out.reshape(-1, G * C)
+        return out.reshape(-1, num_nets * C)
 
     def forward(self, X: torch.Tensor, W: torch.Tensor | None = None, readout: torch.Tensor | None = None) -> torch.Tensor:
-        """Outputs of every net: ``X: (n, d)`` -> ``(n, G, C)``."""
+        """Outputs of every net: ``X: (n, d)`` -> ``(n, nets, C)``."""
         W = self.W if W is None else W
         readout = self.readout() if readout is None else readout
         hidden = torch.relu(X @ W.T)  # (n, M)
         return (hidden @ readout).reshape(X.shape[0], self.num_nets, self.num_outputs)
 
     def forward_each(self, X: torch.Tensor, W: torch.Tensor | None = None) -> torch.Tensor:
-        """Each net on its own inputs: ``X: (G, n, d)`` -> ``(n, G, C)``; nets of one width.
+        """Each net on its own inputs: ``X: (nets, n, d)`` -> ``(n, nets, C)``; nets of one width.
 
         Two batched matmuls, whatever the number of nets (``forward`` needs shared inputs).
         """
         W = self.W if W is None else W
-        G, m = self.num_nets, self.widths[0]
-        if len(set(self.widths)) != 1 or X.dim() != 3 or X.shape[0] != G:
-            raise ValueError(f"forward_each needs nets of one width and inputs (G={G}, n, d); got widths "
+        num_nets, m = self.num_nets, self.widths[0]
+        if len(set(self.widths)) != 1 or X.dim() != 3 or X.shape[0] != num_nets:
+            raise ValueError(f"forward_each needs nets of one width and inputs (nets={num_nets}, n, d); got widths "
                              f"{sorted(set(self.widths))} and inputs {tuple(X.shape)}")
-        hidden = torch.relu(X @ W.view(G, m, -1).mT)  # (G, n, m)
-        out = hidden @ (self.A.view(G, m, -1) * m**-0.5)  # (G, n, C)
+        hidden = torch.relu(X @ W.view(num_nets, m, -1).mT)  # (nets, n, m)
+        out = hidden @ (self.A.view(num_nets, m, -1) * m**-0.5)  # (nets, n, C)
         return out.transpose(0, 1)
 
     def weight_rms(self) -> float:

@@ -39,7 +39,7 @@ def empirical_ntk(stack: NetStack, X1: torch.Tensor, X2: torch.Tensor | None = N
     """Class-diagonal empirical NTK of every net in the stack, in closed form.
 
     ``(X1 X2^T) * (S1_g S2_g^T) / m_g`` per net g, never materialising a Jacobian:
-    ``(n1, d), (n2, d) -> (G, n1, n2)``. ``W`` defaults to the stack's current weights.
+    ``(n1, d), (n2, d) -> (nets, n1, n2)``. ``W`` defaults to the stack's current weights.
     """
     X2 = X1 if X2 is None else X2
     W = stack.W if W is None else W

@@ -6,7 +6,8 @@ they measure and compute verdicts from the measurement.
 
 from __future__ import annotations
 
-__all__ = ["KAPPA", "WIDTH_LOWER_BOUND", "NTK_DISTANCE", "FLIP_RATE", "FLIP_RATE_BINARY", "ADV_TRAINING"]
+__all__ = ["KAPPA", "WIDTH_LOWER_BOUND", "NTK_DISTANCE", "FLIP_RATE", "FLIP_RATE_BINARY", "ADV_TRAINING", "flip_rates",
+           "flip_rate"]
 
 # Thm 4.7: kappa(G) per data set, and the width bound m >> kappa^6 stated from it.
 KAPPA = {"mnist": 1.2e3, "cifar10": 8.7e3}
@@ -40,3 +41,16 @@ ADV_TRAINING = {
     ("cifar10", "2L-ReLU"): (3.1, 36.5),
     ("cifar10", "MLP-Attn"): (19.1, 38.6),
 }
+
+
+def flip_rates(task: str) -> dict[str, dict[str, float]]:
+    """The paper's flip rates (%) of a task at eps = 0.3: ``{model: {attack: rate}}``; empty
+    where the paper reports none."""
+    table = {**FLIP_RATE, **FLIP_RATE_BINARY}
+    return {model: table[(t, model)] for (t, model) in table if t == task}
+
+
+def flip_rate(task: str, model: str, attack: str) -> float | str:
+    """The paper's flip rate (%) of one task, model and attack at eps = 0.3, or "-" where it
+    reports none."""
+    return flip_rates(task).get(model, {}).get(attack, "-")

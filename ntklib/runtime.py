@@ -11,7 +11,7 @@ from typing import TypeVar
 import torch
 from tqdm import tqdm  # plain text bars: tqdm.auto warns (with a local path) without ipywidgets
 
-__all__ = ["resolve_device", "resolve_dtype", "progress", "flush_denormals", "zero_subnormals"]
+__all__ = ["DTYPES", "resolve_device", "resolve_dtype", "progress", "flush_denormals", "zero_subnormals"]
 
 T = TypeVar("T")
 
@@ -75,7 +75,7 @@ def progress(iterable: Iterable[T], desc: str = "", total: int | None = None) ->
 
     ``1`` (default): the notebook or console, as usual. ``0``: nowhere (tests, committed
     outputs). ``terminal``: the process's own stderr, which a notebook kernel shares with the
-    program that started it: ``python -m ntklib.run`` sets it, so long work shows progress in
+    program that started it: ``python -m ntklib`` sets it, so long work shows progress in
     the runner's terminal while the executed notebooks stay free of bars.
     """
     mode = os.environ.get("NTKLIB_PROGRESS", "1")

@@ -20,9 +20,10 @@ import torch
 import torch.nn.functional as F
 
 from .models import NetStack
-from .runtime import flush_denormals, progress, zero_subnormals
+from .runtime import DTYPES, flush_denormals, progress, zero_subnormals
 
-__all__ = ["WEIGHT_DECAY_MODES", "check_weight_decay_mode", "TrainingDivergedError", "TrainResult", "binary_targets", "targets", "loss_for", "stack_loss", "train_stack"]
+__all__ = ["WEIGHT_DECAY_MODES", "TrainingSettings", "check_weight_decay_mode", "TrainingDivergedError",
+           "TrainResult", "binary_targets", "targets", "loss_for", "stack_loss", "train_stack"]
 
 
 WEIGHT_DECAY_MODES = ("l2", "decoupled")
@@ -36,6 +37,42 @@ def check_weight_decay_mode(mode: str) -> str:
     return mode
 
 
+@dataclass(frozen=True)
+class TrainingSettings:
+    """How the nets of a study are trained (the paper's settings by default) and where.
+
+    ``dtype`` is the precision nets are trained and attacked in (``"float64"`` makes results
+    independent of the machine; kernels and solves are float64 whatever it is); ``device`` the
+    torch device the study moves its data to. Every field is checked on construction, so a bad
+    setting fails before any compute.
+    """
+
+    epochs: int = 500
+    learning_rate: float = 1e-3
+    batch_size: int = 128
+    weight_decay: float = 1e-3
+    weight_decay_mode: str = "l2"  # "l2" (Adam with an L2 term, the paper's wording) | "decoupled" (AdamW)
+    dtype: str = "float64"
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        check_weight_decay_mode(self.weight_decay_mode)
+        problems = [f"{name}={value!r} must be {rule}" for name, value, ok, rule in (
+            ("epochs", self.epochs, isinstance(self.epochs, int) and self.epochs >= 1, "a positive integer"),
+            ("batch_size", self.batch_size, isinstance(self.batch_size, int) and self.batch_size >= 1,
+             "a positive integer"),
+            ("learning_rate", self.learning_rate, 0 < self.learning_rate < float("inf"), "positive and finite"),
+            ("weight_decay", self.weight_decay, 0 <= self.weight_decay < float("inf"), "non-negative and finite"),
+            ("dtype", self.dtype, self.dtype in DTYPES, f"one of {sorted(DTYPES)}"),
+        ) if not ok]
+        if problems:
+            raise ValueError("training settings: " + "; ".join(problems))
+
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        return DTYPES[self.dtype]
+
+
 class TrainingDivergedError(RuntimeError):
     """The loss of at least one net became NaN or infinite."""
 
@@ -44,7 +81,7 @@ class TrainingDivergedError(RuntimeError):
 class TrainResult:
     W0: torch.Tensor  # (M, d) initial weights
     W: torch.Tensor  # (M, d) trained weights
-    losses: torch.Tensor  # (epochs, G) mean training loss of each net per epoch
+    losses: torch.Tensor  # (epochs, nets) mean training loss of each net per epoch
 
 
 def binary_targets(y: torch.Tensor) -> torch.Tensor:
@@ -64,53 +101,57 @@ def loss_for(num_classes: int) -> str:
 
 
 def stack_loss(outputs: torch.Tensor, y: torch.Tensor, loss: str) -> torch.Tensor:
-    """Per-net batch-mean losses ``(G,)`` for outputs ``(B, G, C)``.
+    """Per-net batch-mean losses ``(nets,)`` for outputs ``(B, nets, C)``.
 
     ``y``: classes ``(B,)`` or targets ``(B, C)`` shared by every net, or one per net with a
-    net axis, ``(B, G)`` classes or ``(B, G, C)`` targets (nets trained on their own batches).
+    net axis, ``(B, nets)`` classes or ``(B, nets, C)`` targets (nets trained on their own batches).
     """
-    B, G, C = outputs.shape
+    B, num_nets, C = outputs.shape
     if loss == "cross_entropy":
-        classes = y[:, None].expand(B, G) if y.dim() == 1 else y
-        per = F.cross_entropy(outputs.reshape(B * G, C), classes.reshape(-1), reduction="none")
-        return per.reshape(B, G).mean(0)
+        classes = y[:, None].expand(B, num_nets) if y.dim() == 1 else y
+        per = F.cross_entropy(outputs.reshape(B * num_nets, C), classes.reshape(-1), reduction="none")
+        return per.reshape(B, num_nets).mean(0)
     if loss == "mse":
         target = y[:, None, :] if y.dim() == 2 else y
         return ((outputs - target.to(outputs.dtype)) ** 2).sum(-1).mean(0)
     raise ValueError(f"loss must be 'cross_entropy' or 'mse', not '{loss}'")
 
 
-def train_stack(stack: NetStack, X: torch.Tensor, y: torch.Tensor, loss: str, epochs: int, lr: float = 1e-3,
-                batch_size: int = 128, weight_decay: float = 1e-3, seed: int = 0, desc: str = "train",
+def train_stack(stack: NetStack, X: torch.Tensor, y: torch.Tensor, loss: str, settings: TrainingSettings,
+                seed: int = 0, desc: str = "train",
                 batch_inputs: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
-                own_batches: list[int] | None = None, weight_decay_mode: str = "l2") -> TrainResult:
-    """Train every net of ``stack`` in place on ``X: (n, d)``; batches drawn from ``seed``.
+                own_batches: list[int] | None = None) -> TrainResult:
+    """Train every net of ``stack`` in place on ``X: (n, d)`` with ``settings`` (epochs, learning
+    rate, batch size, weight decay and its mode; its dtype and device are the data's business);
+    batches drawn from ``seed``.
 
     ``own_batches``, one seed per net, gives each net its own batch order, drawn as if it were
     trained alone with that seed (so a net trained in a stack equals the net trained alone);
-    the nets then need equal widths, and ``X: (G, n, d)`` and ``y: (G, n)`` or ``(G, n, C)``
+    the nets then need equal widths, and ``X: (nets, n, d)`` and ``y: (nets, n)`` or ``(nets, n, C)``
     may hold one data set per net. The nets run as one batched matmul either way.
 
     ``batch_inputs(batch_indices, W)``, when given, supplies each batch's inputs instead of
     ``X[batch]`` (adversarial training builds them against the current weights); with
-    ``own_batches`` the indices are ``(G, B)`` and the inputs ``(G, B, d)``.
+    ``own_batches`` the indices are ``(nets, B)`` and the inputs ``(nets, B, d)``.
 
-    ``weight_decay_mode``: ``"l2"`` (Adam with an L2 term, the paper's wording) or
+    ``settings.weight_decay_mode``: ``"l2"`` (Adam with an L2 term, the paper's wording) or
     ``"decoupled"`` (AdamW); see the module docstring.
 
     Raises :class:`TrainingDivergedError` naming the nets, the epoch and the settings as soon
     as an epoch's loss is not finite.
     """
-    check_weight_decay_mode(weight_decay_mode)
-    G = stack.num_nets
+    epochs, lr, batch_size = settings.epochs, settings.learning_rate, settings.batch_size
+    weight_decay, weight_decay_mode = settings.weight_decay, settings.weight_decay_mode
+    num_nets = stack.num_nets
     per_net_data = own_batches is not None and X.dim() == 3
     if own_batches is not None:
-        if len(own_batches) != G:
-            raise ValueError(f"own_batches needs one seed per net: {len(own_batches)} seeds for {G} nets")
+        if len(own_batches) != num_nets:
+            raise ValueError(f"own_batches needs one seed per net: {len(own_batches)} seeds for {num_nets} nets")
         if len(set(stack.widths)) != 1:
             raise ValueError(f"own_batches needs nets of one width, not {sorted(set(stack.widths))}")
-        if per_net_data and (X.shape[0] != G or len(y) != G):
-            raise ValueError(f"per-net data must have one set per net: X {tuple(X.shape)}, y {tuple(y.shape)}, {G} nets")
+        if per_net_data and (X.shape[0] != num_nets or len(y) != num_nets):
+            raise ValueError(f"per-net data must have one set per net: X {tuple(X.shape)}, y {tuple(y.shape)}, "
+                             f"{num_nets} nets")
     if X.shape[-1] != stack.W.shape[1]:
         raise ValueError(f"inputs have d={X.shape[-1]} but the nets expect d={stack.W.shape[1]}")
     n = X.shape[-2]
@@ -128,11 +169,11 @@ def train_stack(stack: NetStack, X: torch.Tensor, y: torch.Tensor, loss: str, ep
     except RuntimeError:
         optimizer = adam([W], lr=lr, weight_decay=weight_decay)
     gens = [torch.Generator().manual_seed(s) for s in ([seed] if own_batches is None else own_batches)]
-    nets = torch.arange(G, device=X.device)[:, None]
-    history = torch.zeros(epochs, G, dtype=torch.float64)
+    nets = torch.arange(num_nets, device=X.device)[:, None]
+    history = torch.zeros(epochs, num_nets, dtype=torch.float64)
     with flush_denormals():  # on this thread; zero_subnormals below covers torch's workers
         for epoch in progress(range(epochs), desc=desc):
-            total = torch.zeros(G, dtype=X.dtype, device=X.device)
+            total = torch.zeros(num_nets, dtype=X.dtype, device=X.device)
             orders = torch.stack([torch.randperm(n, generator=g) for g in gens]).to(X.device)
             for batch in orders.split(batch_size, dim=1):
                 if own_batches is None:

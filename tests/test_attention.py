@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from ntklib import (attention_features, linear_attention, mean_pairwise_cosine, normalize_rows, stacked_attention,
+from ntklib.attention import (attention_features, linear_attention, mean_pairwise_cosine, normalize_rows, stacked_attention,
                     truncated_attention)
 
 RTOL = 1e-10  # float64 identities

@@ -1,6 +1,6 @@
 """The on-disk cache of expensive steps."""
 
-from ntklib.cache import cached, read_journal
+from ntklib.harness.cache import cached, read_journal
 
 
 def test_cache_serves_stored_results_and_recomputes_on_request(tmp_path, monkeypatch):
@@ -36,7 +36,7 @@ def test_journal_says_which_steps_were_reused_and_what_they_cost(tmp_path, monke
 
 def test_code_hash_ignores_docstrings_comments_and_layout_but_not_code(tmp_path):
     """Editing a docstring must not throw away hours of cached training; editing code must."""
-    from ntklib.cache import _code_hash
+    from ntklib.harness.cache import _code_hash
 
     def package(name: str, source: str):
         folder = tmp_path / name

@@ -1,7 +1,9 @@
 import torch
 
-import ntklib as nl
+from ntklib import models
 from ntklib.convergence import convergence_study, summarize
+from ntklib.data import Dataset
+from ntklib.training import TrainingSettings
 
 
 def test_summarize_keeps_row_order_and_averages_seeds():
@@ -15,8 +17,9 @@ def test_summarize_keeps_row_order_and_averages_seeds():
 def test_convergence_study_reports_every_net(gen):
     X, Xt = torch.rand(40, 6, generator=gen), torch.rand(10, 6, generator=gen)
     y, yt = torch.randint(0, 2, (40,), generator=gen), torch.randint(0, 2, (10,), generator=gen)
-    for model in nl.MODELS:
-        rows = convergence_study(model, X, y, Xt, yt, 2, [8, 32], [0, 1], epochs=2, ridge=0.1)
+    for model in models.MODELS:
+        rows = convergence_study(model, Dataset(X, y, ("a", "b")), Dataset(Xt, yt, ("a", "b"), split="test"),
+                                 TrainingSettings(epochs=2, dtype="float32"), widths=[8, 32], seeds=[0, 1], ridge=0.1)
         assert [(r["width"], r["seed"]) for r in rows] == [(8, 0), (8, 1), (32, 0), (32, 1)]
         assert all(r["function"] >= 0 and 0 <= r["accuracy_net"] <= 1 for r in rows)
         assert all(0 < r["weight_rms"] < 2 for r in rows)  # 2 epochs barely move W ~ N(0, 1)

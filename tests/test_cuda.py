@@ -1,10 +1,14 @@
 """The library's GPU paths agree with its CPU paths. Skipped without CUDA (CI); a lent GPU runs
 them (benchmarks/gpu_session.sh) before any result from that machine is trusted."""
 
+import dataclasses
+
 import pytest
 import torch
 
-import ntklib as nl
+from ntklib import attention, convergence, kernels, malleability, models, nets, ntk, pixels, spectra
+from ntklib.data import Dataset
+from ntklib.training import TrainingSettings
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -22,11 +26,11 @@ def toy(gen):
 
 def test_kernels_and_spectra_agree(toy):
     X = toy[0].double()
-    for fn in (nl.linattn_kernel, nl.analytic_ntk, lambda Z: nl.attention_features(Z, normalize=True)):
+    for fn in (kernels.linattn_kernel, ntk.analytic_ntk, lambda Z: attention.attention_features(Z, normalize=True)):
         torch.testing.assert_close(fn(X.cuda()).cpu(), fn(X), rtol=CUDA_RTOL, atol=1e-10)
-    assert nl.gram_spectrum(X.cuda()).kappa == pytest.approx(nl.gram_spectrum(X).kappa, rel=CUDA_RTOL)
-    rows = nl.sensitivity_curve(X.cuda(), [12, 24], 2, 0.1, 0)
-    for a, b in zip(rows, nl.sensitivity_curve(X, [12, 24], 2, 0.1, 0)):
+    assert spectra.gram_spectrum(X.cuda()).kappa == pytest.approx(spectra.gram_spectrum(X).kappa, rel=CUDA_RTOL)
+    rows = kernels.sensitivity_curve(X.cuda(), [12, 24], 2, 0.1, 0)
+    for a, b in zip(rows, kernels.sensitivity_curve(X, [12, 24], 2, 0.1, 0)):
         assert a["attention_total"] == pytest.approx(b["attention_total"], rel=CUDA_RTOL)
 
 
@@ -34,42 +38,49 @@ def test_spectral_curves_agree(toy):
     """Notebook 02's curves and notebook 01's literal triple sum, on the GPU and on the CPU."""
     X = toy[0].double()  # 48 x 16: full rank up to n = 16
     sizes = [8, 12, 16]
-    gpu, cpu = nl.amplification_curve(X.cuda(), sizes, 1e8), nl.amplification_curve(X, sizes, 1e8)
+    gpu, cpu = spectra.amplification_curve(X.cuda(), sizes, 1e8), spectra.amplification_curve(X, sizes, 1e8)
     for a, b in zip(gpu, cpu):
         assert a["kappa"] == pytest.approx(b["kappa"], rel=CUDA_RTOL)
         assert a["kappa_cubed"] == pytest.approx(b["kappa_cubed"], rel=CUDA_RTOL)
-    gpu, cpu = nl.truncation_curve(X.cuda(), sizes, [2, 4]), nl.truncation_curve(X, sizes, [2, 4])
+    gpu, cpu = spectra.truncation_curve(X.cuda(), sizes, [2, 4]), spectra.truncation_curve(X, sizes, [2, 4])
     assert [r["kappa_truncated"] for r in gpu] == pytest.approx([r["kappa_truncated"] for r in cpu], rel=CUDA_RTOL)
-    gpu, cpu = nl.depth_exponents(X[:8].cuda(), [1, 2], False), nl.depth_exponents(X[:8], [1, 2], False)
+    gpu, cpu = spectra.depth_exponents(X[:8].cuda(), [1, 2], False), spectra.depth_exponents(X[:8], [1, 2], False)
     assert [r["exponent"] for r in gpu] == pytest.approx([r["exponent"] for r in cpu], rel=1e-3)
-    chains = nl.linattn_kernel_triple_sum(X[:10].cuda(), X[:3].cuda(), X[3:6].cuda()).cpu()
-    torch.testing.assert_close(chains, nl.linattn_kernel_triple_sum(X[:10], X[:3], X[3:6]), rtol=CUDA_RTOL, atol=0)
+    chains = kernels.linattn_kernel_triple_sum(X[:10].cuda(), X[:3].cuda(), X[3:6].cuda()).cpu()
+    torch.testing.assert_close(chains, kernels.linattn_kernel_triple_sum(X[:10], X[:3], X[3:6]), rtol=CUDA_RTOL, atol=0)
 
 
 @pytest.mark.parametrize("adversarial_eps", [0.0, 0.1])
 def test_training_agrees(toy, adversarial_eps):
     X, y = toy[0], toy[1]
-    for model in nl.MODELS:
-        nets = {dev: nl.train_nets(nl.PixelFeatures(model, X.to(dev)), y.to(dev), 3, 32, [0, 1], epochs=2,
-                                   batch_size=16, adversarial_eps=adversarial_eps, adversarial_steps=3)
-                for dev in ("cpu", "cuda")}
-        start = nl.init_stack(X.shape[1], 3, [32], [0, 1],
+    for model in models.MODELS:
+        trained = {dev: nets.train_nets(pixels.PixelFeatures(model, X.to(dev)), y.to(dev), 3, 32, [0, 1],
+                                        TrainingSettings(epochs=2, batch_size=16), adversarial_eps=adversarial_eps,
+                                        adversarial_steps=3)
+                   for dev in ("cpu", "cuda")}
+        start = models.init_stack(X.shape[1], 3, [32], [0, 1],
                               salt=0 if model == "2L-ReLU" else 1).W
-        moved_cpu = torch.cat([n.W for n in nets["cpu"]]) - start
-        moved_cuda = torch.cat([n.W.cpu() for n in nets["cuda"]]) - start
+        moved_cpu = torch.cat([n.W for n in trained["cpu"]]) - start
+        moved_cuda = torch.cat([n.W.cpu() for n in trained["cuda"]]) - start
         distance = float((moved_cuda - moved_cpu).norm() / moved_cpu.norm())
         assert distance < (ADVERSARIAL_RTOL if adversarial_eps > 0 else TRAINED_RTOL), (model, distance)
 
 
 def test_studies_run_on_the_gpu(toy):
-    X, y, Xt, yt = (t.cuda() for t in toy)
-    rows = nl.malleability_study("toy", X, y, Xt, yt, 3, nl.MODELS, [0, 1], 16, 2, 0.2, [("PGD", 0.1)], 3, 0.1)
+    X, y, Xt, yt = toy
+    train, test = Dataset(X, y, ("a", "b", "c"), task="toy"), Dataset(Xt, yt, ("a", "b", "c"), split="test")
+    settings = TrainingSettings(epochs=2, dtype="float32", device="cuda")
+    rows = malleability.malleability_study(train, test, settings, seeds=[0, 1], width=16, tau=0.2,
+                                           attacks=[("PGD", 0.1)], steps=3, ridge=0.1)
     assert len(rows) == 4 and all(0 <= r["flip_rate"] <= 1 for r in rows)
-    rows = nl.interventions_study("toy", X, y, Xt, yt, 3, nl.MODELS, [0], 16, 2, 0.2, 0.1, 3, 0.1)
-    assert len(rows) == 2 * len(nl.INTERVENTIONS)
-    rows = nl.convergence_study("2L-ReLU", X, y, Xt, yt, 3, [16, 32], [0, 1], 2, 0.1, 1e-3, 16, 1e-3, False)
+    rows = malleability.interventions_study(train, test, settings, seeds=[0], width=16, tau=0.2, eps=0.1, steps=3,
+                                            ridge=0.1)
+    assert len(rows) == 2 * len(malleability.INTERVENTIONS)
+    rows = convergence.convergence_study("2L-ReLU", train, test, dataclasses.replace(settings, batch_size=16),
+                                         widths=[16, 32], seeds=[0, 1], ridge=0.1)
+    X = X.cuda()
     assert rows and all(torch.isfinite(torch.tensor(r["kernel"])) for r in rows)
-    gpu, cpu = nl.init_distances(X.double(), [16, 64], [0], 0), nl.init_distances(X.double().cpu(), [16, 64], [0], 0)
+    gpu, cpu = convergence.init_distances(X.double(), [16, 64], [0], 0), convergence.init_distances(X.double().cpu(), [16, 64], [0], 0)
     for a, b in zip(gpu, cpu):
         assert {k: v for k, v in a.items() if isinstance(v, float)} == pytest.approx(
             {k: v for k, v in b.items() if isinstance(v, float)}, rel=CUDA_RTOL)
@@ -79,7 +90,7 @@ def test_factored_pixel_gradient_and_pinned_starts_agree(gen):
     """The paths the toy above does not reach: X_rest gathered on the device (more pixels than
     points, as CIFAR-10) and PGD starts drawn into page-locked memory and copied asynchronously."""
     from ntklib.attacks import _uniform
-    from ntklib.malleability import PixelLoss
+    from ntklib.pixels import PixelLoss
 
     X = torch.rand(30, 64, generator=gen, dtype=torch.float64)
     y = torch.randint(0, 3, (30,), generator=gen)
@@ -87,8 +98,8 @@ def test_factored_pixel_gradient_and_pinned_starts_agree(gen):
     rows = torch.rand(2, 3, 64, generator=gen, dtype=torch.float64)
     results = {}
     for dev in ("cpu", "cuda"):
-        features = nl.PixelFeatures("MLP-Attn", X.to(dev))
-        stack = nl.init_stack(64, 3, [16], [0, 1], dtype=torch.float64, device=dev)
+        features = pixels.PixelFeatures("MLP-Attn", X.to(dev))
+        stack = models.init_stack(64, 3, [16], [0, 1], dtype=torch.float64, device=dev)
         loss = PixelLoss(stack, features, idx.to(dev), y.to(dev)[idx.to(dev)], "cross_entropy")
         assert loss._rest is not None  # the factored branch
         results[dev] = (features.rest(idx.to(dev)).cpu(), features.with_rows(idx.to(dev), rows.to(dev)).cpu(),

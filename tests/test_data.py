@@ -3,7 +3,7 @@ import pytest
 import torch
 
 import ntklib.data as data
-from ntklib import DataCorruptError, DataNotFoundError, balanced_order, load_task
+from ntklib.data import DataCorruptError, DataNotFoundError, balanced_order, load_task
 
 
 def test_mnist_and_cifar_shapes_range_and_labels(data_available):

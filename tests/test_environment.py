@@ -5,7 +5,7 @@ import tomllib
 
 import yaml
 
-from ntklib.paths import REPO_ROOT
+from ntklib.harness.paths import REPO_ROOT
 
 
 def _normalise(spec: str) -> tuple[str, str]:

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-import ntklib as nl
+from ntklib import spectra
 from ntklib.influence import flip_rate, loo_influence, rank_correlation, top_count, top_fraction
 from ntklib.ntk import analytic_ntk
 
@@ -40,7 +40,7 @@ def test_influence_equals_explicit_retraining(outputs, gen):
 
 def test_ill_conditioned_system_is_refused():
     K = torch.ones(5, 5, dtype=torch.float64)
-    with pytest.raises(nl.RankDeficientError, match="increase the ridge"):
+    with pytest.raises(spectra.RankDeficientError, match="increase the ridge"):
         loo_influence(K, K[:2], torch.ones(5, 1), torch.ones(2, 1), ridge=1e-15)
     with pytest.raises(ValueError, match="shapes do not fit"):
         loo_influence(K, K[:2, :3], torch.ones(5, 1), torch.ones(2, 1), ridge=1.0)

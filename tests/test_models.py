@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-import ntklib as nl
+from ntklib import attention
 from ntklib.models import init_stack, model_inputs
 
 
@@ -27,6 +27,6 @@ def test_model_inputs(gen):
     assert torch.equal(model_inputs("2L-ReLU", X), X)
     torch.testing.assert_close(model_inputs("2L-ReLU", X, normalize_relu_inputs=True).norm(dim=1), torch.ones(10))
     Z = model_inputs("MLP-Attn", X, Xq)
-    torch.testing.assert_close(Z, nl.normalize_rows((Xq @ X.T) @ X))
+    torch.testing.assert_close(Z, attention.normalize_rows((Xq @ X.T) @ X))
     with pytest.raises(ValueError, match="unknown model"):
         model_inputs("MLP", X)

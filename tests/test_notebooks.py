@@ -3,7 +3,7 @@
 import jupytext
 import pytest
 
-from ntklib.paths import NOTEBOOK_DIR, REPO_ROOT
+from ntklib.harness.paths import NOTEBOOK_DIR, REPO_ROOT
 
 PAIRS = sorted(NOTEBOOK_DIR.glob("[0-9]*.py"))
 
@@ -20,18 +20,26 @@ def test_pair_is_in_sync(py):
         f"{py.name} and {ipynb.name} differ: run `jupytext --sync {py}` and `make refresh`")
 
 
+MEDIAN_CELL_LINES = 8  # thin notebooks: the median code cell (parameters aside) stays short
+MAX_CELL_LINES = 20  # a longer cell is a function that belongs in ntklib
+
+
 @pytest.mark.parametrize("py", PAIRS, ids=lambda p: p.stem)
 def test_notebook_structure(py):
+    import statistics
+
     nb = jupytext.read(py)
     params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(params) == 1, "exactly one parameters cell"
     source = py.read_text()
-    assert f'resolve_parameters("{py.stem}", globals())' in source  # checks what papermill injected
-    assert "write_results(" in source  # verdicts reach the summary table
+    assert f'nh.start("{py.stem}", globals())' in source  # one setup call; checks what papermill injected
+    assert source.rstrip().endswith("study.finish()")  # verdicts reach the results file and the summary table
     assert nb.cells[0].cell_type == "markdown" and "paper" in nb.cells[0].source.lower()
-    code = [c for c in nb.cells if c.cell_type == "code"]
-    assert not [c for c in code if c.source.lstrip().startswith("def ") and c.source.count("\n") > 15], \
-        "long functions belong in ntklib"
+    code = [c for c in nb.cells if c.cell_type == "code" and c not in params]
+    assert not [c for c in code for line in c.source.splitlines() if line.lstrip().startswith(("def ", "class "))], \
+        "a notebook defines no functions: they belong in ntklib"
+    lines = [len(c.source.strip().splitlines()) for c in code]
+    assert statistics.median(lines) <= MEDIAN_CELL_LINES and max(lines) <= MAX_CELL_LINES, lines
 
 
 @pytest.mark.parametrize("py", PAIRS, ids=lambda p: p.stem)
@@ -46,7 +54,7 @@ def test_committed_outputs_hold_no_progress_bars_or_errors(py):
 
 
 def test_committed_figures_come_from_existing_notebooks():
-    """Outputs live under <root>/<notebook>/ (ntklib.paths), so each has one producer."""
+    """Outputs live under <root>/<notebook>/ (ntklib.harness.paths), so each has one producer."""
     figures = REPO_ROOT / "figures"
     stems = {p.stem for p in PAIRS}
     for folder in (p for p in figures.iterdir() if p.is_dir()) if figures.is_dir() else []:
@@ -59,7 +67,7 @@ def test_committed_paper_outputs_match_the_paper_profile(py):
     its paper parameters, its committed results are stale until the paper profile runs again."""
     import json
 
-    from ntklib.params import load_profile, notebook_defaults
+    from ntklib.harness.params import load_profile, notebook_defaults
 
     results = REPO_ROOT / "figures" / "results" / f"{py.stem}.json"
     if not results.is_file():

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-import ntklib as nl
+from ntklib import convergence, spectra
 from ntklib.models import init_stack, model_inputs
 from ntklib.ntk import analytic_ntk, empirical_ntk, empirical_ntk_full, jacobian_ntk, kernel_regression, relative_distance
 
@@ -39,7 +39,7 @@ def test_analytic_ntk_is_the_monte_carlo_limit(gen):
     X = torch.rand(20, 8, generator=gen, dtype=torch.float64) - 0.3
     K_inf = analytic_ntk(X)
     widths = [64, 1024, 16384]
-    rows = nl.convergence.init_distances(X, widths, seeds=[0, 1, 2])
+    rows = convergence.init_distances(X, widths, seeds=[0, 1, 2])
     mean = {m: sum(r["distance"] for r in rows if r["width"] == m) / 3 for m in widths}
     for m in widths:
         assert mean[m] <= MC_FACTOR / math.sqrt(m), (m, mean[m])
@@ -56,7 +56,7 @@ def test_kernel_regression_and_its_failure(gen):
     expected = K[:4] @ torch.linalg.solve(K + 0.1 * torch.eye(10, dtype=torch.float64), Y)
     torch.testing.assert_close(kernel_regression(K, K[:4], Y, 0.1), expected)
     singular = torch.ones(4, 4, dtype=torch.float64)
-    with pytest.raises(nl.RankDeficientError, match="increase the ridge"):
+    with pytest.raises(spectra.RankDeficientError, match="increase the ridge"):
         kernel_regression(singular - 1e-3 * torch.eye(4, dtype=torch.float64), singular, torch.ones(4, 1), 0.0)
 
 

@@ -4,10 +4,11 @@ import pytest
 import torch
 import yaml
 
-import ntklib.params as params
-import ntklib.run as run
-from ntklib import ParameterError
-from ntklib.paths import NOTEBOOK_DIR, PARAMETER_DIR
+import ntklib.harness.params as params
+from ntklib import data
+import ntklib.harness.run as run
+from ntklib.harness import ParameterError
+from ntklib.harness.paths import NOTEBOOK_DIR, PARAMETER_DIR
 
 NOTEBOOKS = sorted(p.stem for p in NOTEBOOK_DIR.glob("[0-9]*.py"))
 
@@ -90,9 +91,10 @@ def _data_requests(notebook: str, p: dict) -> list[tuple[str, str, int]]:
     if notebook.startswith("02"):
         return [(t, "train", max(p["sizes"])) for t in p["tasks"]]
     both = [(t, "train", p["n_train"]) for t in p["tasks"]] + [(t, "test", p["n_test"]) for t in p["tasks"]]
+    if notebook.startswith("04b"):
+        return both + [(p["tasks"][0], "train", max(p["n_sweep"]))]
     if notebook.startswith("04"):
-        return (both + [(p["tasks"][0], "train", max(p["n_sweep"]))]
-                + [(t, "train", p["n_train_binary"]) for t in p["binary_tasks"]]
+        return (both + [(t, "train", p["n_train_binary"]) for t in p["binary_tasks"]]
                 + [(t, "test", p["n_test_binary"]) for t in p["binary_tasks"]])
     return both
 
@@ -102,11 +104,10 @@ def _data_requests(notebook: str, p: dict) -> list[tuple[str, str, int]]:
 def test_every_profile_fits_the_data_it_reads(notebook, profile, data_available):
     """A profile asking for more points than a data set holds fails only after its kernel starts
     (on a lent GPU, minutes of device time): check every request against the real files."""
-    import ntklib as nl  # noqa: PLC0415
 
     p = {**params.notebook_defaults(notebook), **params.load_profile(notebook, profile)}
     for task, split, n in _data_requests(notebook, p):
-        assert len(nl.load_task(task, split, n=n, seed=p["seed"]).y) == n, (task, split, n)
+        assert len(data.load_task(task, split, n=n, seed=p["seed"]).y) == n, (task, split, n)
 
 
 def _no_papermill(monkeypatch):
@@ -181,7 +182,7 @@ def _kernel_stand_in(monkeypatch, tmp_path, kernel):
 
 def test_runner_records_which_cached_steps_a_notebook_reused(monkeypatch, tmp_path):
     """A rerun served from the cache is labelled as such in timings.json / timings.md."""
-    from ntklib.cache import cached
+    from ntklib.harness.cache import cached
 
     def kernel(*args, **kwargs):  # stands in for the notebook's kernel, which inherits the environment
         cached("nb/train", {"n": 1}, lambda: 1)
@@ -200,7 +201,7 @@ def test_runner_records_which_cached_steps_a_notebook_reused(monkeypatch, tmp_pa
 def test_notebooks_side_by_side_keep_their_own_journals_and_timings(monkeypatch, tmp_path):
     """--jobs 2: each notebook runs in its own worker with its own cache journal and thread count;
     timings.md says how many ran at once; a failing notebook does not stop the other."""
-    from ntklib.cache import cached
+    from ntklib.harness.cache import cached
 
     def kernel(*args, **kwargs):  # stands in for the kernel, which inherits the worker's environment
         name = os.path.basename(args[0])

@@ -3,7 +3,7 @@ import matplotlib
 matplotlib.use("agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from ntklib.plotting import save_figure, save_table  # noqa: E402
+from ntklib.harness.plotting import save_figure, save_table  # noqa: E402
 
 
 def test_outputs_land_in_the_notebooks_folder_and_rerun_identically(tmp_path, monkeypatch):

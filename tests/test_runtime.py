@@ -48,7 +48,7 @@ def test_progress_can_be_silenced(monkeypatch, capsys):
 
 
 def test_progress_for_the_runner_bypasses_captured_stderr(monkeypatch, capsys):
-    """Under ``ntklib.run`` the bars go to the process's own stderr, not to sys.stderr (which a
+    """Under ``python -m ntklib`` the bars go to the process's own stderr, not to sys.stderr (which a
     notebook kernel captures into the executed notebook)."""
     captured, real = [], []
     monkeypatch.setattr("sys.stderr", type("Sink", (), {"write": captured.append, "flush": lambda self: None})())

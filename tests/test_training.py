@@ -1,9 +1,11 @@
+import dataclasses
+
 import pytest
 import torch
 
-import ntklib as nl
+from ntklib import data
 from ntklib.models import init_stack
-from ntklib.training import TrainingDivergedError, binary_targets, stack_loss, train_stack
+from ntklib.training import TrainingDivergedError, TrainingSettings, binary_targets, stack_loss, train_stack
 
 BATCHED_RTOL = 1e-9  # stack vs separate training, float64
 
@@ -13,9 +15,9 @@ def test_stack_training_equals_separate_training(gen):
     y = torch.randint(0, 3, (40,), generator=gen)
     stack = init_stack(6, 3, [8, 16], [0, 1], dtype=torch.float64)
     alone = [stack.select(g) for g in range(stack.num_nets)]
-    train_stack(stack, X, y, "cross_entropy", epochs=3, batch_size=16, seed=5)
+    train_stack(stack, X, y, "cross_entropy", TrainingSettings(epochs=3, batch_size=16), seed=5)
     for g, net in enumerate(alone):
-        train_stack(net, X, y, "cross_entropy", epochs=3, batch_size=16, seed=5)
+        train_stack(net, X, y, "cross_entropy", TrainingSettings(epochs=3, batch_size=16), seed=5)
         torch.testing.assert_close(stack.select(g).W, net.W, rtol=BATCHED_RTOL, atol=1e-12)
 
 
@@ -36,29 +38,29 @@ def test_divergence_is_a_clear_error(gen):
     X[3, 1] = float("nan")
     stack = init_stack(4, 2, [8], [0])
     with pytest.raises(TrainingDivergedError, match=r"epoch 1/2.*\(8, 0\).*lr=0.001"):
-        train_stack(stack, X, torch.zeros(20, dtype=torch.long), "cross_entropy", epochs=2)
+        train_stack(stack, X, torch.zeros(20, dtype=torch.long), "cross_entropy", TrainingSettings(epochs=2))
 
 
 def test_training_lowers_the_loss_on_real_data(data_available):
-    ds = nl.load_task("mnist_3v8", n=200)
+    ds = data.load_task("mnist_3v8", n=200)
     stack = init_stack(784, 1, [64], [0])
-    result = train_stack(stack, ds.X, binary_targets(ds.y).float(), "mse", epochs=20)
+    result = train_stack(stack, ds.X, binary_targets(ds.y).float(), "mse", TrainingSettings(epochs=20))
     assert result.losses[-1, 0] < 0.5 * result.losses[0, 0]
 
 
 def test_own_batches_need_one_seed_per_net_and_one_width(gen):
     X, y = torch.rand(20, 4, generator=gen), torch.zeros(20, dtype=torch.long)
     with pytest.raises(ValueError, match="one seed per net: 1 seeds for 2 nets"):
-        train_stack(init_stack(4, 2, [8], [0, 1]), X, y, "cross_entropy", epochs=1, own_batches=[0])
+        train_stack(init_stack(4, 2, [8], [0, 1]), X, y, "cross_entropy", TrainingSettings(epochs=1), own_batches=[0])
     with pytest.raises(ValueError, match=r"one width, not \[8, 16\]"):
-        train_stack(init_stack(4, 2, [8, 16], [0]), X, y, "cross_entropy", epochs=1, own_batches=[0, 1])
+        train_stack(init_stack(4, 2, [8, 16], [0]), X, y, "cross_entropy", TrainingSettings(epochs=1), own_batches=[0, 1])
 
 
 def test_forward_each_equals_forward_on_shared_inputs(gen):
     stack = init_stack(6, 3, [8], [0, 1, 2], dtype=torch.float64)
     X = torch.rand(5, 6, generator=gen, dtype=torch.float64)
     torch.testing.assert_close(stack.forward_each(X.expand(3, 5, 6)), stack.forward(X))
-    with pytest.raises(ValueError, match=r"inputs \(G=3, n, d\)"):
+    with pytest.raises(ValueError, match=r"inputs \(nets=3, n, d\)"):
         stack.forward_each(X)
 
 
@@ -76,8 +78,9 @@ def test_l2_weight_decay_shrinks_by_lr_per_step_decoupled_by_a_factor():
     X, y = torch.zeros(20, 5, dtype=torch.float64), torch.zeros(20, dtype=torch.long)
     coupled, decoupled = (init_stack(5, 3, [64], [0], dtype=torch.float64) for _ in range(2))
     W0 = coupled.W.clone()
-    train_stack(coupled, X, y, "cross_entropy", epochs=steps, lr=lr, weight_decay=wd)  # one batch per epoch
-    train_stack(decoupled, X, y, "cross_entropy", epochs=steps, lr=lr, weight_decay=wd, weight_decay_mode="decoupled")
+    settings = TrainingSettings(epochs=steps, learning_rate=lr, weight_decay=wd)
+    train_stack(coupled, X, y, "cross_entropy", settings)  # one batch per epoch
+    train_stack(decoupled, X, y, "cross_entropy", dataclasses.replace(settings, weight_decay_mode="decoupled"))
     big = W0.abs() > 0.5
     shrink = (W0.abs() - coupled.W.abs())[big]
     torch.testing.assert_close(shrink, torch.full_like(shrink, steps * lr), rtol=STEP_RTOL, atol=0)
@@ -86,5 +89,15 @@ def test_l2_weight_decay_shrinks_by_lr_per_step_decoupled_by_a_factor():
 
 def test_unknown_weight_decay_mode_is_refused():
     with pytest.raises(ValueError, match="weight_decay_mode must be one of .*'l2'.*'decoupled'.*not 'adamw'"):
-        train_stack(init_stack(3, 2, [4], [0]), torch.rand(8, 3), torch.zeros(8, dtype=torch.long), "cross_entropy",
-                    epochs=1, weight_decay_mode="adamw")
+        TrainingSettings(epochs=1, weight_decay_mode="adamw")
+
+
+@pytest.mark.parametrize("bad,problem", [({"epochs": 0}, "epochs=0 must be a positive integer"),
+                                         ({"batch_size": 0}, "batch_size=0 must be a positive integer"),
+                                         ({"learning_rate": -1e-3}, "learning_rate=-0.001 must be positive"),
+                                         ({"learning_rate": float("inf")}, "learning_rate=inf must be positive"),
+                                         ({"weight_decay": -1.0}, "weight_decay=-1.0 must be non-negative"),
+                                         ({"dtype": "float16"}, "dtype='float16' must be one of")])
+def test_bad_training_settings_fail_before_any_compute(bad, problem):
+    with pytest.raises(ValueError, match=problem):
+        TrainingSettings(**bad)

@@ -5,7 +5,7 @@
 parameters and data that matter, including the device) and the code of ``ntklib`` itself (its
 syntax tree without docstrings: a code change never serves a stale result, while an edit of
 comments, docstrings or layout keeps the results computed before it). An interrupted run
-keeps every finished step; ``NTKLIB_RECOMPUTE=1`` (``python -m ntklib.run --recompute``)
+keeps every finished step; ``NTKLIB_RECOMPUTE=1`` (``python -m ntklib --recompute``)
 ignores and rewrites the cache.
 
 Each stored result keeps the seconds its computation took. When ``NTKLIB_CACHE_JOURNAL`` names
@@ -28,7 +28,7 @@ from typing import Any
 
 from .paths import REPO_ROOT
 
-__all__ = ["cached", "cache_dir", "read_journal"]
+__all__ = ["cached", "cache_dir", "read_journal", "code_version"]
 
 
 def cache_dir() -> Path:
@@ -49,11 +49,17 @@ def _code_only(source: str) -> str:
 
 
 @functools.lru_cache(maxsize=4)
-def _code_hash(package: Path = Path(__file__).parent) -> str:
+def _code_hash(package: Path = Path(__file__).parents[1]) -> str:
     digest = hashlib.sha256()
     for path in sorted(package.glob("*.py")):
         digest.update(path.name.encode() + _code_only(path.read_text(encoding="utf-8")).encode())
     return digest.hexdigest()[:16]
+
+
+def code_version() -> str:
+    """Version of the science wing (``ntklib/*.py``, the harness excluded): a hash of its code
+    without docstrings, comments or layout. Results files record it."""
+    return _code_hash()
 
 
 def _journal(name: str, reused: bool, seconds: float | None) -> None:

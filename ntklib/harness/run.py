@@ -1,12 +1,12 @@
-"""Run notebooks through papermill with a parameter profile: ``python -m ntklib.run``.
+"""Run notebooks through papermill with a parameter profile: ``python -m ntklib``.
 
 Examples::
 
-    python -m ntklib.run                       # every notebook, quick profile
-    python -m ntklib.run --profile paper       # paper scale (a GPU is used when present)
-    python -m ntklib.run 02_spectral_amplification
-    python -m ntklib.run --refresh-committed   # re-execute notebooks/*.ipynb in place (quick)
-    NTKLIB_OUTPUT=build/smoke python -m ntklib.run --profile paper --set epochs=1   # = make smoke
+    python -m ntklib                       # every notebook, quick profile
+    python -m ntklib --profile paper       # paper scale (a GPU is used when present)
+    python -m ntklib 02_spectral_amplification
+    python -m ntklib --refresh-committed   # re-execute notebooks/*.ipynb in place (quick)
+    NTKLIB_OUTPUT=build/smoke python -m ntklib --profile paper --set epochs=1   # = make smoke
 
 Every profile file is checked before the first kernel starts. Executed notebooks go to
 ``<output root>/executed/``; each notebook writes its own figures, tables and results file, so
@@ -136,7 +136,7 @@ def _write_timings(profile: str, timings: list[tuple[str, float, int | None, dic
                    + (f", and the GPU memory in use at once was at most the sum of their peaks, "
                       f"{sum(now) / 2**30:.2f} GiB" if now else "") + ".")
     (output_root(profile) / "timings.md").write_text(
-        f"Profile `{profile}`: each notebook's latest run by `python -m ntklib.run`. The latest call ran "
+        f"Profile `{profile}`: each notebook's latest run by `python -m ntklib`. The latest call ran "
         f"{len(timings)} notebook(s) in {total:.1f} s on {machine}.{at_once} A row that reused cached steps "
         f"(last column) does not include their cost; `--recompute` measures it.\n\n"
         + markdown_table(["notebook", "machine", "wall time (s)", "peak GPU memory (GiB)", "cached steps reused"],
@@ -321,7 +321,7 @@ def _refresh_committed(notebooks: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ntklib.run", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m ntklib", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("notebooks", nargs="*", help="names or number prefixes (default: all)")
     parser.add_argument("--profile", default="quick", help="parameters/<profile>/ (quick, paper)")

@@ -14,7 +14,7 @@ __all__ = ["REPO_ROOT", "NOTEBOOK_DIR", "PARAMETER_DIR", "FIGURES_DIR", "output_
 
 
 def _find_root() -> Path:
-    here = Path(__file__).resolve().parent.parent
+    here = Path(__file__).resolve().parents[2]  # ntklib/harness/paths.py -> the checkout
     if (here / "notebooks").is_dir():
         return here
     for parent in [Path.cwd(), *Path.cwd().parents]:  # non-editable install: look from the cwd

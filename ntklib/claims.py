@@ -1,0 +1,242 @@
+"""The paper's claims as rules: each function takes measurements and returns the
+:class:`~ntklib.verdicts.Verdict` of one claim, by the rule its notebook states before the
+measurement (margins from :mod:`ntklib.stats`, the one did-the-nets-learn check from
+:func:`~ntklib.verdicts.untrained`). Notebooks call these; tests call them on toy numbers.
+"""
+
+from __future__ import annotations
+
+import math
+
+from . import paper
+from .kernels import mean_by_n
+from .models import MODELS
+from .stats import CONFIDENCE, MARGIN_SE, aggregate, binomial_ratio_interval, loglog_slope, paired_change, t_half_width
+from .verdicts import Trend, Verdict, binomial_difference, fmt, reasons, trend, untrained, within_band
+
+__all__ = ["sensitivity", "width_bound_from_kappa", "kappa_of_data", "init_rate", "distance_trend", "flip_ratio", "more_malleable", "lower_binary_kappa", "ranking_at_every_eps", "more_malleable_under_reading",
+           "adversarial_training_raises_flip_rate", "dual_implication"]
+
+
+def adversarial_training_raises_flip_rate(task: str, model: str, before: float, after: float, attacked: int,
+                                          accuracy: dict[str, float], num_classes: int, n_test: int,
+                                          settings: str) -> Verdict:
+    """Notebook 05: adversarial training raises the PGD flip rate (``before -> after``, each over
+    ``attacked`` points) by more than :data:`~ntklib.stats.MARGIN_SE` binomial standard errors;
+    inconclusive where a net (``accuracy``: regime -> test accuracy) is at chance."""
+    paper_before, paper_after = paper.ADV_TRAINING[(task, model)]
+    rise = binomial_difference(after, before, attacked, MARGIN_SE)
+    return Verdict.from_test(
+        "Adversarial training", f"{task}, {model}: adversarial training raises the PGD flip rate",
+        f"{paper_before}% -> {paper_after}%",
+        f"{fmt(100 * before)}% -> {fmt(100 * after)}% (margin {fmt(100 * rise.margin)} points; {settings})",
+        rise.beyond, inconclusive=untrained(accuracy, num_classes, n_test))
+
+
+def dual_implication(task: str, rows: list[dict], seeds: list[int], num_classes: int, n_test: int, settings: str,
+                     interventions: tuple[str, ...], confidence: float = CONFIDENCE,
+                     accuracy_se: float = MARGIN_SE) -> tuple[list[Verdict], dict]:
+    """Notebook 06: the three verdicts of the dual implication for one task, and the alignment
+    changes they rest on. ``rows``: one per (task, model, seed, intervention) with
+    ``alignment`` and ``test_accuracy``; ``interventions[0]`` is the clean baseline.
+
+    An alignment change is paired by seed (intervention minus clean) and counts beyond the
+    two-sided ``confidence`` t interval of its mean over seeds (one seed: inconclusive). (1)
+    MLP-Attn's largest |change| exceeds 2L-ReLU's beyond the combined margin; (2) some
+    intervention raises MLP-Attn's alignment; (3) one that does also raises its test accuracy
+    by more than ``accuracy_se`` binomial standard errors at ``n_test`` points. Inconclusive
+    where a clean net it rests on is at chance.
+    """
+    clean_name = interventions[0]
+    per_seed = {(r["model"], r["intervention"], r["seed"]): r["alignment"] for r in rows if r["task"] == task}
+    accuracy = {k[1:]: mean for k, (mean, _) in aggregate(rows, ("task", "model", "intervention"),
+                                                           "test_accuracy").items() if k[0] == task}
+    one_seed = "one seed: no spread to judge an alignment change against" if len(seeds) < 2 else ""
+
+    def margin(stderr: float) -> float:
+        return t_half_width(stderr, len(seeds) - 1, confidence)
+
+    changes = {m: {i: paired_change([per_seed[(m, i, s)] for s in seeds], [per_seed[(m, clean_name, s)] for s in seeds])
+                   for i in interventions[1:]} for m in MODELS}
+    found = {task: {m: {i: c for i, (c, _) in by_i.items()} for m, by_i in changes.items()}}
+    if len(seeds) > 1:  # one seed has no spread (and JSON no nan)
+        found[f"{task}_stderr"] = {m: {i: se for i, (_, se) in by_i.items()} for m, by_i in changes.items()}
+    largest = {m: max(changes[m].values(), key=lambda c: abs(c[0])) for m in MODELS}
+    lead = abs(largest["MLP-Attn"][0]) - abs(largest["2L-ReLU"][0])
+    lead_margin = margin(math.hypot(largest["MLP-Attn"][1], largest["2L-ReLU"][1]))
+    clean = {f"{m} (Clean)": accuracy[(m, clean_name)] for m in MODELS}
+    attn_untrained = untrained({"MLP-Attn (Clean)": clean["MLP-Attn (Clean)"]}, num_classes, n_test)
+    verdicts = [Verdict.from_test(
+        "Dual implication", f"{task}: MLP-Attn's kernel alignment responds more to the data than 2L-ReLU's",
+        "data-dependent kernel (qualitative)",
+        f"largest |change| of alignment {fmt(abs(largest['MLP-Attn'][0]))} (MLP-Attn) vs "
+        f"{fmt(abs(largest['2L-ReLU'][0]))} (2L-ReLU), lead {fmt(lead)} (margin {fmt(lead_margin)}) ({settings})",
+        lead > lead_margin, inconclusive=reasons(untrained(clean, num_classes, n_test), one_seed))]
+    attn = {i: (c, margin(se)) for i, (c, se) in changes["MLP-Attn"].items()}
+    best = max(attn, key=lambda i: attn[i][0])
+    verdicts.append(Verdict.from_test(
+        "Dual implication", f"{task}: an intervention raises MLP-Attn's alignment with the task",
+        "the data-dependent kernel can align with the task (qualitative)",
+        f"best: {best}, alignment change {fmt(attn[best][0])} (margin {fmt(attn[best][1])}); test accuracy "
+        f"{fmt(accuracy[('MLP-Attn', clean_name)])} -> {fmt(accuracy[('MLP-Attn', best)])} ({settings})",
+        attn[best][0] > attn[best][1], inconclusive=reasons(attn_untrained, one_seed)))
+    base = accuracy[("MLP-Attn", clean_name)]
+    gains = {i: binomial_difference(accuracy[("MLP-Attn", i)], base, n_test, accuracy_se)
+             for i, (c, m) in attn.items() if c > m}
+    described = "; ".join(f"{i}: alignment change {fmt(attn[i][0])}, test accuracy change {fmt(gain.value)} "
+                          f"(margin {fmt(gain.margin)})" for i, gain in gains.items())
+    verdicts.append(Verdict.from_test(
+        "Dual implication", f"{task}: an intervention that raises MLP-Attn's alignment also raises its test accuracy",
+        "can lower approximation error when aligned (qualitative)",
+        f"{described or 'no intervention raises the alignment beyond its margin'} ({settings})",
+        any(gain.beyond for gain in gains.values()), inconclusive=reasons(attn_untrained, one_seed)))
+    return verdicts, found
+
+
+def flip_ratio(attn: float, relu: float) -> float:
+    """MLP-Attn's flip rate over 2L-ReLU's (inf where 2L-ReLU flipped nothing)."""
+    return math.inf if relu == 0 else attn / relu
+
+
+def more_malleable(task: str, flips: dict[tuple[str, str], float], attacked: int, settings: str,
+                   inconclusive: str = "", parity_band: float | None = None) -> Verdict:
+    """Notebook 04: MLP-Attn's flip rate above 2L-ReLU's under every attack, each lead beyond
+    :data:`~ntklib.stats.MARGIN_SE` binomial standard errors (``flips``: (model, attack) ->
+    flip rate over ``attacked`` points). With ``parity_band`` the claim is the paper's parity
+    instead (binary CIFAR-10): every ratio's 2-SE interval inside ``[1/band, band]``."""
+    attacks = list(dict.fromkeys(a for _, a in flips))
+    ours = {a: flip_ratio(flips[("MLP-Attn", a)], flips[("2L-ReLU", a)]) for a in attacks}
+    reported = paper.flip_rates(task)
+    paper_text = ("x" + "/".join(fmt(flip_ratio(reported["MLP-Attn"][a], reported["2L-ReLU"][a])) for a in attacks)
+                  + " (FGSM/PGD/MIM)") if reported else "(not reported for this task)"
+    if parity_band is not None:
+        intervals = {a: binomial_ratio_interval(flips[("MLP-Attn", a)], flips[("2L-ReLU", a)], attacked, MARGIN_SE)
+                     for a in attacks}
+        holds = all(within_band(low, high, parity_band) for low, high in intervals.values())
+        text = ", ".join(f"{a} x{fmt(ours[a])} ({MARGIN_SE:g}-SE interval {fmt(low)}-{fmt(high)})"
+                         for a, (low, high) in intervals.items()) + f"; band {fmt(1 / parity_band)}-{fmt(parity_band)}"
+        check = "MLP-Attn about as malleable as 2L-ReLU"
+    else:
+        leads = {a: binomial_difference(flips[("MLP-Attn", a)], flips[("2L-ReLU", a)], attacked) for a in attacks}
+        holds = all(lead.beyond for lead in leads.values())
+        text = ", ".join(f"{a} x{fmt(ours[a])} ({leads[a].points()})" for a in attacks)
+        check = "MLP-Attn more malleable than 2L-ReLU under every attack"
+    return Verdict.from_test("Malleability", f"{task}: {check}", f"flip-rate ratio {paper_text}", f"{text} ({settings})",
+                             holds, inconclusive=inconclusive)
+
+
+def lower_binary_kappa(kappa: dict[str, float], n_binary: int, n_train: int) -> Verdict:
+    """Notebook 04: the paper explains binary CIFAR-10's parity by a lower kappa(G): is
+    kappa(G) of CIFAR-10 automobile vs airplane below that of MNIST 3 vs 8 (same n)?"""
+    cifar, mnist = kappa["cifar10_automobile_vs_airplane"], kappa["mnist_3v8"]
+    return Verdict.from_test(
+        "Malleability", "binary CIFAR-10 has the lower kappa(G) of the two binary tasks", "lower kappa(G) explains ~1x",
+        f"kappa(G) {fmt(cifar)} (CIFAR-10 auto/plane) vs {fmt(mnist)} (MNIST 3 vs 8); n={n_binary}; 10-class CIFAR-10: "
+        f"{fmt(kappa['cifar10']) if 'cifar10' in kappa else '-'} at n={n_train}", cifar < mnist)
+
+
+def ranking_at_every_eps(task: str, attack: str, flips: dict[tuple[str, float], float], attacked: int, settings: str,
+                         inconclusive: str = "") -> Verdict:
+    """Notebook 04: over the eps sweep MLP-Attn stays above 2L-ReLU beyond the 2-SE margin at
+    every radius (``flips``: (model, eps) -> flip rate over ``attacked`` points)."""
+    radii = list(dict.fromkeys(e for _, e in flips))
+    above = [binomial_difference(flips[("MLP-Attn", e)], flips[("2L-ReLU", e)], attacked).beyond for e in radii]
+    return Verdict.from_test(
+        "Malleability", f"{task}, {attack}: MLP-Attn stays more malleable at every eps", "ranking of models stays",
+        f"MLP-Attn above beyond the {MARGIN_SE:g}-SE margin at {sum(above)}/{len(above)} radii eps={radii} ({settings})",
+        all(above), inconclusive=inconclusive)
+
+
+def more_malleable_under_reading(task: str, reading: str, flips: dict[tuple[str, str], float], attacked: int,
+                                 settings: str, inconclusive: str = "") -> Verdict:
+    """Notebook 04b: the headline's direction (MLP-Attn's flip rate above 2L-ReLU's beyond the
+    2-SE margin under every attack) under another ``reading`` of the paper's settings."""
+    attacks = list(dict.fromkeys(a for _, a in flips))
+    leads = {a: binomial_difference(flips[("MLP-Attn", a)], flips[("2L-ReLU", a)], attacked) for a in attacks}
+    text = ", ".join(f"{a} {fmt(100 * flips[('MLP-Attn', a)])}% vs {fmt(100 * flips[('2L-ReLU', a)])}% "
+                     f"({leads[a].points()})" for a in attacks)
+    return Verdict.from_test(
+        "Malleability", f"{task}, {reading}: MLP-Attn more malleable than 2L-ReLU under every attack",
+        "(not stated; the other reading of the paper's weight decay)", f"flip rates MLP-Attn vs 2L-ReLU: {text} ({settings})",
+        all(lead.beyond for lead in leads.values()), inconclusive=inconclusive)
+
+
+def init_rate(model: str, task: str, distances: dict[int, float], band: float, n: int) -> Verdict:
+    """Notebook 03, Thm 4.2 at initialisation: the empirical NTK's relative distance to the
+    closed form (``distances``: width -> mean over seeds) falls at the Monte-Carlo rate, its
+    log-log slope within ``band`` of -1/2."""
+    widths = list(distances)
+    slope = loglog_slope(widths, list(distances.values()))
+    return Verdict.from_test(
+        "Thm 4.2", f"{model}, {task}: empirical NTK at init -> closed form at rate 1/sqrt(m)",
+        "E[relu'relu'] = (pi - theta)/(2 pi)",
+        f"relative distance {fmt(distances[widths[0]])} at m={widths[0]} -> {fmt(distances[widths[-1]])} at "
+        f"m={widths[-1]}, slope {fmt(slope)} (n={n})", abs(slope + 0.5) <= band)
+
+
+PAPER_TREND = {"2L-ReLU": ("falls", "decreasing"), "MLP-Attn": ("rises", "rising")}
+
+
+def distance_trend(model: str, task: str, metric: str, distances: dict[int, float], settings: str,
+                   reading: str = "", confidence: float = CONFIDENCE, inconclusive: str = "") -> tuple[Verdict, Trend]:
+    """Notebook 03: the NTK distance (``distances``: width -> mean over seeds) moves with m the
+    paper's way: 2L-ReLU's falls, MLP-Attn's rises, i.e. zero lies outside the ``confidence``
+    t interval of the log-log slope on that side (a flat MLP-Attn distance does not approach
+    the limit either, but is not the rise the paper reports). ``reading`` names a reading other
+    than the paper's literal one (e.g. "weight decay decoupled")."""
+    found = trend(list(distances), list(distances.values()), confidence)
+    expected, paper_word = PAPER_TREND[model]
+    widths = list(distances)
+    return Verdict.from_test(
+        "NTK distance", f"{model}, {task}, {metric} metric{f', {reading}' if reading else ''}: the distance {expected} "
+        f"with m ({'approaches' if model == '2L-ReLU' else 'does not approach'} the limit)",
+        f"{paper_word} (the paper's trend, under the other reading of its weight decay)" if reading else paper_word,
+        f"log-log slope {fmt(found.slope)} +- {fmt(found.margin)} ({confidence:.0%}) over m={widths[0]}..{widths[-1]}: "
+        f"{found.direction} ({settings})", found.direction == expected, inconclusive=inconclusive), found
+
+
+def sensitivity(task: str, rows: list[dict], sizes: list[int], points: int, eps: float, ratio_band: float,
+                growth_slope_min: float, rtol: float) -> tuple[list[Verdict], dict]:
+    """Notebook 01, Prop 4.5 for one task (``rows`` of :func:`ntklib.kernels.sensitivity_curve`):
+    the attention change stays within ``[1/ratio_band, ratio_band]`` of ``||G[:,j]||_1 eps``,
+    grows with n (log-log slope above ``growth_slope_min``) while the polynomial kernel's
+    change does not move (spread below ``rtol``); and the same growth on l2-normalised rows.
+    Returns the two verdicts and the measurements they rest on."""
+    ratios = [r["attention_total"] / r["bound"] for r in rows]
+    slope = loglog_slope(sizes, mean_by_n(rows, "attention_total", sizes, points))
+    slope_normalized = loglog_slope(sizes, mean_by_n(rows, "attention_normalized_total", sizes, points))
+    poly = mean_by_n(rows, "polynomial_total", sizes, points)
+    poly_spread = max(poly) / min(poly) - 1
+    n_range = f"n={sizes[0]}..{sizes[-1]}, eps={eps}"
+    verdicts = [Verdict.from_test(
+        "Prop 4.5", f"{task}: attention change ~ ||G[:,j]||_1 eps, growing with n; polynomial flat",
+        "change <~ ||G x_j||_1 eps, grows with data; polynomial O(eps)",
+        f"change/(||G[:,j]||_1 eps) in [{fmt(min(ratios))}, {fmt(max(ratios))}], slope in n "
+        f"{fmt(slope)}; polynomial varies {fmt(poly_spread)} across n ({n_range})",
+        within_band(min(ratios), max(ratios), ratio_band) and slope > growth_slope_min and poly_spread < rtol),
+        Verdict.from_test(
+        "Prop 4.5", f"{task}: the growth survives row l2-normalisation (MLP-Attn's input)",
+        "(not stated; our extension)", f"slope in n {fmt(slope_normalized)} ({n_range})",
+        slope_normalized > growth_slope_min)]
+    return verdicts, {"ratio_min": min(ratios), "ratio_max": max(ratios), "slope": slope,
+                      "slope_normalized": slope_normalized, "polynomial_spread": poly_spread}
+
+
+def width_bound_from_kappa(task: str, bound_decades: float, width_eps: float) -> Verdict:
+    """Notebook 02, Thm 4.7: the paper's stated width bound follows from its own kappa(G)
+    (``kappa^6`` within ``bound_decades`` decades of the stated bound): an arithmetic check."""
+    exponent, stated = math.log10(paper.KAPPA[task] ** 6), math.log10(paper.WIDTH_LOWER_BOUND[task])
+    return Verdict.from_test(
+        "Thm 4.7", f"{task}: the paper's width bound follows from its kappa",
+        f"kappa(G)={fmt(paper.KAPPA[task])} -> m >> 1e{stated:.0f}",
+        f"kappa^6 = 1e{exponent:.2f} (eps = 1; x{fmt(1 / width_eps**2)} more at eps={width_eps})",
+        abs(exponent - stated) <= bound_decades)
+
+
+def kappa_of_data(task: str, kappa: float, rank: int, n: int, located_n: float) -> Verdict:
+    """Notebook 02, Thm 4.7: our kappa(G) at ``n`` points within one decade of the paper's
+    single value (``located_n``: the n at which our curve reaches the paper's value)."""
+    return Verdict.from_test(
+        "Thm 4.7", f"{task}: kappa(G) of the data set", f"kappa(G) ~ {fmt(paper.KAPPA[task])}",
+        f"kappa(G) = {fmt(kappa)} at n={n} (rank {rank}); the paper's value is reached at n~{fmt(located_n)}",
+        math.isfinite(kappa) and abs(math.log10(kappa / paper.KAPPA[task])) <= 1)

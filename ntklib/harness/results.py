@@ -1,0 +1,116 @@
+"""A notebook's results file, and the summary table gathered from them.
+
+Each notebook ends by handing its :class:`~ntklib.verdicts.Verdict` objects and measurements to
+:func:`write_results`; :func:`summary_table` gathers every results file of a profile into the
+table (claim, paper, ours, verdict) that the README shows.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from ..verdicts import Verdict
+from .cache import code_version
+from .paths import REPO_ROOT, output_root, results_file
+
+__all__ = ["write_results", "summary_table", "markdown_table", "update_readme"]
+
+README_START, README_END = "<!-- summary:start -->", "<!-- summary:end -->"
+
+
+def write_results(profile: str, notebook: str, parameters: dict[str, Any], verdicts: list[Verdict],
+                  measurements: dict[str, Any] | None = None) -> None:
+    """Write ``results/<notebook>.json`` (parameters, verdicts, measurements); print the lines.
+
+    The file is strict JSON: a non-finite number (the condition number of a singular Gram, a
+    ratio over a zero flip rate) is written as the string ``"inf"``, ``"-inf"`` or ``"nan"``,
+    which ``float()`` reads back."""
+    for v in verdicts:
+        print(v.line)
+    path = results_file(profile, notebook)
+    import torch  # noqa: PLC0415
+
+    runtime = {"cuda": torch.cuda.is_available()}
+    if torch.cuda.is_available():
+        runtime["gpu"] = torch.cuda.get_device_name()
+        runtime["peak_gpu_memory_bytes"] = torch.cuda.max_memory_allocated()
+    payload = {
+        "code": code_version(),  # the science wing's version: the summary flags results of other code
+        "runtime": runtime,
+        "notebook": notebook,
+        "profile": profile,
+        "parameters": parameters,
+        "verdicts": [asdict(v) for v in verdicts],
+        "measurements": measurements or {},
+    }
+    path.write_text(json.dumps(_finite_or_text(payload), indent=1, sort_keys=True, default=str, allow_nan=False)
+                    + "\n")
+
+
+def _finite_or_text(value: Any) -> Any:
+    """``value`` with every non-finite float replaced by ``str(float)`` ("inf", "-inf", "nan")."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _finite_or_text(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_or_text(v) for v in value]
+    return value
+
+
+def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
+    """A GitHub-flavoured Markdown table (cells converted with ``str``; '|' escaped)."""
+    def cell(x: Any) -> str:
+        return str(x).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(map(cell, header)) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(map(cell, row)) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def summary_table(profile: str, fallback: str | None = None) -> str:
+    """Markdown table of every verdict in ``results/*.json`` of ``profile``, by notebook.
+
+    With ``fallback``, notebooks that have no results in ``profile`` are taken from the
+    ``fallback`` profile instead; the last column says which profile each row comes from, and
+    flags rows computed by another version of the library's science code than this checkout's
+    (``code`` in the results file; absent in files written before it was recorded).
+    """
+    current = code_version()
+    files = {p.stem: p for p in (output_root(profile) / "results").glob("*.json")}
+    if fallback:
+        for p in (output_root(fallback) / "results").glob("*.json"):
+            files.setdefault(p.stem, p)
+    rows = []
+    for _, path in sorted(files.items()):
+        data = json.loads(path.read_text())
+        origin = data["profile"] + ("" if data.get("code") == current else "; earlier library code")
+        for v in data["verdicts"]:
+            rows.append([f"{v['claim']}: {v['check']}", v["paper"], v["ours"], f"**{v['status']}**",
+                         f"`{data['notebook']}` ({origin})"])
+    if not rows:
+        return f"_No results for profile '{profile}' yet: run the notebooks._\n"
+    return markdown_table(["claim", "paper", "ours", "verdict", "notebook (profile)"], rows)
+
+
+def update_readme(profile: str, readme: Path = REPO_ROOT / "README.md", fallback: str | None = "quick") -> None:
+    """Replace the README's block between the summary markers by the profile's summary.
+
+    Notebooks without results in ``profile`` fall back to ``fallback`` (labelled per row).
+    """
+    text = readme.read_text()
+    if README_START not in text or README_END not in text:
+        raise ValueError(f"{readme} lacks the markers {README_START} ... {README_END}")
+    head, rest = text.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    shown = []
+    for p in (profile, fallback) if fallback else (profile,):
+        root = output_root(p)
+        shown.append(f"`{root.relative_to(REPO_ROOT) if root.is_relative_to(REPO_ROOT) else root}/results/*.json`")
+    note = (f"\n_Generated from {' then '.join(shown)} by `python -m ntklib --update-readme`; "
+            "do not edit by hand._\n\n")
+    readme.write_text(head + README_START + note + summary_table(profile, fallback) + "\n" + README_END + tail)

@@ -1,0 +1,78 @@
+"""One notebook's run: the setup every notebook shares, its outputs and its verdicts.
+
+``study = nh.start("04_influence_malleability", globals())`` checks the parameters (what the
+parameters cell and papermill gave), resolves the device and precision, builds the training
+settings (when the notebook trains nets) so that a bad setting fails before any compute, and
+sets the plot style. The notebook then caches steps, saves tables and figures, and collects
+verdicts through it, and ends with ``study.finish()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import matplotlib.pyplot as plt
+
+from ..runtime import resolve_device, resolve_dtype
+from ..training import TrainingSettings
+from ..verdicts import Verdict
+from .cache import cached
+from .params import resolve
+from .plotting import save_figure, save_table, use_style
+from .results import write_results
+
+__all__ = ["Study", "start"]
+
+# parameter name in the notebooks -> field of TrainingSettings
+_TRAINING_FIELDS = {"epochs": "epochs", "learning_rate": "learning_rate", "batch_size": "batch_size",
+                    "weight_decay": "weight_decay", "weight_decay_mode": "weight_decay_mode", "dtype": "dtype"}
+
+
+class Study:
+    """The run of ``notebook`` with the parameters found in ``namespace`` (its ``globals()``)."""
+
+    def __init__(self, notebook: str, namespace: dict[str, Any]):
+        self.notebook = notebook
+        self.params = resolve(notebook, namespace)
+        self.profile = self.params["profile"]
+        self.device = resolve_device(self.params.get("device", "auto"))
+        self.dtype = resolve_dtype(self.params.get("dtype", "float64"))
+        self.settings = self.training() if "epochs" in self.params else None
+        self.verdicts: list[Verdict] = []
+        self.measurements: dict[str, Any] = {}
+        use_style()
+
+    def training(self, **changes: Any) -> TrainingSettings:
+        """The training settings of the parameters (with ``changes``, e.g. another weight decay
+        mode), on this run's device."""
+        found = {field: self.params[name] for name, field in _TRAINING_FIELDS.items() if name in self.params}
+        return TrainingSettings(**{**found, "device": str(self.device), **changes})
+
+    def cached(self, step: str, compute: Callable[[], Any], ignore: tuple[str, ...] = ()) -> Any:
+        """``compute()`` cached as ``<notebook>/<step>``, keyed by the parameters (but ``profile``
+        and ``ignore``: settings that change no step's result), the device and the library code."""
+        key = {**{k: v for k, v in self.params.items() if k not in ("profile", *ignore)}, "device": str(self.device)}
+        return cached(f"{self.notebook}/{step}", key, compute)
+
+    def table(self, header: list[str], rows: list[list[Any]], name: str) -> None:
+        """Save a table (CSV and Markdown) and print it."""
+        print(save_table(header, rows, self.profile, self.notebook, name))
+
+    def figure(self, fig: plt.Figure, name: str) -> None:
+        """Save a figure (PNG and PDF) and show it."""
+        save_figure(fig, self.profile, self.notebook, name)
+        plt.show()
+
+    def judge(self, *verdicts: Verdict) -> None:
+        """Collect verdicts; :meth:`finish` prints and writes them."""
+        self.verdicts.extend(verdicts)
+
+    def finish(self) -> None:
+        """Print every verdict and write the results file (parameters, verdicts, measurements)."""
+        write_results(self.profile, self.notebook, self.params, self.verdicts, self.measurements)
+
+
+def start(notebook: str, namespace: dict[str, Any]) -> Study:
+    """The shared setup of a notebook: see the module docstring."""
+    return Study(notebook, namespace)

@@ -1,0 +1,117 @@
+"""Statistics behind every verdict: margins, intervals, trends and aggregation over runs.
+
+The rules are defined once here and named in the notebooks: a difference of two proportions
+counts when it exceeds :data:`MARGIN_SE` binomial standard errors (the "2-SE rule"); a mean
+over runs or a log-log slope counts when zero lies outside its two-sided :data:`CONFIDENCE`
+Student-t interval; a net "did not learn" when its test accuracy is within :data:`MARGIN_SE`
+binomial standard errors of chance (:func:`chance_level`).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+import numpy as np
+from scipy.stats import linregress
+from scipy.stats import t as student_t
+
+__all__ = ["MARGIN_SE", "CONFIDENCE", "chance_level", "binomial_difference_margin", "binomial_ratio_interval",
+           "t_half_width", "loglog_trend", "loglog_slope", "interpolate_loglog", "paired_change", "aggregate",
+           "mean_by"]
+
+MARGIN_SE = 2.0  # the 2-SE rule: a difference counts when larger than this many standard errors
+CONFIDENCE = 0.95  # two-sided confidence of the Student-t intervals (slopes, means over seeds)
+
+
+def chance_level(num_classes: int, n_test: int, num_se: float = MARGIN_SE) -> float:
+    """Test accuracy up to which a net counts as not having learned: chance ``1/C`` plus
+    ``num_se`` binomial standard errors at ``n_test`` points."""
+    p = 1.0 / num_classes
+    return p + num_se * math.sqrt(p * (1 - p) / n_test)
+
+
+def binomial_difference_margin(p: float, q: float, count: int, num_se: float = MARGIN_SE) -> float:
+    """``num_se`` binomial standard errors of ``p - q``, two proportions (flip rates, test
+    accuracies) each measured over ``count`` independent points (normal approximation): the
+    margin a difference has to clear to be more than another draw of seeds or points gives."""
+    if count < 1:
+        raise ValueError(f"a proportion needs at least one point, not count={count}")
+    return num_se * math.sqrt((p * (1 - p) + q * (1 - q)) / count)
+
+
+def binomial_ratio_interval(p: float, q: float, count: int, num_se: float = MARGIN_SE) -> tuple[float, float]:
+    """``num_se``-SE interval of the ratio ``p / q`` of two proportions each over ``count`` points
+    (delta method on the log scale: ``Var log p = (1 - p) / (p count)``); ``(0, inf)`` when
+    either is 0, where the ratio says nothing."""
+    if count < 1:
+        raise ValueError(f"a proportion needs at least one point, not count={count}")
+    if p == 0 or q == 0:
+        return 0.0, math.inf
+    half = num_se * math.sqrt(((1 - p) / p + (1 - q) / q) / count)
+    return p / q * math.exp(-half), p / q * math.exp(half)
+
+
+def t_half_width(stderr: float, dof: int, confidence: float = CONFIDENCE) -> float:
+    """Half-width of the two-sided ``confidence`` Student-t interval of an estimate with standard
+    error ``stderr`` estimated on ``dof`` degrees of freedom; inf without any (``dof < 1``)."""
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), not {confidence}")
+    return float(student_t.ppf((1 + confidence) / 2, dof) * stderr) if dof >= 1 else math.inf
+
+
+def loglog_trend(x: list[float], y: list[float], confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """Least-squares slope of ``log y`` against ``log x`` and the half-width of its ``confidence``
+    interval (standard error from the scatter around the line, ``len(x) - 2`` degrees of freedom;
+    inf with two points). Zero outside the interval: y grows or shrinks with x beyond noise."""
+    lx, ly = np.log(np.asarray(x, dtype=float)), np.log(np.asarray(y, dtype=float))
+    if len(set(lx.tolist())) < 2 or not np.all(np.isfinite(ly)):
+        raise ValueError("a log-log trend needs at least two distinct x and finite, positive y")
+    fit = linregress(lx, ly)
+    return float(fit.slope), t_half_width(float(fit.stderr), len(lx) - 2, confidence) if len(lx) > 2 else math.inf
+
+
+def loglog_slope(x: list[float], y: list[float]) -> float:
+    """Least-squares slope of ``log y`` against ``log x`` (the growth exponent of y in x): the
+    slope of :func:`loglog_trend`, without its interval."""
+    return loglog_trend(x, y)[0]
+
+
+def interpolate_loglog(x: list[float], y: list[float], y_target: float) -> float:
+    """The x at which the piecewise log-log interpolation of increasing ``y`` reaches ``y_target``.
+
+    Returns nan when ``y_target`` lies outside the measured range (no extrapolation).
+    """
+    lx, ly = np.log(np.asarray(x, dtype=float)), np.log(np.asarray(y, dtype=float))
+    t = np.log(y_target)
+    if not (ly.min() <= t <= ly.max()) or np.any(np.diff(ly) <= 0):
+        return float("nan")
+    return float(np.exp(np.interp(t, ly, lx)))
+
+
+def paired_change(after: list[float], before: list[float]) -> tuple[float, float]:
+    """Mean of the paired differences ``after - before`` (one pair per seed, same
+    initialisation) and its standard error (nan for one pair: no spread to judge the change
+    against; :func:`t_half_width` with ``len - 1`` degrees of freedom turns it into a margin)."""
+    if len(after) != len(before) or not after:
+        raise ValueError("paired_change needs equally many values before and after, "
+                         f"not {len(before)} and {len(after)}")
+    d = [a - b for a, b in zip(after, before)]
+    mean = math.fsum(d) / len(d)
+    if len(d) == 1:
+        return mean, math.nan
+    return mean, math.sqrt(math.fsum((x - mean) ** 2 for x in d) / (len(d) - 1) / len(d))
+
+
+def aggregate(rows: list[dict], by: tuple[str, ...], metric: str) -> dict[tuple, tuple[float, float]]:
+    """Mean and sample standard deviation over runs (0 for one value) of ``metric``, grouped by
+    ``by``; groups in the order of their first row."""
+    groups: dict[tuple, list[float]] = {}
+    for r in rows:
+        groups.setdefault(tuple(r[k] for k in by), []).append(float(r[metric]))
+    return {k: (statistics.fmean(v), statistics.stdev(v) if len(v) > 1 else 0.0) for k, v in groups.items()}
+
+
+def mean_by(rows: list[dict], by: str, metric: str) -> dict:
+    """Mean of ``metric`` per value of ``by`` (``{value: mean}``), in the order of first rows."""
+    return {k[0]: mean for k, (mean, _) in aggregate(rows, (by,), metric).items()}

@@ -1,0 +1,151 @@
+"""Verdicts: a claim, the paper's value, ours, the rule, the outcome.
+
+A notebook states each rule before its measurement and builds a :class:`Verdict` from it with
+the helpers here, which take their margins from :mod:`ntklib.stats`:
+
+- :func:`difference` — a difference beyond a margin (e.g. the 2-SE binomial rule);
+- :func:`trend` — a log-log slope whose confidence interval excludes zero (falls / rises / flat);
+- :func:`within_band` — a value or an interval inside a band;
+- :func:`untrained` — the one did-the-nets-learn check: a verdict resting on a net at chance
+  accuracy is **inconclusive**, the same way in every notebook.
+
+Numbers are printed through :func:`fmt` and friends, rounded so that nbval compares text.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .stats import CONFIDENCE, MARGIN_SE, binomial_difference_margin, chance_level, loglog_trend
+
+__all__ = ["HOLDS", "FAILS", "PARTIAL", "INCONCLUSIVE", "Verdict", "Difference", "Trend", "difference",
+           "binomial_difference", "trend", "within_band", "untrained", "reasons", "fmt", "fmt_bound", "fmt_spread",
+           "pct"]
+
+HOLDS, FAILS, PARTIAL, INCONCLUSIVE = "holds", "does NOT reproduce", "partly reproduces", "inconclusive"
+
+
+def fmt(x: float, digits: int = 3) -> str:
+    """A number rounded for printing (nbval compares text): ``3`` significant digits, inf kept."""
+    if isinstance(x, float) and math.isinf(x):
+        return "inf"
+    if x == 0:
+        return "0"
+    if 1e-3 <= abs(x) < 1e4:
+        return f"{x:.{digits}g}"
+    return f"{x:.{digits - 1}e}"
+
+
+def fmt_bound(x: float) -> str:
+    """A rounding-level number as the power of ten above it (``6.2e-16 -> '< 1e-15'``).
+
+    For errors that are pure float64 rounding, whose digits differ between BLAS builds and
+    thread counts. Their order of magnitude can move by one too (measured: 1 vs 2 threads), so
+    nbval compares these bounds as a token (``tests/nbval_sanitize.cfg``); the verdict that
+    holds the error to its tolerance is what is checked.
+    """
+    if x == 0:
+        return "0"
+    return f"< 1e{math.ceil(math.log10(abs(x)) + 1e-12):d}"
+
+
+def fmt_spread(mean: float, std: float, digits: int = 3) -> str:
+    """``mean`` or ``mean ± std`` when there is a spread (several seeds)."""
+    return fmt(mean, digits) if std == 0 else f"{fmt(mean, digits)} ± {fmt(std, 2)}"
+
+
+def pct(stats: tuple[float, float]) -> str:
+    """A proportion's ``(mean, std)`` over runs in percent, as :func:`fmt_spread`."""
+    return fmt_spread(100 * stats[0], 100 * stats[1])
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One checked claim. ``status`` is computed from the data by the rule the notebook states."""
+
+    claim: str  # e.g. "Thm 4.7"
+    check: str  # what was measured, in words
+    paper: str  # the paper's statement or number
+    ours: str  # our measurement, with the settings that matter
+    status: str  # HOLDS, FAILS, PARTIAL or INCONCLUSIVE
+
+    @classmethod
+    def from_test(cls, claim: str, check: str, paper: str, ours: str, holds: bool,
+                  inconclusive: str = "") -> "Verdict":
+        """HOLDS or FAILS from ``holds``; a non-empty ``inconclusive`` reason (e.g. from
+        :func:`untrained`) makes it INCONCLUSIVE instead, with the reason in ``ours``."""
+        if inconclusive:
+            return cls(claim, check, paper, f"{ours}; {inconclusive}", INCONCLUSIVE)
+        return cls(claim, check, paper, ours, HOLDS if holds else FAILS)
+
+    @property
+    def line(self) -> str:
+        return f"{self.claim}: {self.check}: {self.ours} -> {self.status} (paper: {self.paper})"
+
+
+def reasons(*found: str) -> str:
+    """Reasons for an inconclusive verdict joined into one (empty ones dropped)."""
+    return "; ".join(filter(None, found))
+
+
+@dataclass(frozen=True)
+class Difference:
+    """``value = a - b`` against the ``margin`` it has to clear."""
+
+    value: float
+    margin: float
+
+    @property
+    def beyond(self) -> bool:
+        """The difference exceeds its margin (in the positive direction)."""
+        return self.value > self.margin
+
+    def points(self) -> str:
+        """The difference of two proportions in percentage points, with its margin."""
+        return f"{fmt(100 * self.value)} points, margin {fmt(100 * self.margin)}"
+
+
+def difference(a: float, b: float, margin: float) -> Difference:
+    """``a - b`` against a given ``margin`` (a t half-width, a tolerance)."""
+    return Difference(a - b, margin)
+
+
+def binomial_difference(a: float, b: float, count: int, num_se: float = MARGIN_SE) -> Difference:
+    """``a - b`` of two proportions each over ``count`` points against the ``num_se``-SE
+    binomial margin (:func:`ntklib.stats.binomial_difference_margin`)."""
+    return Difference(a - b, binomial_difference_margin(a, b, count, num_se))
+
+
+@dataclass(frozen=True)
+class Trend:
+    """A log-log slope, the half-width of its interval, and what it shows."""
+
+    slope: float
+    margin: float
+
+    @property
+    def direction(self) -> str:
+        """``falls`` or ``rises`` when zero lies outside the interval, else ``flat within noise``."""
+        return "falls" if self.slope < -self.margin else "rises" if self.slope > self.margin else "flat within noise"
+
+
+def trend(x: list[float], y: list[float], confidence: float = CONFIDENCE) -> Trend:
+    """The log-log trend of ``y`` in ``x`` (:func:`ntklib.stats.loglog_trend`)."""
+    return Trend(*loglog_trend(x, y, confidence))
+
+
+def within_band(low: float, high: float, band: float) -> bool:
+    """A ratio, or the interval ``[low, high]`` of one, lies inside ``[1/band, band]``."""
+    return 1 / band <= low and high <= band
+
+
+def untrained(accuracies: dict[str, float], num_classes: int, n_test: int) -> str:
+    """A reason to call a comparison inconclusive when any of its nets (label -> mean test
+    accuracy) did not learn; "" when all did. Flip rates, distances or kernels of such nets
+    reflect nothing but their initialisation and rounding."""
+    level = chance_level(num_classes, n_test)
+    low = [f"{label} {fmt(a)}" for label, a in accuracies.items() if a <= level]
+    if not low:
+        return ""
+    return f"nets at chance test accuracy ({', '.join(low)}; chance + {MARGIN_SE:g} SE = {fmt(level)})"
