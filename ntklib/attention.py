@@ -63,13 +63,23 @@ def mean_pairwise_cosine(Z: torch.Tensor) -> float:
 
 
 def attention_features(
-    X_train: torch.Tensor, X_query: torch.Tensor | None = None, normalize: bool = True
+    X_train: torch.Tensor, X_query: torch.Tensor | None = None, normalize: bool = True, rank: int | None = None
 ) -> torch.Tensor:
     """MLP-Attn input: attention of ``X_query`` (default: the training set) over ``X_train``.
 
     ``X_train: (n, d)``, ``X_query: (q, d)`` -> ``(q, d)``, rows l2-normalised if ``normalize``.
+    With ``rank``, truncated (top-r) attention: the attention map ``X^T X = V S^2 V^T`` keeps its
+    top ``rank`` components, ``x -> x V_r S_r^2 V_r^T`` (on the training set ``U_r S_r^3 V_r^T``,
+    :func:`truncated_attention`), so test points pass through the same truncated map.
     """
-    Z = linear_attention(X_train if X_query is None else X_query, X_train)
+    X_query = X_train if X_query is None else X_query
+    if rank is None:
+        Z = linear_attention(X_query, X_train)
+    else:
+        if not 1 <= rank <= min(X_train.shape):
+            raise ValueError(f"rank must be in 1..{min(X_train.shape)} for X of shape {tuple(X_train.shape)}, not {rank}")
+        _, S, Vh = torch.linalg.svd(X_train, full_matrices=False)
+        Z = ((X_query @ Vh[:rank].T) * S[:rank] ** 2) @ Vh[:rank]
     return normalize_rows(Z) if normalize else Z
 
 

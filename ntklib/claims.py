@@ -14,7 +14,9 @@ from .models import MODELS
 from .stats import CONFIDENCE, MARGIN_SE, aggregate, binomial_ratio_interval, loglog_slope, paired_change, t_half_width
 from .verdicts import Trend, Verdict, binomial_difference, fmt, reasons, trend, untrained, within_band
 
-__all__ = ["sensitivity", "width_bound_from_kappa", "kappa_of_data", "init_rate", "distance_trend", "flip_ratio", "more_malleable", "lower_binary_kappa", "ranking_at_every_eps", "more_malleable_under_reading",
+__all__ = ["sensitivity", "width_bound_from_kappa", "kappa_of_data", "init_rate", "approaches_limit",
+           "exceeds_over_seeds", "width_threshold_measured", "optimiser_laziness", "distance_trend", "flip_ratio",
+           "more_malleable", "lower_binary_kappa", "ranking_at_every_eps", "more_malleable_under_reading",
            "adversarial_training_raises_flip_rate", "dual_implication"]
 
 
@@ -240,3 +242,73 @@ def kappa_of_data(task: str, kappa: float, rank: int, n: int, located_n: float) 
         "Thm 4.7", f"{task}: kappa(G) of the data set", f"kappa(G) ~ {fmt(paper.KAPPA[task])}",
         f"kappa(G) = {fmt(kappa)} at n={n} (rank {rank}); the paper's value is reached at n~{fmt(located_n)}",
         math.isfinite(kappa) and abs(math.log10(kappa / paper.KAPPA[task])) <= 1)
+
+
+def approaches_limit(model: str, task: str, distances: dict[int, float], expected: str, paper_text: str,
+                     settings: str, confidence: float = CONFIDENCE, inconclusive: str = "",
+                     what: str = "linearised-dynamics distance") -> tuple[Verdict, Trend]:
+    """Notebook 03b: the distance of GD-trained nets to their infinite-width linearised dynamics
+    (``distances``: width -> mean over seeds) ``falls`` with m (the model approaches its
+    limit: zero outside the ``confidence`` t interval of the log-log slope, below it) or, with
+    ``expected="does not fall"``, does not (flat or rising: the paper's non-convergence)."""
+    found = trend(list(distances), list(distances.values()), confidence)
+    widths = list(distances)
+    holds = found.direction == "falls" if expected == "falls" else found.direction != "falls"
+    return Verdict.from_test(
+        "Thm 4.2 / 4.7", f"{model}, {task}: the {what} {expected} with m", paper_text,
+        f"{fmt(distances[widths[0]])} at m={widths[0]} -> {fmt(distances[widths[-1]])} at m={widths[-1]}, log-log "
+        f"slope {fmt(found.slope)} +- {fmt(found.margin)} ({confidence:.0%}): {found.direction} ({settings})",
+        holds, inconclusive=inconclusive), found
+
+
+def exceeds_over_seeds(claim: str, check: str, paper_text: str, larger: list[float], smaller: list[float],
+                       what: str, settings: str, confidence: float = CONFIDENCE, inconclusive: str = "") -> Verdict:
+    """``larger`` exceeds ``smaller`` by a factor (positive measurements, paired by seed): the
+    mean over seeds of ``log(larger / smaller)`` beyond the two-sided ``confidence`` t interval
+    of that mean; one seed has no spread and is inconclusive."""
+    mean, stderr = paired_change([math.log(a) for a in larger], [math.log(b) for b in smaller])
+    margin = t_half_width(stderr, len(larger) - 1, confidence)
+    one_seed = "one seed: no spread to judge the difference against" if len(larger) < 2 else ""
+    interval = f"{fmt(math.exp(mean - margin))}-{fmt(math.exp(mean + margin))}" if math.isfinite(margin) else "-"
+    return Verdict.from_test(
+        claim, check, paper_text,
+        f"{what}: {fmt(sum(larger) / len(larger))} vs {fmt(sum(smaller) / len(smaller))}, factor {fmt(math.exp(mean))} "
+        f"({confidence:.0%} interval {interval}, {len(larger)} seed(s)) ({settings})",
+        mean > margin, inconclusive=reasons(inconclusive, one_seed))
+
+
+def width_threshold_measured(task: str, level: float, widths: dict[str, float], kappa_K: dict[str, float],
+                             kappa_G: float, n: int) -> Verdict:
+    """Notebook 03b, Thm 4.7's width threshold measured: ``widths`` (model -> the width at which
+    the mean whitened error at initialisation falls below ``level``, log-log interpolated; nan
+    beyond the widths measured) and the conditioning behind it. Holds when MLP-Attn needs the
+    larger width; the line sets the measured ratio beside kappa(K_inf)'s ratio and the paper's
+    ``kappa(G)^6``."""
+    relu, attn = widths["2L-ReLU"], widths["MLP-Attn"]
+    ratio_kappa = kappa_K["MLP-Attn"] / kappa_K["2L-ReLU"]
+    if math.isnan(relu):
+        measured, holds, why = "2L-ReLU does not reach the level within the widths measured", False, \
+            "2L-ReLU never reaches the level: no width to compare against"
+    elif math.isnan(attn):
+        measured, holds, why = f"2L-ReLU at m~{fmt(relu)}, MLP-Attn beyond the widths measured", True, ""
+    else:
+        ratio = attn / relu
+        exponent = math.log(ratio) / math.log(ratio_kappa) if ratio > 0 and ratio_kappa != 1 else math.nan
+        measured, holds, why = (f"2L-ReLU at m~{fmt(relu)}, MLP-Attn at m~{fmt(attn)}: ratio {fmt(ratio)} = "
+                                f"(kappa(K_inf) ratio)^{fmt(exponent)}"), attn > relu, ""
+    return Verdict.from_test(
+        "Thm 4.7", f"{task}, n={n}: MLP-Attn needs a larger width than 2L-ReLU for its kernel to be within "
+        f"{fmt(level)} of its limit (whitened error at init)", f"m = Omega(kappa(G)^6 / eps^2) vs Omega(1/eps^2): ratio ~ kappa(G)^6",
+        f"{measured}; kappa(K_inf) {fmt(kappa_K['MLP-Attn'])} vs {fmt(kappa_K['2L-ReLU'])}; kappa(G)^6 = "
+        f"{fmt(kappa_G**6)}", holds, inconclusive=why)
+
+
+def optimiser_laziness(task: str, adam: Trend, gd: Trend, settings: str) -> Verdict:
+    """Notebook 03b: NTK theory needs lazy training, outputs that move by an amount independent
+    of m. Holds when Adam's first-step output change rises with m (beyond the slope's interval)
+    while gradient descent's does not: then the paper's Adam runs cannot test Thm 4.2 by width."""
+    return Verdict.from_test(
+        "Optimiser reading", f"{task}: Adam's first-step output change grows with m, gradient descent's does not",
+        "(not stated; the paper trains with Adam)",
+        f"log-log slope in m: Adam {fmt(adam.slope)} +- {fmt(adam.margin)} ({adam.direction}), GD {fmt(gd.slope)} +- "
+        f"{fmt(gd.margin)} ({gd.direction}) ({settings})", adam.direction == "rises" and gd.direction != "rises")

@@ -24,17 +24,18 @@ MODELS = ("2L-ReLU", "MLP-Attn")
 
 
 def model_inputs(model: str, X_train: torch.Tensor, X_query: torch.Tensor | None = None,
-                 normalize_relu_inputs: bool = False) -> torch.Tensor:
+                 normalize_relu_inputs: bool = False, attention_rank: int | None = None) -> torch.Tensor:
     """What the first layer sees: raw pixels (2L-ReLU) or normalised attention output (MLP-Attn).
 
     ``X_train: (n, d)``; ``X_query: (q, d)`` defaults to the training set. MLP-Attn's query
-    rows attend to the training set (transductive attention, PAPER.md).
+    rows attend to the training set (transductive attention, PAPER.md); with
+    ``attention_rank`` through top-r (truncated) attention.
     """
     if model == "2L-ReLU":
         X = X_train if X_query is None else X_query
         return normalize_rows(X) if normalize_relu_inputs else X
     if model == "MLP-Attn":
-        return attention_features(X_train, X_query, normalize=True)
+        return attention_features(X_train, X_query, normalize=True, rank=attention_rank)
     raise ValueError(f"unknown model '{model}'; known: {MODELS}")
 
 

@@ -18,7 +18,7 @@ from scipy.stats import t as student_t
 
 __all__ = ["MARGIN_SE", "CONFIDENCE", "chance_level", "binomial_difference_margin", "binomial_ratio_interval",
            "t_half_width", "loglog_trend", "loglog_slope", "interpolate_loglog", "paired_change", "aggregate",
-           "mean_by"]
+           "mean_by", "first_crossing_below"]
 
 MARGIN_SE = 2.0  # the 2-SE rule: a difference counts when larger than this many standard errors
 CONFIDENCE = 0.95  # two-sided confidence of the Student-t intervals (slopes, means over seeds)
@@ -115,3 +115,16 @@ def aggregate(rows: list[dict], by: tuple[str, ...], metric: str) -> dict[tuple,
 def mean_by(rows: list[dict], by: str, metric: str) -> dict:
     """Mean of ``metric`` per value of ``by`` (``{value: mean}``), in the order of first rows."""
     return {k[0]: mean for k, (mean, _) in aggregate(rows, (by,), metric).items()}
+
+
+def first_crossing_below(x: list[float], y: list[float], level: float) -> float:
+    """The x at which ``y`` first falls below ``level``, interpolated on log-log axes between
+    the two measured points around the crossing; x[0] when y starts below, nan when it never
+    gets there within the measured range (no extrapolation)."""
+    if y[0] < level:
+        return float(x[0])
+    for (x0, y0), (x1, y1) in zip(zip(x, y), zip(x[1:], y[1:])):
+        if y1 < level <= y0:
+            t = (math.log(level) - math.log(y0)) / (math.log(y1) - math.log(y0))
+            return float(math.exp(math.log(x0) + t * (math.log(x1) - math.log(x0))))
+    return math.nan

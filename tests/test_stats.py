@@ -56,3 +56,11 @@ def test_loglog_slope_and_interpolation():
     assert stats.loglog_slope([1, 10, 100], [2, 20, 200]) == pytest.approx(1.0)
     assert stats.interpolate_loglog([10, 100], [1e2, 1e4], 1e3) == pytest.approx(10 ** 1.5)
     assert math.isnan(stats.interpolate_loglog([10, 100], [1e2, 1e4], 1e6))
+
+
+def test_first_crossing_below_interpolates_on_log_axes():
+    assert stats.first_crossing_below([10, 100], [1.0, 0.01], 0.1) == pytest.approx(10 ** 1.5)
+    assert stats.first_crossing_below([10, 100, 1000], [1.0, 0.5, 0.6], 0.55) == pytest.approx(
+        10 ** (1 + math.log(0.55) / math.log(0.5)))
+    assert stats.first_crossing_below([10, 100], [0.05, 0.01], 0.1) == 10.0
+    assert math.isnan(stats.first_crossing_below([10, 100], [1.0, 0.5], 0.1))

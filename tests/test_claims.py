@@ -1,0 +1,54 @@
+"""Each claim's rule (ntklib.claims) on toy numbers: it holds, fails or is inconclusive as stated."""
+
+import math
+
+from ntklib import claims
+from ntklib.verdicts import FAILS, HOLDS, INCONCLUSIVE, Trend
+
+WIDTHS = [64, 256, 1024, 4096]
+
+
+def test_approaches_limit_reads_the_trend_the_way_the_claim_says():
+    falling = {m: m**-0.5 for m in WIDTHS}
+    flat = {64: 0.5, 256: 0.52, 1024: 0.49, 4096: 0.51}
+    assert claims.approaches_limit("2L-ReLU", "t", falling, "falls", "converges", "s")[0].status == HOLDS
+    assert claims.approaches_limit("2L-ReLU", "t", flat, "falls", "converges", "s")[0].status == FAILS
+    assert claims.approaches_limit("MLP-Attn", "t", flat, "does not fall", "no", "s")[0].status == HOLDS
+    verdict, found = claims.approaches_limit("MLP-Attn", "t", falling, "does not fall", "no", "s", inconclusive="x")
+    assert verdict.status == INCONCLUSIVE and math.isclose(found.slope, -0.5)
+
+
+def test_exceeds_over_seeds_is_a_factor_with_an_interval_over_seeds():
+    assert claims.exceeds_over_seeds("C", "c", "p", [10.0, 12.0, 11.0], [1.0, 1.1, 0.9], "w", "s").status == HOLDS
+    assert claims.exceeds_over_seeds("C", "c", "p", [1.0, 1.2, 0.9], [1.0, 1.1, 1.05], "w", "s").status == FAILS
+    assert claims.exceeds_over_seeds("C", "c", "p", [10.0], [1.0], "w", "s").status == INCONCLUSIVE  # no spread
+
+
+def test_width_threshold_needs_a_reference_width():
+    kappa = {"2L-ReLU": 100.0, "MLP-Attn": 1e4}
+    both = claims.width_threshold_measured("t", 0.5, {"2L-ReLU": 100.0, "MLP-Attn": 1e4}, kappa, 10.0, 50)
+    assert both.status == HOLDS and "^1" in both.ours  # width ratio = kappa ratio to the power 1
+    beyond = claims.width_threshold_measured("t", 0.5, {"2L-ReLU": 100.0, "MLP-Attn": math.nan}, kappa, 10.0, 50)
+    assert beyond.status == HOLDS and "beyond the widths measured" in beyond.ours
+    neither = claims.width_threshold_measured("t", 0.5, {"2L-ReLU": math.nan, "MLP-Attn": math.nan}, kappa, 10.0, 50)
+    assert neither.status == INCONCLUSIVE
+
+
+def test_optimiser_laziness_and_adversarial_training_rules():
+    rises, flat = Trend(0.45, 0.05), Trend(-0.02, 0.05)
+    assert claims.optimiser_laziness("t", rises, flat, "s").status == HOLDS
+    assert claims.optimiser_laziness("t", flat, flat, "s").status == FAILS
+    accuracy = {"standard": 0.9, "adversarial": 0.8}
+    rise = claims.adversarial_training_raises_flip_rate("mnist", "2L-ReLU", 0.05, 0.40, 300, accuracy, 10, 500, "s")
+    assert rise.status == HOLDS and "3.3% -> 43.4%" in rise.paper
+    at_chance = claims.adversarial_training_raises_flip_rate("mnist", "2L-ReLU", 0.05, 0.40, 300,
+                                                             {"standard": 0.1, "adversarial": 0.8}, 10, 500, "s")
+    assert at_chance.status == INCONCLUSIVE
+
+
+def test_malleability_lead_and_parity():
+    flips = {("MLP-Attn", "PGD"): 0.30, ("2L-ReLU", "PGD"): 0.03}
+    assert claims.more_malleable("mnist", flips, 300, "s").status == HOLDS
+    even = {("MLP-Attn", "PGD"): 0.15, ("2L-ReLU", "PGD"): 0.15}
+    assert claims.more_malleable("cifar10_automobile_vs_airplane", even, 300, "s", parity_band=2.0).status == HOLDS
+    assert claims.more_malleable("cifar10_automobile_vs_airplane", even, 5, "s", parity_band=2.0).status == FAILS
