@@ -99,7 +99,7 @@ def train_gd(stack: NetStack, X: torch.Tensor, Y: torch.Tensor, eta: float, step
 
 
 def linearized_prediction(K: torch.Tensor, K_query: torch.Tensor, Y: torch.Tensor, eta: float,
-                          steps: int) -> tuple[torch.Tensor, torch.Tensor]:
+                          steps: int, continuous: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Outputs of the linearised model of kernel ``K: (n, n)`` after ``steps`` steps of gradient
     descent of size ``eta`` from ``f0 = 0``, on the training points and on queries
     (``K_query: (q, n)``): ``((I - (I - eta K)^t) Y, K_q K^{-1} (I - (I - eta K)^t) Y)``, float64.
@@ -107,14 +107,19 @@ def linearized_prediction(K: torch.Tensor, K_query: torch.Tensor, Y: torch.Tenso
     Through the eigendecomposition ``K = V diag(lam) V^T``, with ``1 - (1 - eta lam)^t`` as
     ``-expm1(t log1p(-eta lam))`` and ``(1 - (1 - eta lam)^t) / lam -> eta t`` as ``lam -> 0``,
     so an ill-conditioned K (MLP-Attn's) costs no accuracy; a step with ``eta lam >= 1`` (the top
-    eigenvalue at ``eta = 1 / lam_max``) is taken as it is, overshooting."""
+    eigenvalue at ``eta = 1 / lam_max``) is taken as it is, overshooting. ``continuous=True``
+    gives gradient flow instead, ``1 - exp(-eta lam t)`` (the form of neural-tangents'
+    ``predict.gradient_descent_mse``; ``benchmarks/check_neural_tangents.py`` compares them)."""
     lam, V = torch.linalg.eigh(K.to(torch.float64))
-    if float(eta * lam.max()) >= 2:
+    if float(eta * lam.max()) >= 2 and not continuous:
         raise ValueError(f"eta={eta} diverges on this kernel (eta * lam_max = {float(eta * lam.max()):.3g} >= 2)")
     base = 1 - eta * lam
     # 1 - (1 - eta lam)^t: through log1p/expm1 where the base is positive (no cancellation for
     # small eta lam), directly where a step overshoots (eta lam >= 1, e.g. eta = 1 / lam_max)
-    gain = torch.where(base > 0, -torch.expm1(steps * torch.log1p((-eta * lam).clamp(min=-1))), 1 - base**steps)
+    if continuous:
+        gain = -torch.expm1(-eta * steps * lam)
+    else:
+        gain = torch.where(base > 0, -torch.expm1(steps * torch.log1p((-eta * lam).clamp(min=-1))), 1 - base**steps)
     tiny = lam.abs() < torch.finfo(torch.float64).eps * lam.abs().max()
     per_lam = torch.where(tiny, torch.full_like(lam, eta * steps), gain / torch.where(tiny, torch.ones_like(lam), lam))
     R = V.T @ Y.to(torch.float64)  # (n, C) in the eigenbasis
