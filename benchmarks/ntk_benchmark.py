@@ -19,6 +19,7 @@ Appends a Markdown section to benchmarks/RESULTS.md naming the machine.
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import datetime
 import functools
@@ -152,7 +153,7 @@ def main() -> None:
 | width study, one eager loop per net | same | {t_eager:.2f} s | eager / batched = {t_eager / t_batched:.1f} |
 {adv_rows}{_pgd_launch_rows(device, args.adv_steps)}{_tf32_rows(device, Xt, y, args.train_widths, seeds, args.epochs)}\
 {_float64_rows(device, Xt, y, args.train_widths, seeds, args.epochs, args.adv_n, args.adv_width, args.adv_steps)}\
-{_denormal_rows(device)}"""
+{_denormal_rows(device)}{_gradient_descent_rows(device, args.train_n, args.d)}"""
     if args.profile:
         section += _profile_timings(args.profile)
     print(section)
@@ -223,6 +224,33 @@ def _float64_rows(device: torch.device, X: torch.Tensor, y: torch.Tensor, widths
                     f"m={adv_width}, PGD {adv_steps} steps, 1 epoch | {seconds[torch.float64]:.2f} s | float64 / "
                     f"float32 = {seconds[torch.float64] / seconds[torch.float32]:.2f} |\n")
     return "".join(rows)
+
+
+def _gradient_descent_rows(device: torch.device, n: int, d: int, steps: int = 20) -> str:
+    """Notebook 03b's workload: full-batch gradient descent of antisymmetric nets (widths 64..4096,
+    3 seeds, one stack) with the closed-form gradient of ``train_gd`` against autograd through
+    ``paired_forward``, float64; per step."""
+    from ntklib.linearized import antisymmetric_stack, paired_forward, train_gd  # noqa: PLC0415
+
+    gen = torch.Generator().manual_seed(0)
+    X = torch.rand(n, d, generator=gen, dtype=torch.float64).to(device)
+    Y = torch.nn.functional.one_hot(torch.randint(0, 10, (n,), generator=gen), 10).double().to(device)
+    widths = [64, 256, 1024, 4096]
+    stack = antisymmetric_stack(d, 10, widths, [0, 1, 2], device=device)
+
+    def autograd_steps():
+        W = stack.W.clone().requires_grad_(True)
+        for _ in range(steps):
+            (grad,) = torch.autograd.grad(0.5 * ((paired_forward(stack, X, W) - Y[:, None]) ** 2).sum(), W)
+            with torch.no_grad():
+                W -= 1e-4 * grad
+
+    closed = _time(lambda: train_gd(copy.deepcopy(stack), X, Y, 1e-4, steps), 1, device) / steps
+    auto = _time(autograd_steps, 1, device) / steps
+    return (f"| gradient descent step (03b), closed-form gradient | 12 antisymmetric nets (m={widths}, 3 seeds), n={n}, "
+            f"d={d}, float64 | {closed * 1e3:.1f} ms | |\n"
+            f"| gradient descent step (03b), autograd | same | {auto * 1e3:.1f} ms | autograd / closed form = "
+            f"{auto / closed:.1f} |\n")
 
 
 def _denormal_rows(device: torch.device) -> str:
