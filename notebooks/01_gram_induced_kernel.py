@@ -19,7 +19,7 @@
 # kernel by at most about `||G x_j||_1 * eps`, a factor that grows with the size and
 # correlation of the data; a polynomial kernel changes by O(eps), independent of it.
 #
-# Readings we take (PAPER.md): pixels in [0, 1], images flattened; a test point attends to the
+# Readings we take (docs/paper.md): pixels in [0, 1], images flattened; a test point attends to the
 # training set, `f_att(x) = x X^T X`; `||G x_j||_1` is the l1 norm of column j of G,
 # `sum_k |x_k . x_j|`; "the change" is the total displacement of the n attention outputs,
 # `sum_i ||f_i(X') - f_i(X)||`. We use unnormalised features here (the kernel of Thm 4.1) and

@@ -29,7 +29,7 @@
 # This notebook tests the claim under the paper's literal reading; notebook
 # `04b_malleability_readings` studies what moves it (training-set size, weight decay).
 #
-# Our reading (PAPER.md): influence of training point i = exact leave-one-out change of the
+# Our reading (docs/paper.md): influence of training point i = exact leave-one-out change of the
 # test loss (MSE of kernel ridge regression with the trained net's empirical NTK against
 # one-hot or +-1 targets); the attack maximises the trained net's own training loss on the
 # selected points; for MLP-Attn it differentiates through the transductive attention, and after

@@ -1,4 +1,4 @@
-"""Linearized attention (PAPER.md, "Objects").
+"""Linearized attention (docs/paper.md, "Objects").
 
 Identity query/key/value maps and exp(a) ~ 1 + a turn attention into ``f_att(X) = X X^T X = G X``,
 computed transductively over the whole training set. A test point attends to the training set:
@@ -103,7 +103,7 @@ def truncated_attention(X: torch.Tensor, rank: int) -> torch.Tensor:
     """Attention through the top-``rank`` singular components only: ``G_r X = U_r S_r^3 V_r^T``.
 
     With ``X = U S V^T`` the full attention output is ``G X = U S^3 V^T``; keeping ``rank``
-    components caps the Gram's spectrum at ``(s_1 / s_r)^6`` on its range (PAPER.md, claim 5).
+    components caps the Gram's spectrum at ``(s_1 / s_r)^6`` on its range (docs/paper.md, claim 5).
     """
     if not 1 <= rank <= min(X.shape):
         raise ValueError(f"rank must be in 1..{min(X.shape)} for X of shape {tuple(X.shape)}, not {rank}")

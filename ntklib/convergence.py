@@ -1,6 +1,6 @@
 """NTK convergence studies (Thm 4.2 and the NTK-distance-vs-width table of the paper).
 
-The paper's own setting (notebook 03, Adam and cross-entropy), three distances, each labelled in the notebook (PAPER.md, "our reading"):
+The paper's own setting (notebook 03, Adam and cross-entropy), three distances, each labelled in the notebook (docs/paper.md, "our reading"):
 ``function``: ``||f_m(X_test) - f_NTK(X_test)||_F``, the trained width-m net against kernel
 ridge regression with the analytic NTK (the primary metric); ``kernel``: the trained empirical
 NTK's relative distance to the analytic one, ``||K_m(W_T) - K_inf||_F / ||K_inf||_F`` (and the

@@ -1,4 +1,4 @@
-"""NTK influence of training points, exactly, without retraining (PAPER.md, "Influence").
+"""NTK influence of training points, exactly, without retraining (docs/paper.md, "Influence").
 
 Kernel ridge regression with the trained network's empirical NTK K: ``H = (K + lambda I)^{-1}``,
 ``alpha = H Y``. Removing training point i changes the prediction at test point t by exactly

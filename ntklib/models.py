@@ -1,4 +1,4 @@
-"""The two networks of the paper, as stacks of independent two-layer ReLU nets (PAPER.md).
+"""The two networks of the paper, as stacks of independent two-layer ReLU nets (docs/paper.md).
 
 ``f(x) = (1/sqrt(m)) sum_r a_r relu(w_r . x)`` with ``a`` a fixed ``m x C`` matrix of signs and
 only ``W`` trained (NTK parametrisation, ``w_r ~ N(0, I)``). 2L-ReLU takes the raw image;
@@ -28,7 +28,7 @@ def model_inputs(model: str, X_train: torch.Tensor, X_query: torch.Tensor | None
     """What the first layer sees: raw pixels (2L-ReLU) or normalised attention output (MLP-Attn).
 
     ``X_train: (n, d)``; ``X_query: (q, d)`` defaults to the training set. MLP-Attn's query
-    rows attend to the training set (transductive attention, PAPER.md); with
+    rows attend to the training set (transductive attention, docs/paper.md); with
     ``attention_rank`` through top-r (truncated) attention.
     """
     if model == "2L-ReLU":

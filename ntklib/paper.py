@@ -1,4 +1,4 @@
-"""The paper's reported numbers (PAPER.md), for the tables that sit beside ours.
+"""The paper's reported numbers (docs/paper.md), for the tables that sit beside ours.
 
 These are the paper's values only, never our expectations: notebooks print them next to what
 they measure and compute verdicts from the measurement.

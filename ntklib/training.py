@@ -1,4 +1,4 @@
-"""Training a :class:`~ntklib.models.NetStack`: Adam on W only, every net at once (PAPER.md).
+"""Training a :class:`~ntklib.models.NetStack`: Adam on W only, every net at once (docs/paper.md).
 
 Adam, lr 1e-3, batch 128, L2 weight decay 1e-3; cross-entropy for 10 classes, MSE for binary
 tasks (targets +-1). The loss of the stack is the sum over nets of each net's batch-mean
