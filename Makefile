@@ -13,7 +13,10 @@ JOBS ?= auto
 NTKLIB_DATA ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),)
 export NTKLIB_DATA
 
-.PHONY: setup run test smoke refresh lab clean
+.PHONY: help setup run test smoke refresh lab clean
+
+help:  ## list the targets (a bare `make` prints this instead of installing anything)
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z]+):.*## /  make \1\t/' | expand -t 16
 
 $(VENV)/.done: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +25,7 @@ $(VENV)/.done: pyproject.toml
 	$(PY) -m pip install -q -e ".[test]"
 	touch $@
 
-setup: $(VENV)/.done
+setup: $(VENV)/.done  ## create .venv with torch and the package (what run and test do first)
 
 run: setup  ## execute the notebooks with PROFILE (quick | paper), writing figures and results
 	$(PY) -m ntklib --profile $(PROFILE) --jobs $(JOBS) $(NOTEBOOKS)
@@ -38,8 +41,8 @@ test: setup  ## unit tests, pair sync, environment check, nbval over the committ
 refresh: setup  ## re-execute notebooks/*.ipynb in place (after editing a .py), for committing
 	$(PY) -m ntklib --refresh-committed $(NOTEBOOKS)
 
-lab: setup
+lab: setup  ## JupyterLab on notebooks/
 	$(VENV)/bin/jupyter lab notebooks
 
-clean:
+clean:  ## remove build/ (quick outputs, the result cache, logs)
 	rm -rf build
