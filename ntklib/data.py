@@ -9,7 +9,8 @@ Sources are tried in order (see :func:`find_dataset_file`):
 3. a torchvision download (needs internet and torchvision), converted into the cache.
 
 When none works, :class:`DataNotFoundError` says which sources were tried and how to provide
-the files; a corrupt or mis-shaped file raises :class:`DataCorruptError`. Neither ever yields a
+the files; a corrupt or mis-shaped file raises :class:`DataCorruptError`; a folder or file this
+process may not read raises ``PermissionError`` naming it and the fix. None ever yields a
 silently wrong array.
 """
 
@@ -124,6 +125,20 @@ def _download_into_cache(name: str, cache: Path) -> Path:
     return target
 
 
+def _unreadable(path: Path, folder: bool = False) -> PermissionError:
+    return PermissionError(
+        f"cannot read {path}: permission denied. Fix: make it readable (chmod u+r{'x' if folder else ''} {path}), "
+        "or point NTKLIB_DATA at a readable copy of the data")
+
+
+def _is_file(path: Path) -> bool:
+    """``path.is_file()``, but a folder on the way that may not be read is an error naming it."""
+    try:
+        return path.is_file()
+    except PermissionError as exc:
+        raise _unreadable(path.parent, folder=True) from exc
+
+
 def find_dataset_file(name: str) -> Path:
     """Path of ``<name>.npz`` from the first source that has it (see module docstring)."""
     if name not in DATASETS:
@@ -132,14 +147,14 @@ def find_dataset_file(name: str) -> Path:
     env = os.environ.get("NTKLIB_DATA")
     if env:
         path = Path(env).expanduser() / f"{name}.npz"
-        if path.is_file():
+        if _is_file(path):
             return path
         tried.append(f"NTKLIB_DATA={env}: no file {path}")
     else:
         tried.append("NTKLIB_DATA: not set")
     cache = _cache_dir()
     path = cache / f"{name}.npz"
-    if path.is_file():
+    if _is_file(path):
         return path
     tried.append(f"cache: no file {path}")
     try:
@@ -175,6 +190,8 @@ def _read_npz(path: Path, mtime: float, name: str) -> dict[str, np.ndarray]:
             arrays = {k: f[k] for k in _REQUIRED_KEYS}
     except DataCorruptError:
         raise
+    except PermissionError as exc:
+        raise _unreadable(path) from exc
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
         raise corrupt(f"unreadable ({type(exc).__name__}: {exc})") from exc
     for split in ("train", "test"):

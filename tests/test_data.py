@@ -117,3 +117,26 @@ def test_cache_is_the_second_source(isolated):
     np.savez(cache / "mnist.npz", x_train=x, y_train=y, x_test=x, y_test=y)
     ds = load_task("mnist", "test")
     assert ds.source == cache / "mnist.npz" and float(ds.X.min()) == 1.0
+
+
+def test_unreadable_data_folder_or_file_is_named_with_the_fix(isolated, monkeypatch):
+    """Permissions cannot be taken from root (who runs CI here), so the refusals are simulated."""
+    folder = isolated / "data"
+    folder.mkdir()
+    x, y = np.zeros((10, 28, 28), dtype=np.uint8), np.arange(10, dtype=np.int64)
+    np.savez(folder / "mnist.npz", x_train=x, y_train=y, x_test=x, y_test=y)
+    monkeypatch.setenv("NTKLIB_DATA", str(folder))
+
+    def refused(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    with monkeypatch.context() as m:
+        m.setattr(data.Path, "is_file", refused)
+        with pytest.raises(PermissionError, match=f"cannot read {folder}: permission denied. Fix: make it readable"):
+            load_task("mnist")
+    data._read_npz.cache_clear()
+    with monkeypatch.context() as m:
+        m.setattr(data.np, "load", refused)
+        with pytest.raises(PermissionError, match="cannot read .*mnist.npz: permission denied") as err:
+            load_task("mnist")
+    assert not isinstance(err.value, DataCorruptError) and "replace it" not in str(err.value)

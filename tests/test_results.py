@@ -46,3 +46,30 @@ def test_results_file_is_strict_json(tmp_path, monkeypatch, capsys):
     data = json.loads(results_file("unit", "99_example").read_text(), parse_constant=refuse)
     m = data["measurements"]
     assert (m["kappa"], m["rows"][0]["r"], m["ok"]) == ("inf", "-inf", 1.5) and math.isnan(float(m["rows"][1]))
+
+
+def test_an_unreadable_results_file_is_a_row_with_the_fix_not_a_crash(tmp_path, monkeypatch, capsys):
+    """One bad results file of another notebook must not break the summary of a run."""
+    monkeypatch.setenv("NTKLIB_OUTPUT", str(tmp_path))
+    v = Verdict.from_test("Thm X", "a check", "1.0", "1.0 (n=3)", True)
+    results.write_results("unit", "98_good", {"n": 3}, [v])
+    for name, text in (("97_truncated", '{"verdicts": [{"claim"'), ("96_not_results", '{"verdicts": 3}')):
+        (tmp_path / "unit" / "results" / f"{name}.json").write_text(text)
+    table = results.summary_table("unit")
+    assert "| Thm X: a check | 1.0 | 1.0 (n=3) | **holds** | `98_good` (unit) |" in table
+    for name in ("97_truncated", "96_not_results"):
+        row = next(line for line in table.splitlines() if f"`{name}`" in line)
+        assert "**unreadable**" in row and f"{name}.json" in row
+        assert f"Fix: rerun it, `python -m ntklib --profile unit {name}`" in row
+
+
+def test_a_summary_after_a_failure_names_the_failed_notebooks_and_their_stale_rows(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("NTKLIB_OUTPUT", str(tmp_path))
+    v = Verdict.from_test("Thm X", "a check", "1.0", "1.0", True)
+    results.write_results("unit", "98_earlier", {"n": 3}, [v])
+    results.write_results("unit", "99_fresh", {"n": 3}, [v])
+    table = results.summary_table("unit", failed=["98_earlier", "95_never_ran"])
+    assert table.startswith("**Failed in this run: 98_earlier, 95_never_ran.** Rows of these notebooks, marked "
+                            "stale, come from an earlier run; no results at all for 95_never_ran.")
+    assert "`98_earlier` (unit; **stale**: from an earlier run, this run failed) |" in table
+    assert "`99_fresh` (unit) |" in table

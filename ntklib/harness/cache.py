@@ -8,6 +8,13 @@ comments, docstrings or layout keeps the results computed before it). An interru
 keeps every finished step; ``NTKLIB_RECOMPUTE=1`` (``python -m ntklib --recompute``)
 ignores and rewrites the cache.
 
+Each entry carries a checksum of its content and is written through a temporary file of a
+unique name (:func:`~ntklib.harness.files.replacing`), so processes computing the same step at
+once never collide and a reader never sees half an entry. An entry that is unreadable,
+truncated, edited or damaged (its checksum differs) is reported in one line, discarded and
+recomputed: it is never served. A cache that cannot be written (full disk, read-only folder)
+is reported too; the run goes on with the result it computed.
+
 Each stored result keeps the seconds its computation took. When ``NTKLIB_CACHE_JOURNAL`` names
 a file (the runner sets one per notebook), every step appends a JSON line to it saying whether
 it was reused or computed and its compute seconds, so a notebook's wall time can say how much
@@ -17,15 +24,18 @@ of its work was served from the cache.
 from __future__ import annotations
 
 import ast
+import contextlib
 import functools
 import hashlib
 import json
 import os
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .files import OutputError, os_error_message, write_atomic
 from .paths import REPO_ROOT
 
 __all__ = ["cached", "cache_dir", "read_journal", "code_version"]
@@ -65,8 +75,11 @@ def code_version() -> str:
 def _journal(name: str, reused: bool, seconds: float | None) -> None:
     path = os.environ.get("NTKLIB_CACHE_JOURNAL")
     if path:
-        with open(path, "a", encoding="utf-8") as journal:
-            journal.write(json.dumps({"name": name, "reused": reused, "seconds": seconds}) + "\n")
+        try:
+            with open(path, "a", encoding="utf-8") as journal:
+                journal.write(json.dumps({"name": name, "reused": reused, "seconds": seconds}) + "\n")
+        except OSError as exc:  # the journal only annotates the runner's timings
+            print(f"cache: {os_error_message(Path(path), exc)}; timings will not count this step", file=sys.stderr)
 
 
 def read_journal(path: Path) -> dict[str, Any]:
@@ -82,21 +95,56 @@ def read_journal(path: Path) -> dict[str, Any]:
             "reused_seconds": round(sum(known), 1) if len(known) == len(reused) else None}
 
 
+def _checksum(entry: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(entry, sort_keys=True).encode()).hexdigest()
+
+
+def _entry_text(entry: dict[str, Any]) -> str:
+    """The file content of ``entry`` with its checksum. The entry is first put through JSON once
+    (tuples become lists, keys text, other objects ``str``), so that reading it back gives
+    exactly what the checksum was computed on."""
+    entry = json.loads(json.dumps(entry, default=str))
+    return json.dumps({**entry, "sha256": _checksum(entry)}, sort_keys=True)
+
+
+def _stored(path: Path, name: str) -> dict[str, Any] | None:
+    """The intact entry at ``path``, or None: missing, or damaged (then reported and removed)."""
+    try:
+        entry = json.loads(path.read_text(encoding="utf-8"))
+        stored = entry.pop("sha256", None)
+        if stored is None:
+            problem = "no checksum (written by an older version)"
+        elif stored != _checksum(entry) or "result" not in entry:
+            problem = "its content does not match its checksum (edited or damaged)"
+        else:
+            return entry
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        problem = os_error_message(path, exc, "read")
+    except (ValueError, AttributeError, TypeError):  # not JSON, or not an object
+        problem = "not a complete entry (truncated or damaged)"
+    print(f"cache: discarded {path}: {problem}; recomputing '{name}'", file=sys.stderr, flush=True)
+    with contextlib.suppress(OSError):  # not removable: the new entry replaces it, or its write says why not
+        path.unlink(missing_ok=True)
+    return None
+
+
 def cached(name: str, key: dict[str, Any], compute: Callable[[], Any]) -> Any:
     """``compute()``, or its stored result for the same ``name``, ``key`` and library code."""
     payload = json.dumps({"name": name, "key": key, "code": _code_hash()}, sort_keys=True, default=str)
     path = cache_dir() / f"{name.replace('/', '_')}-{hashlib.sha256(payload.encode()).hexdigest()[:16]}.json"
-    if path.is_file() and os.environ.get("NTKLIB_RECOMPUTE", "0") != "1":
-        stored = json.loads(path.read_text())
-        _journal(name, True, stored.get("seconds"))
-        return stored["result"]
+    if os.environ.get("NTKLIB_RECOMPUTE", "0") != "1":
+        stored = _stored(path, name)
+        if stored is not None:
+            _journal(name, True, stored.get("seconds"))
+            return stored["result"]
     t0 = time.perf_counter()
     result = compute()
     seconds = round(time.perf_counter() - t0, 2)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"name": name, "key": key, "result": result, "seconds": seconds},
-                              sort_keys=True, default=str))
-    tmp.replace(path)  # atomic: a run stopped mid-write leaves no half file
+    try:
+        write_atomic(path, _entry_text({"name": name, "key": key, "result": result, "seconds": seconds}))
+    except OutputError as exc:
+        print(f"cache: step '{name}' not stored ({exc}); this run goes on with its result", file=sys.stderr, flush=True)
     _journal(name, False, seconds)
     return result

@@ -38,13 +38,10 @@ def output_root(profile: str) -> Path:
 
 
 def notebook_output(profile: str, notebook: str, filename: str) -> Path:
-    """Path of one output file of one notebook; the folder is created."""
-    path = output_root(profile) / notebook / filename
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path
+    """Path of one output file of one notebook (its folder is made by the writer,
+    :func:`ntklib.harness.files.replacing`)."""
+    return output_root(profile) / notebook / filename
 
 
 def results_file(profile: str, notebook: str) -> Path:
-    path = output_root(profile) / "results" / f"{notebook}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path
+    return output_root(profile) / "results" / f"{notebook}.json"

@@ -1,13 +1,16 @@
-"""Figures and tables, saved through :mod:`ntklib.paths` (PNG + PDF; CSV + Markdown)."""
+"""Figures and tables, saved through :mod:`ntklib.harness.paths` (PNG + PDF; CSV + Markdown),
+each file written atomically (:mod:`ntklib.harness.files`)."""
 
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
 
+from .files import replacing, write_atomic
 from .paths import notebook_output
 from .results import markdown_table
 
@@ -28,17 +31,19 @@ def save_figure(fig: plt.Figure, profile: str, notebook: str, name: str) -> list
     paths = []
     for ext, meta in (("png", {"Software": None}), ("pdf", {"CreationDate": None, "Producer": None})):
         path = notebook_output(profile, notebook, f"{name}.{ext}")
-        fig.savefig(path, bbox_inches="tight", metadata=meta)
+        with replacing(path) as tmp:
+            fig.savefig(tmp, format=ext, bbox_inches="tight", metadata=meta)
         paths.append(path)
     return paths
 
 
 def save_table(header: list[str], rows: list[list[Any]], profile: str, notebook: str, name: str) -> str:
     """Write ``<name>.csv`` and ``<name>.md``; return the Markdown for display."""
-    with open(notebook_output(profile, notebook, f"{name}.csv"), "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        writer.writerows(rows)
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(header)
+    writer.writerows(rows)
+    write_atomic(notebook_output(profile, notebook, f"{name}.csv"), text.getvalue())
     md = markdown_table(header, rows)
-    notebook_output(profile, notebook, f"{name}.md").write_text(md)
+    write_atomic(notebook_output(profile, notebook, f"{name}.md"), md)
     return md

@@ -2,7 +2,9 @@
 
 Each notebook ends by handing its :class:`~ntklib.verdicts.Verdict` objects and measurements to
 :func:`write_results`; :func:`summary_table` gathers every results file of a profile into the
-table (claim, paper, ours, verdict) that the README shows.
+table (claim, paper, ours, verdict) that the README shows. A results file that cannot be read
+becomes a row that names it and the fix, and the rows of notebooks that failed in the run that
+builds the summary are marked stale (they come from an earlier run).
 """
 
 from __future__ import annotations
@@ -10,11 +12,13 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
 from ..verdicts import Verdict
 from .cache import code_version
+from .files import os_error_message, write_atomic
 from .paths import REPO_ROOT, output_root, results_file
 
 __all__ = ["write_results", "summary_table", "markdown_table", "update_readme"]
@@ -47,8 +51,8 @@ def write_results(profile: str, notebook: str, parameters: dict[str, Any], verdi
         "verdicts": [asdict(v) for v in verdicts],
         "measurements": measurements or {},
     }
-    path.write_text(json.dumps(_finite_or_text(payload), indent=1, sort_keys=True, default=str, allow_nan=False)
-                    + "\n")
+    write_atomic(path, json.dumps(_finite_or_text(payload), indent=1, sort_keys=True, default=str, allow_nan=False)
+                 + "\n")
 
 
 def _finite_or_text(value: Any) -> Any:
@@ -72,29 +76,53 @@ def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def summary_table(profile: str, fallback: str | None = None) -> str:
+def _read_results(path: Path) -> tuple[str, str, str | None, list[list[str]]]:
+    """``(notebook, profile, code version, verdict rows)`` of a results file; raises ``OSError``
+    or ``ValueError`` when it cannot be read or lacks the fields of a results file."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        rows = [[f"{v['claim']}: {v['check']}", v["paper"], v["ours"], f"**{v['status']}**"] for v in data["verdicts"]]
+        return data["notebook"], data["profile"], data.get("code"), rows
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"not a results file (no field {exc})") from exc
+
+
+def summary_table(profile: str, fallback: str | None = None, failed: Collection[str] = ()) -> str:
     """Markdown table of every verdict in ``results/*.json`` of ``profile``, by notebook.
 
     With ``fallback``, notebooks that have no results in ``profile`` are taken from the
     ``fallback`` profile instead; the last column says which profile each row comes from, and
     flags rows computed by another version of the library's science code than this checkout's
-    (``code`` in the results file; absent in files written before it was recorded).
+    (``code`` in the results file; absent in files written before it was recorded). ``failed``:
+    notebooks that failed in the run building this summary; a line above the table names them
+    and their rows are marked stale. A file that cannot be read is a row naming it and the fix.
     """
     current = code_version()
-    files = {p.stem: p for p in (output_root(profile) / "results").glob("*.json")}
+    files = {p.stem: (p, profile) for p in (output_root(profile) / "results").glob("*.json")}
     if fallback:
         for p in (output_root(fallback) / "results").glob("*.json"):
-            files.setdefault(p.stem, p)
+            files.setdefault(p.stem, (p, fallback))
     rows = []
-    for _, path in sorted(files.items()):
-        data = json.loads(path.read_text())
-        origin = data["profile"] + ("" if data.get("code") == current else "; earlier library code")
-        for v in data["verdicts"]:
-            rows.append([f"{v['claim']}: {v['check']}", v["paper"], v["ours"], f"**{v['status']}**",
-                         f"`{data['notebook']}` ({origin})"])
+    for notebook, (path, origin_profile) in sorted(files.items()):
+        try:
+            name, recorded_profile, code, verdicts = _read_results(path)
+        except (OSError, ValueError) as exc:
+            why = os_error_message(path, exc, "read") if isinstance(exc, OSError) else f"{path}: {exc}"
+            fix = f"rerun it, `python -m ntklib --profile {origin_profile} {notebook}`"
+            rows.append(["(results file unreadable)", "-", "-", "**unreadable**", f"`{notebook}` ({why}. Fix: {fix})"])
+            continue
+        origin = recorded_profile + ("" if code == current else "; earlier library code")
+        if notebook in failed:
+            origin += "; **stale**: from an earlier run, this run failed"
+        rows += [[*row, f"`{name}` ({origin})"] for row in verdicts]
+    note = ""
+    if failed:
+        missing = [nb for nb in failed if nb not in files]
+        note = (f"**Failed in this run: {', '.join(failed)}.** Rows of these notebooks, marked stale, come from an "
+                "earlier run" + (f"; no results at all for {', '.join(missing)}" if missing else "") + ".\n\n")
     if not rows:
-        return f"_No results for profile '{profile}' yet: run the notebooks._\n"
-    return markdown_table(["claim", "paper", "ours", "verdict", "notebook (profile)"], rows)
+        return note + f"_No results for profile '{profile}' yet: run the notebooks._\n"
+    return note + markdown_table(["claim", "paper", "ours", "verdict", "notebook (profile)"], rows)
 
 
 def update_readme(profile: str, readme: Path = REPO_ROOT / "README.md", fallback: str | None = "quick") -> None:
@@ -102,7 +130,7 @@ def update_readme(profile: str, readme: Path = REPO_ROOT / "README.md", fallback
 
     Notebooks without results in ``profile`` fall back to ``fallback`` (labelled per row).
     """
-    text = readme.read_text()
+    text = readme.read_text(encoding="utf-8")
     if README_START not in text or README_END not in text:
         raise ValueError(f"{readme} lacks the markers {README_START} ... {README_END}")
     head, rest = text.split(README_START, 1)
@@ -113,4 +141,4 @@ def update_readme(profile: str, readme: Path = REPO_ROOT / "README.md", fallback
         shown.append(f"`{root.relative_to(REPO_ROOT) if root.is_relative_to(REPO_ROOT) else root}/results/*.json`")
     note = (f"\n_Generated from {' then '.join(shown)} by `python -m ntklib --update-readme`; "
             "do not edit by hand._\n\n")
-    readme.write_text(head + README_START + note + summary_table(profile, fallback) + "\n" + README_END + tail)
+    write_atomic(readme, head + README_START + note + summary_table(profile, fallback) + "\n" + README_END + tail)

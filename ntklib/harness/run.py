@@ -6,28 +6,38 @@ Examples::
     python -m ntklib --profile paper       # paper scale (a GPU is used when present)
     python -m ntklib 02_spectral_amplification
     python -m ntklib --refresh-committed   # re-execute notebooks/*.ipynb in place (quick)
+    python -m ntklib --describe 04         # 04's parameters: meaning, allowed values, defaults
     NTKLIB_OUTPUT=build/smoke python -m ntklib --profile paper --set epochs=1   # = make smoke
 
-Every profile file is checked before the first kernel starts. Executed notebooks go to
-``<output root>/executed/``; each notebook writes its own figures, tables and results file, so
-a run that stops halfway keeps what the finished notebooks wrote. The summary table is rebuilt
-at the end (and, for the paper profile, put into the README).
+Every parameter (profile files and --set) is checked against its declaration before the first
+kernel starts, and so is the destination: figures/ takes only the paper profile's own
+parameters. Executed notebooks go to ``<output root>/executed/`` (a failed one to
+``<notebook>.failed.ipynb`` beside the last good one); each notebook writes its own figures,
+tables and results file, every file atomically, so a run that stops halfway (Ctrl-C: exit code
+130) keeps what the finished notebooks wrote. The summary table is rebuilt at the end, naming
+the notebooks that failed (and, after a paper run where none failed, put into the README).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
 import json
+import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from .cache import read_journal
-from .params import ParameterError, check_parameters, load_profile, notebook_defaults
+from .cache import cache_dir, read_journal
+from .files import OutputError, check_writable, replacing, write_atomic
+from .params import (ParameterError, check_destination, check_parameters, describe, load_profile, notebook_defaults,
+                     read_yaml)
 from .paths import FIGURES_DIR, NOTEBOOK_DIR, REPO_ROOT, output_root, results_file
 from .results import markdown_table, summary_table, update_readme
 
@@ -50,16 +60,40 @@ def _select(names: list[str]) -> list[str]:
     return chosen
 
 
-def _strip_local_paths(path) -> None:
-    """papermill records absolute input/output paths; keep them relative to the repository."""
+def _strip_local_paths(path: Path, final: Path) -> None:
+    """papermill records absolute input/output paths; keep them relative to the repository, the
+    output path being ``final`` (``path`` is the temporary file that replaces it)."""
     import nbformat  # noqa: PLC0415
 
     nb = nbformat.read(path, as_version=4)
     meta = nb.metadata.get("papermill", {})
+    if "output_path" in meta:
+        meta["output_path"] = str(final)
     for key in ("input_path", "output_path"):
         if key in meta:
             meta[key] = os.path.relpath(meta[key], REPO_ROOT)
     nbformat.write(nb, path)
+
+
+def _kernel_options() -> dict:
+    """Options of the kernels' client: the connection encrypted (CurveZMQ) where jupyter_client,
+    pyzmq and the kernel support it; ipykernel >= 7.3 otherwise warns on every start that it
+    runs over TCP without encryption."""
+    import zmq  # noqa: PLC0415
+    from jupyter_client import KernelManager  # noqa: PLC0415
+    from traitlets.config import Config  # noqa: PLC0415
+
+    if "transport_encryption" not in KernelManager.class_trait_names() or not zmq.has("curve"):
+        return {}
+    return {"config": Config({"KernelManager": {"transport_encryption": "auto"}})}
+
+
+def _one_line(exc: BaseException) -> str:
+    """A notebook's failure in one line: the error raised in its cell (papermill's exception
+    holds the whole traceback, which stays in the executed notebook)."""
+    if hasattr(exc, "ename") and hasattr(exc, "evalue"):
+        return f"{exc.ename}: {exc.evalue}".splitlines()[0] + f" (cell {getattr(exc, 'exec_count', '?')})"
+    return (f"{type(exc).__name__}: {exc}".splitlines() or [""])[0]
 
 
 def _shown(path: Path) -> str:
@@ -101,16 +135,19 @@ def _write_timings(profile: str, timings: list[tuple[str, float, int | None, dic
     sum of its rows and the GPU memory in use at once is at most the sum of their peaks."""
     machine = machine or _machine()
     store = output_root(profile) / "timings.json"
-    store.parent.mkdir(parents=True, exist_ok=True)
     try:
         recorded = json.loads(store.read_text())
-    except (OSError, ValueError):
+    except FileNotFoundError:
+        recorded = {}
+    except (OSError, ValueError) as exc:
+        print(f"[{profile}] {_shown(store)} unreadable ({type(exc).__name__}): it is rewritten with this run's "
+              "rows only", file=sys.stderr)
         recorded = {}
     for nb, seconds, memory, cache in timings:
         recorded[nb] = {"machine": machine, "seconds": round(seconds, 1), "peak_gpu_memory_bytes": memory,
                         "cache": cache}
     recorded = {nb: recorded[nb] for nb in available_notebooks() if nb in recorded}
-    store.write_text(json.dumps(recorded, indent=1) + "\n")
+    write_atomic(store, json.dumps(recorded, indent=1) + "\n")
 
     def gib(memory):
         return "-" if memory is None else f"{memory / 2**30:.2f}"
@@ -135,7 +172,8 @@ def _write_timings(profile: str, timings: list[tuple[str, float, int | None, dic
         at_once = (f" It ran up to {jobs} notebooks at a time, so its wall time is less than the sum of their rows"
                    + (f", and the GPU memory in use at once was at most the sum of their peaks, "
                       f"{sum(now) / 2**30:.2f} GiB" if now else "") + ".")
-    (output_root(profile) / "timings.md").write_text(
+    write_atomic(
+        output_root(profile) / "timings.md",
         f"Profile `{profile}`: each notebook's latest run by `python -m ntklib`. The latest call ran "
         f"{len(timings)} notebook(s) in {total:.1f} s on {machine}.{at_once} A row that reused cached steps "
         f"(last column) does not include their cost; `--recompute` measures it.\n\n"
@@ -144,8 +182,8 @@ def _write_timings(profile: str, timings: list[tuple[str, float, int | None, dic
 
 
 def _parse_settings(items: list[str], notebooks: list[str]) -> dict[str, dict]:
-    """``--set NAME=VALUE`` (VALUE read as YAML) for each notebook that has NAME; a NAME that
-    no chosen notebook has is an error (a typo would otherwise be ignored)."""
+    """``--set NAME=VALUE`` (VALUE read as YAML, ``1e-3`` as a number) for each notebook that has
+    NAME; a NAME that no chosen notebook has is an error (a typo would otherwise be ignored)."""
     import yaml  # noqa: PLC0415
 
     settings = {}
@@ -153,7 +191,10 @@ def _parse_settings(items: list[str], notebooks: list[str]) -> dict[str, dict]:
         name, sep, value = item.partition("=")
         if not sep or not name:
             raise ParameterError(f"--set takes NAME=VALUE, not '{item}'")
-        settings[name.strip()] = yaml.safe_load(value)
+        try:
+            settings[name.strip()] = read_yaml(value)
+        except yaml.YAMLError as exc:
+            raise ParameterError(f"--set {item}: the value is not valid YAML ({' '.join(str(exc).split())})") from exc
     per_notebook = {}
     for nb in notebooks:
         known = notebook_defaults(nb)
@@ -167,29 +208,59 @@ def _parse_settings(items: list[str], notebooks: list[str]) -> dict[str, dict]:
 def _execute(nb: str, profile: str, parameters: dict, journal: Path, threads: int | None,
              progress_bar: bool) -> tuple[str, float, int | None, dict | None, str | None]:
     """Execute one notebook with papermill: ``(name, seconds, peak GPU memory, cache counts,
-    error or None)``. Runs in the runner or in a worker process of ``--jobs``."""
+    error or None)``. Runs in the runner or in a worker process of ``--jobs``. The executed
+    notebook replaces the earlier one only when it ran through; a failed one is kept as
+    ``<notebook>.failed.ipynb`` beside it."""
     import papermill  # noqa: PLC0415  (heavy import, only when running)
 
     os.environ["NTKLIB_CACHE_JOURNAL"] = str(journal)  # the kernel's cached() steps report here
     if threads:  # notebooks side by side share the CPU cores
         os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
+    executed = output_root(profile) / "executed" / f"{nb}.ipynb"
+    failed = executed.with_suffix(".failed.ipynb")
     t0 = time.perf_counter()
     print(f"[{profile}] {nb} ...", flush=True)
     try:
-        papermill.execute_notebook(
-            str(NOTEBOOK_DIR / f"{nb}.ipynb"), str(output_root(profile) / "executed" / f"{nb}.ipynb"),
-            parameters=parameters, cwd=str(NOTEBOOK_DIR), kernel_name="python3", language="python",
-            progress_bar=progress_bar,
-            # the kernel writes its own stderr (fd 2, shared with this process) straight
-            # through instead of capturing it into the notebook: that is where progress goes
-            extra_arguments=["--IPKernelApp.capture_fd_output=False"],
-        )
-        _strip_local_paths(output_root(profile) / "executed" / f"{nb}.ipynb")
+        with replacing(executed) as tmp:
+            try:
+                papermill.execute_notebook(
+                    str(NOTEBOOK_DIR / f"{nb}.ipynb"), str(tmp),
+                    parameters=parameters, cwd=str(NOTEBOOK_DIR), kernel_name="python3", language="python",
+                    progress_bar=progress_bar,
+                    # the kernel writes its own stderr (fd 2, shared with this process) straight
+                    # through instead of capturing it into the notebook: that is where progress goes.
+                    # Its own log (its plumbing: "KeyboardInterrupt caught in kernel" when
+                    # jupyter_client interrupts it before every shutdown, socket errors when a run
+                    # is stopped) stays out of it; a kernel that dies is reported by the runner
+                    extra_arguments=["--IPKernelApp.capture_fd_output=False", "--IPKernelApp.log_level=CRITICAL"],
+                    **_kernel_options(),
+                )
+            except Exception:
+                with contextlib.suppress(Exception):  # papermill saved the notebook up to the failing cell
+                    _strip_local_paths(tmp, failed)  # (unless its write is what failed: then none is kept)
+                    os.replace(tmp, failed)
+                raise
+            _strip_local_paths(tmp, executed)
+        failed.unlink(missing_ok=True)
+    except OutputError:
+        raise  # the output folder itself: the runner stops with the reason
     except Exception as exc:  # noqa: BLE001  (reported by the runner; other notebooks still run)
-        return nb, time.perf_counter() - t0, None, None, f"{type(exc).__name__}: {exc}"
+        where = f"; the executed notebook: {_shown(failed)}" if failed.is_file() else ""
+        return nb, time.perf_counter() - t0, None, None, _one_line(exc) + where
     finally:
         os.environ.pop("NTKLIB_CACHE_JOURNAL", None)
     return nb, time.perf_counter() - t0, _peak_gpu_memory(profile, nb), read_journal(journal), None
+
+
+def _execute_task(task: tuple) -> tuple:
+    return _execute(*task)
+
+
+def _worker_signals() -> None:
+    """In a ``--jobs`` worker: Ctrl-C is the runner's to handle (it then ends the workers); the
+    end (SIGTERM) unwinds, so that a notebook's temporary files are removed."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(130))
 
 
 # how --jobs starts its workers: spawn (fresh interpreters) rather than fork, since this process
@@ -224,6 +295,21 @@ def _warn_without_gpu(notebooks: list[str]) -> None:
               "paper-scale code path at 1 epoch.", file=sys.stderr, flush=True)
 
 
+def _check_before_compute(notebooks: list[str], profile: str, settings: dict[str, dict]) -> dict[str, dict]:
+    """Every notebook's overrides (profile file and --set), checked before any kernel starts:
+    each value against its declaration, the profile the notebook would write as against
+    ``--profile``, and the destination (figures/ takes only the paper profile's parameters)."""
+    overrides = {}
+    for nb in notebooks:
+        overrides[nb] = {**load_profile(nb, profile), **settings.get(nb, {})}
+        resolved = check_parameters(nb, overrides[nb], origin=f"profile '{profile}' with --set")
+        if resolved["profile"] != profile:
+            raise ParameterError(f"notebook '{nb}' would write as profile '{resolved['profile']}' in a run of "
+                                 f"--profile {profile}: choose the profile with --profile, not --set profile=...")
+        check_destination(nb, resolved)
+    return overrides
+
+
 def _run_profile(notebooks: list[str], profile: str, settings: dict[str, dict] | None = None,
                  jobs: int = 1) -> int:
     # the kernels run in notebooks/: folders given relative to where the runner was started
@@ -233,14 +319,10 @@ def _run_profile(notebooks: list[str], profile: str, settings: dict[str, dict] |
             os.environ[var] = os.path.abspath(os.environ[var])
     settings = settings or {}
     overridden = any(settings.values())
-    into_figures = output_root(profile) == FIGURES_DIR  # the committed outputs the README reports
-    if overridden and into_figures:
-        raise ParameterError("--set with the paper profile would overwrite figures/ with other settings; "
-                             "set NTKLIB_OUTPUT to another folder (make smoke does: build/smoke)")
-    overrides = {}
-    for nb in notebooks:  # check every parameter file (and --set) before any compute
-        overrides[nb] = {**load_profile(nb, profile), **settings.get(nb, {})}
-        check_parameters(nb, overrides[nb], origin=f"profile '{profile}' with --set")
+    overrides = _check_before_compute(notebooks, profile, settings)
+    into_figures = output_root(profile).resolve() == FIGURES_DIR.resolve()  # only with the paper parameters
+    check_writable(output_root(profile) / "executed")
+    check_writable(cache_dir())
     if profile == "paper" and not overridden:
         _warn_without_gpu(notebooks)
     # kernels import ntklib from this checkout even where the package is not installed (a lent GPU)
@@ -251,7 +333,6 @@ def _run_profile(notebooks: list[str], profile: str, settings: dict[str, dict] |
     # (their bars would overwrite each other; the runner's per-notebook lines remain)
     if os.environ.get("NTKLIB_PROGRESS", "1") != "0":
         os.environ["NTKLIB_PROGRESS"] = "terminal" if jobs == 1 else "0"
-    (output_root(profile) / "executed").mkdir(parents=True, exist_ok=True)
     failures, timings, start = [], [], time.perf_counter()
     journal_dir = Path(tempfile.mkdtemp(prefix="ntklib-cache-journal-"))
     tasks = [(nb, profile, overrides[nb], journal_dir / f"{nb}.jsonl",
@@ -276,29 +357,31 @@ def _run_profile(notebooks: list[str], profile: str, settings: dict[str, dict] |
             for task in tasks:
                 finished(*_execute(*task))
         else:
-            import concurrent.futures  # noqa: PLC0415
             import multiprocessing  # noqa: PLC0415
 
             context = multiprocessing.get_context(_START_METHOD)
             print(f"[{profile}] {len(tasks)} notebooks, {jobs} at a time", flush=True)
-            with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
-                for future in concurrent.futures.as_completed([pool.submit(_execute, *t) for t in tasks]):
-                    finished(*future.result())
+            # leaving the block (also on Ctrl-C) ends the workers
+            with context.Pool(jobs, initializer=_worker_signals) as pool:
+                for result in pool.imap_unordered(_execute_task, tasks):
+                    finished(*result)
     finally:
         shutil.rmtree(journal_dir, ignore_errors=True)
     total = time.perf_counter() - start
     _write_timings(profile, timings, total, jobs)
-    summary = output_root(profile) / "summary.md"
-    summary.write_text(summary_table(profile))
-    if into_figures and not overridden:
-        update_readme(profile, fallback="quick")  # only a real paper run into figures/ speaks for the README
+    summary = write_atomic(output_root(profile) / "summary.md", summary_table(profile, failed=failures))
+    if into_figures and failures:
+        print(f"[{profile}] README summary left as it was: {len(failures)} notebook(s) failed; after a rerun, or to "
+              "take the finished ones in now: python -m ntklib --update-readme", file=sys.stderr)
+    elif into_figures:
+        update_readme(profile, fallback="quick")  # only a paper run into figures/ speaks for the README
     peaks = [m for _, _, m, _ in timings if m is not None]
     memory = ""
     if peaks:
         memory = f", peak GPU memory {max(peaks) / 2**30:.2f} GiB" + (
             f" per notebook, at most {sum(peaks) / 2**30:.2f} GiB at once" if jobs > 1 else "")
     print(f"[{profile}] {len(notebooks) - len(failures)}/{len(notebooks)} notebooks in {total:.1f} s"
-          + memory + f"; summary: {_shown(summary)}")
+          + memory + f"; summary: {_shown(summary)}" + (f"; FAILED: {', '.join(failures)}" if failures else ""))
     return 1 if failures else 0
 
 
@@ -314,10 +397,18 @@ def _refresh_committed(notebooks: list[str]) -> int:
         t0 = time.perf_counter()
         notebook = nbformat.read(path, as_version=4)
         nbclient.NotebookClient(notebook, kernel_name="python3", record_timing=False,
-                                resources={"metadata": {"path": str(NOTEBOOK_DIR)}}).execute()
-        nbformat.write(notebook, path)
+                                resources={"metadata": {"path": str(NOTEBOOK_DIR)}}, **_kernel_options()).execute()
+        text = nbformat.writes(notebook)
+        write_atomic(path, text if text.endswith("\n") else text + "\n")  # as nbformat.write
         print(f"refreshed {path.name} in {time.perf_counter() - t0:.1f} s")
     return 0
+
+
+def _stop(signum, frame) -> None:
+    """Ctrl-C: stop now. What the kernels' shutdown then logs (a cell cut short, a task whose
+    kernel died) is no news: one line says what happened."""
+    logging.disable(logging.CRITICAL)
+    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -328,28 +419,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--refresh-committed", action="store_true",
                         help="re-execute notebooks/*.ipynb in place with their defaults (quick)")
     parser.add_argument("--list", action="store_true", help="list the notebooks and exit")
+    parser.add_argument("--describe", action="store_true",
+                        help="list the chosen notebooks' parameters (meaning, allowed values, quick and paper values) "
+                             "and exit")
     parser.add_argument("--recompute", action="store_true",
                         help="ignore cached results of expensive steps and recompute them (NTKLIB_RECOMPUTE=1)")
     parser.add_argument("--jobs", default="1", metavar="N",
                         help="run N notebooks at a time, or 'auto': all at once on a GPU machine, one at a "
                              "time on CPU (default 1)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="override a parameter of every chosen notebook that has it (VALUE as YAML), e.g. "
-                             "--set epochs=1; the README is then left alone. Use with NTKLIB_OUTPUT so that "
-                             "such a run does not overwrite figures/ (make smoke does both)")
+                        help="override a parameter of every chosen notebook that has it (VALUE as YAML; 1e-3 is a "
+                             "number), e.g. --set epochs=1. figures/ takes only the paper profile's own parameters: "
+                             "use with NTKLIB_OUTPUT (make smoke does both)")
     parser.add_argument("--update-readme", action="store_true",
                         help="rebuild the README summary from paper results (quick ones where a notebook has none)")
     args = parser.parse_args(argv)
-    if args.list:
-        print("\n".join(available_notebooks()))
-        return 0
-    if args.update_readme:
-        update_readme("paper", fallback="quick")
-        return 0
-    notebooks = _select(args.notebooks)
-    if args.recompute:
-        os.environ["NTKLIB_RECOMPUTE"] = "1"  # inherited by the kernels
+    previous = signal.signal(signal.SIGINT, _stop)
     try:
+        if args.list:
+            print("\n".join(available_notebooks()))
+            return 0
+        if args.update_readme:
+            update_readme("paper", fallback="quick")
+            return 0
+        notebooks = _select(args.notebooks)
+        if args.describe:
+            print("\n\n".join(describe(nb) for nb in notebooks))
+            return 0
+        if args.recompute:
+            os.environ["NTKLIB_RECOMPUTE"] = "1"  # inherited by the kernels
         if args.refresh_committed:
             return _refresh_committed(notebooks)
         return _run_profile(notebooks, args.profile, _parse_settings(args.set, notebooks),
@@ -357,6 +455,17 @@ def main(argv: list[str] | None = None) -> int:
     except ParameterError as exc:
         print(f"parameter error: {exc}", file=sys.stderr)
         return 2
+    except OutputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        gc.collect()  # the interrupted run's asyncio tasks report their end here, while logging is off
+        print("\ninterrupted: finished notebooks keep their outputs and the finished steps are cached; the same "
+              "command resumes", file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        logging.disable(logging.NOTSET)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
 """One notebook's run: the setup every notebook shares, its outputs and its verdicts.
 
 ``study = nh.start("04_influence_malleability", globals())`` checks the parameters (what the
-parameters cell and papermill gave), resolves the device and precision, builds the training
-settings (when the notebook trains nets) so that a bad setting fails before any compute, and
-sets the plot style. The notebook then caches steps, saves tables and figures, and collects
-verdicts through it, and ends with ``study.finish()``.
+parameters cell and papermill gave, each against its declaration), refuses to write into
+``figures/`` with other parameters than the paper profile's or into a folder it cannot write,
+resolves the device and precision, builds the training settings (when the notebook trains
+nets) so that a bad setting fails before any compute, and sets the plot style. The notebook
+then caches steps, saves tables and figures, and collects verdicts through it, and ends with
+``study.finish()``.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from ..runtime import resolve_device, resolve_dtype
 from ..training import TrainingSettings
 from ..verdicts import Verdict
 from .cache import cached
-from .params import resolve
+from .files import check_writable
+from .params import check_destination, resolve
+from .paths import output_root
 from .plotting import save_figure, save_table, use_style
 from .results import write_results
 
@@ -35,7 +39,9 @@ class Study:
     def __init__(self, notebook: str, namespace: dict[str, Any]):
         self.notebook = notebook
         self.params = resolve(notebook, namespace)
+        check_destination(notebook, self.params)
         self.profile = self.params["profile"]
+        check_writable(output_root(self.profile))
         self.device = resolve_device(self.params.get("device", "auto"))
         self.dtype = resolve_dtype(self.params.get("dtype", "float64"))
         self.settings = self.training() if "epochs" in self.params else None

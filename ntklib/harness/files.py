@@ -1,0 +1,103 @@
+"""Writing files so that a failure never leaves half a file, and says what to do about it.
+
+Every file the harness writes (results, timings, summary, the README block, tables, figures,
+cache entries, executed notebooks) goes through :func:`replacing`: the new content is written
+to a temporary file of a unique name (process id and a random part) in the same folder, which
+then replaces the target in one step (``os.replace``). A full disk, a read-only folder, a crash
+or an interruption leave the previous file as it was; two processes writing the same file never
+share a temporary file, and a reader sees the old or the new content, never a mix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import secrets
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+__all__ = ["OutputError", "os_error_message", "replacing", "write_atomic", "check_writable"]
+
+
+class OutputError(OSError):
+    """A file could not be written; the message names it and the fix, in one line."""
+
+
+def os_error_message(path: Path, exc: OSError, action: str = "write", folder: Path | None = None) -> str:
+    """One line: what failed (``action`` on ``path``), why, and how to fix it (``folder``: the
+    one to make readable or writable, by default ``path``'s)."""
+    if exc.errno == errno.ENOSPC:
+        why = ("the disk is full. Free some space (`make clean` empties build/), or set NTKLIB_OUTPUT (outputs) "
+               "and NTKLIB_RESULT_CACHE (cached steps) to folders on another disk")
+    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        folder = Path(folder or Path(path).parent)
+        while not folder.exists() and folder != folder.parent:  # the folder to fix is the first that exists
+            folder = folder.parent
+        why = (f"permission denied. Make {folder} {'readable' if action == 'read' else 'writable'}"
+               + ("" if action == "read" else ", or set NTKLIB_OUTPUT (outputs) or NTKLIB_RESULT_CACHE (cached steps) "
+                  "to a folder you can write"))
+    else:
+        why = exc.strerror or f"{type(exc).__name__}: {exc}"
+    return f"cannot {action} {path}: {why}"
+
+
+_WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EACCES, errno.EPERM, errno.EROFS}
+
+
+def _is_write_error(exc: OSError, path: Path, tmp: Path) -> bool:
+    """Whether ``exc`` is about writing ``path``: a full disk or a refused write, or an error
+    naming the temporary file, the target or a folder above it."""
+    named = isinstance(exc.filename, str | os.PathLike) and (
+        str(exc.filename) == str(tmp) or path.is_relative_to(exc.filename))
+    return exc.errno in _WRITE_ERRORS or named
+
+
+@contextlib.contextmanager
+def replacing(path: Path) -> Iterator[Path]:
+    """A temporary path to write ``path``'s new content to: it replaces ``path`` when the block
+    ends without error and is removed otherwise, leaving ``path`` as it was. An ``OSError`` of
+    the write (full disk, refused, or naming the file or a folder above it) becomes an
+    :class:`OutputError` with a one-line message (:func:`os_error_message`)."""
+    path = Path(path)
+    # the target's suffix last, so that writers that go by it (matplotlib, papermill) see it
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}-{secrets.token_hex(4)}.tmp{path.suffix}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        yield tmp
+        os.replace(tmp, path)
+    except OutputError:
+        raise
+    except OSError as exc:
+        if not _is_write_error(exc, path, tmp):
+            raise  # the writer's own trouble (a kernel that did not start, ...), not the file's
+        error = OutputError(os_error_message(path, exc))
+        error.errno = exc.errno
+        raise error from exc
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+
+
+def write_atomic(path: Path, content: str | bytes) -> Path:
+    """Write ``content`` (text as UTF-8, line ends untouched) to ``path`` through :func:`replacing`."""
+    with replacing(path) as tmp:
+        if isinstance(content, bytes):
+            tmp.write_bytes(content)
+        else:
+            tmp.write_text(content, encoding="utf-8", newline="")
+    return Path(path)
+
+
+def check_writable(folder: Path) -> None:
+    """Raise :class:`OutputError` when no file can be created in ``folder`` (made if missing):
+    the runner and ``nh.start`` call it before any compute."""
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        error = OutputError(os_error_message(folder, exc, folder=folder))
+        error.errno = exc.errno
+        raise error from exc

@@ -1,0 +1,102 @@
+"""Atomic writes and one-line errors (ntklib.harness.files), and every writer of the harness
+going through them: a failed write leaves the previous file whole."""
+
+import errno
+import os
+import pathlib
+
+import matplotlib
+
+matplotlib.use("agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+
+from ntklib.harness import files, plotting, results, run  # noqa: E402
+from ntklib.harness.files import OutputError, check_writable, replacing, write_atomic  # noqa: E402
+from ntklib.verdicts import Verdict  # noqa: E402
+
+
+def _leftovers(folder):
+    return [p.name for p in folder.rglob(".*.tmp*")]
+
+
+def test_write_atomic_replaces_the_file_and_leaves_no_temporary(tmp_path):
+    path = tmp_path / "sub" / "table.md"
+    write_atomic(path, "old\n")
+    write_atomic(path, "new\r\n")
+    assert path.read_bytes() == b"new\r\n" and not _leftovers(tmp_path)
+
+
+def test_a_disk_full_midway_keeps_the_old_file_and_says_what_to_do(tmp_path, monkeypatch):
+    path = tmp_path / "results.json"
+    write_atomic(path, '{"good": true}\n')
+
+    def half_then_full(self, text, *args, **kwargs):
+        with open(self, "w") as f:
+            f.write(text[: len(text) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pathlib.Path, "write_text", half_then_full)
+    with pytest.raises(OutputError) as err:
+        write_atomic(path, '{"good": false, "longer": "content"}\n')
+    assert path.read_text(encoding="utf-8") == '{"good": true}\n' and not _leftovers(tmp_path)
+    message = str(err.value)
+    assert message.startswith(f"cannot write {path}: the disk is full") and "NTKLIB_OUTPUT" in message
+    assert "\n" not in message and err.value.errno == errno.ENOSPC
+
+
+def test_an_unwritable_folder_is_named_with_the_fix(tmp_path, monkeypatch):
+    """Permissions cannot be taken from root (who runs CI here): the refusal is simulated."""
+    def refused(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", str(tmp_path / "out"))
+
+    monkeypatch.setattr(files.tempfile, "TemporaryFile", refused)
+    with pytest.raises(OutputError, match=f"cannot write {tmp_path / 'out'}: permission denied. Make "
+                                          f"{tmp_path / 'out'} writable, or set NTKLIB_OUTPUT"):
+        check_writable(tmp_path / "out")
+
+
+def test_other_errors_of_a_writer_pass_through(tmp_path):
+    """Only errors of the write itself become OutputError: a writer's own failure keeps its type."""
+    with pytest.raises(FileNotFoundError, match="no kernel"), replacing(tmp_path / "nb.ipynb"):
+        raise FileNotFoundError(errno.ENOENT, "no kernel", "/usr/bin/python-missing")
+    assert not (tmp_path / "nb.ipynb").exists() and not _leftovers(tmp_path)
+
+
+def _every_writer(tmp_path):
+    """Each writer of the harness, writing its file(s) under tmp_path (NTKLIB_OUTPUT)."""
+    fig, ax = plt.subplots()
+    ax.plot([1, 2], [3, 4])
+    readme = tmp_path / "README.md"
+    if not readme.exists():
+        readme.write_text(f"intro\n{results.README_START}\n{results.README_END}\n")
+    verdict = Verdict.from_test("Thm X", "a check", "1.0", "1.0", True)
+    return {
+        "results": lambda: results.write_results("unit", "99_example", {"n": 3}, [verdict]),
+        "table": lambda: plotting.save_table(["a"], [[1]], "unit", "99_example", "table"),
+        "figure": lambda: plotting.save_figure(fig, "unit", "99_example", "curve"),
+        "timings": lambda: run._write_timings("unit", [("01_gram_induced_kernel", 1.0, None, None)], 1.0,
+                                              machine="test machine"),
+        "readme": lambda: results.update_readme("unit", readme, fallback=None),
+    }
+
+
+@pytest.mark.parametrize("writer", ["results", "table", "figure", "timings", "readme"])
+def test_every_output_survives_a_full_disk(writer, tmp_path, monkeypatch, capsys):
+    """The new content gets halfway, then the disk is full: the earlier file stays whole."""
+    monkeypatch.setenv("NTKLIB_OUTPUT", str(tmp_path))
+    _every_writer(tmp_path)[writer]()
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    real_replace = os.replace
+
+    def full_disk(src, dst):
+        with open(src, "r+b") as f:
+            f.truncate(os.path.getsize(src) // 2)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", full_disk)
+    with pytest.raises(OutputError, match="the disk is full"):
+        _every_writer(tmp_path)[writer]()
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+    assert not _leftovers(tmp_path)
