@@ -64,15 +64,16 @@ test = {t: nl.load_task(t, "test", n=n_test, seed=seed) for t in tasks}
 train = {(t, n): nl.load_task(t, "train", n=n, seed=seed) for t, n in {*((t, n_train) for t in tasks), *((tasks[0], n) for n in n_sweep)}}
 
 # %% [markdown]
-# Every task under both readings at `n_train` (all `attacks` at `eps`), and the first task at
-# each other n of `n_sweep` (PGD only); one cached step each.
+# Every task under both readings at `n_train` (all `attacks` at `eps`, and PGD for the n sweep),
+# and the first task at each other n of `n_sweep` (PGD only); one cached step each.
 
 # %%
 study_of = dict(seeds=seeds, width=width, tau=tau, steps=attack_steps, ridge=ridge,
                 normalize_relu_inputs=normalize_relu_inputs)
 rows = [{**r, "mode": mode, "n": n_train} for mode in modes for t in tasks for r in study.cached(
     f"{t}/{mode}", lambda: nl.malleability_study(train[(t, n_train)], test[t], study.training(weight_decay_mode=mode),
-                                                 attacks=[(a, eps) for a in attacks], **study_of))]
+                                                 attacks=[(a, eps) for a in dict.fromkeys([*attacks, "PGD"])],
+                                                 **study_of))]
 rows += [{**r, "mode": mode, "n": n} for mode in modes for n in n_sweep if n != n_train for r in study.cached(
     f"{tasks[0]}/n{n}/{mode}", lambda: nl.malleability_study(
         train[(tasks[0], n)], test[tasks[0]], study.training(weight_decay_mode=mode), attacks=[("PGD", eps)],

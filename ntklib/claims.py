@@ -11,7 +11,8 @@ import math
 from . import paper
 from .kernels import mean_by_n
 from .models import MODELS
-from .stats import CONFIDENCE, MARGIN_SE, aggregate, binomial_ratio_interval, loglog_slope, paired_change, t_half_width
+from .stats import (CONFIDENCE, MARGIN_SE, aggregate, binomial_ratio_interval, first_crossing_below, loglog_slope,
+                    paired_change, t_half_width)
 from .verdicts import Trend, Verdict, binomial_difference, fmt, reasons, trend, untrained, within_band
 
 __all__ = ["sensitivity", "width_bound_from_kappa", "kappa_of_data", "init_rate", "approaches_limit",
@@ -105,16 +106,20 @@ def more_malleable(task: str, flips: dict[tuple[str, str], float], attacked: int
     """Notebook 04: MLP-Attn's flip rate above 2L-ReLU's under every attack, each lead beyond
     :data:`~ntklib.stats.MARGIN_SE` binomial standard errors (``flips``: (model, attack) ->
     flip rate over ``attacked`` points). With ``parity_band`` the claim is the paper's parity
-    instead (binary CIFAR-10): every ratio's 2-SE interval inside ``[1/band, band]``."""
+    instead (binary CIFAR-10): it holds when every ratio's 2-SE interval lies inside
+    ``[1/band, band]``, fails when one lies wholly outside, and is inconclusive otherwise."""
     attacks = list(dict.fromkeys(a for _, a in flips))
     ours = {a: flip_ratio(flips[("MLP-Attn", a)], flips[("2L-ReLU", a)]) for a in attacks}
     reported = paper.flip_rates(task)
     paper_text = ("x" + "/".join(fmt(flip_ratio(reported["MLP-Attn"][a], reported["2L-ReLU"][a])) for a in attacks)
-                  + " (FGSM/PGD/MIM)") if reported else "(not reported for this task)"
+                  + f" ({'/'.join(attacks)})") if reported else "(not reported for this task)"
     if parity_band is not None:
         intervals = {a: binomial_ratio_interval(flips[("MLP-Attn", a)], flips[("2L-ReLU", a)], attacked, MARGIN_SE)
                      for a in attacks}
         holds = all(within_band(low, high, parity_band) for low, high in intervals.values())
+        outside = any(low > parity_band or high < 1 / parity_band for low, high in intervals.values())
+        if not holds and not outside:  # an interval wider than the band: too few points to tell
+            inconclusive = reasons(inconclusive, "a ratio's interval reaches beyond the band without leaving it")
         text = ", ".join(f"{a} x{fmt(ours[a])} ({MARGIN_SE:g}-SE interval {fmt(low)}-{fmt(high)})"
                          for a, (low, high) in intervals.items()) + f"; band {fmt(1 / parity_band)}-{fmt(parity_band)}"
         check = "MLP-Attn about as malleable as 2L-ReLU"
@@ -244,63 +249,90 @@ def kappa_of_data(task: str, kappa: float, rank: int, n: int, located_n: float) 
         math.isfinite(kappa) and abs(math.log10(kappa / paper.KAPPA[task])) <= 1)
 
 
+MONTE_CARLO_RATE = -0.5  # NTK theory: a finite-width net's distance to its limit falls like m^-1/2
+
+
 def approaches_limit(model: str, task: str, distances: dict[int, float], expected: str, paper_text: str,
                      settings: str, confidence: float = CONFIDENCE, inconclusive: str = "",
                      what: str = "linearised-dynamics distance") -> tuple[Verdict, Trend]:
-    """Notebook 03b: the distance of GD-trained nets to their infinite-width linearised dynamics
-    (``distances``: width -> mean over seeds) ``falls`` with m (the model approaches its
-    limit: zero outside the ``confidence`` t interval of the log-log slope, below it) or, with
-    ``expected="does not fall"``, does not (flat or rising: the paper's non-convergence)."""
+    """Notebook 03b: does the distance of GD-trained nets to their linearised dynamics
+    (``distances``: width -> mean over seeds) fall with m? From the log-log slope's
+    ``confidence`` t interval: it **falls** when the interval lies below 0; it **does not fall**
+    when the whole interval lies above the Monte-Carlo rate -1/2 (flat or rising, and
+    distinguishable from NTK theory's rate); otherwise the widths cannot tell (inconclusive).
+    ``expected`` is the claim: ``"falls"`` (2L-ReLU converges) or ``"does not fall"``
+    (MLP-Attn's non-convergence)."""
+    if expected not in ("falls", "does not fall"):
+        raise ValueError(f"expected must be 'falls' or 'does not fall', not {expected!r}")
     found = trend(list(distances), list(distances.values()), confidence)
     widths = list(distances)
-    holds = found.direction == "falls" if expected == "falls" else found.direction != "falls"
+    falls = found.direction == "falls"
+    apart = found.slope - found.margin > MONTE_CARLO_RATE  # the whole interval above the 1/sqrt(m) rate
+    too_wide = "" if falls or apart else "the slope's interval covers both 0 and the 1/sqrt(m) rate"
     return Verdict.from_test(
         "Thm 4.2 / 4.7", f"{model}, {task}: the {what} {expected} with m", paper_text,
         f"{fmt(distances[widths[0]])} at m={widths[0]} -> {fmt(distances[widths[-1]])} at m={widths[-1]}, log-log "
         f"slope {fmt(found.slope)} +- {fmt(found.margin)} ({confidence:.0%}): {found.direction} ({settings})",
-        holds, inconclusive=inconclusive), found
+        falls if expected == "falls" else not falls, inconclusive=reasons(inconclusive, too_wide)), found
 
 
 def exceeds_over_seeds(claim: str, check: str, paper_text: str, larger: list[float], smaller: list[float],
                        what: str, settings: str, confidence: float = CONFIDENCE, inconclusive: str = "") -> Verdict:
-    """``larger`` exceeds ``smaller`` by a factor (positive measurements, paired by seed): the
-    mean over seeds of ``log(larger / smaller)`` beyond the two-sided ``confidence`` t interval
-    of that mean; one seed has no spread and is inconclusive."""
+    """``larger`` exceeds ``smaller`` by a factor (positive measurements, one pair per seed): the
+    mean over seeds of ``log(larger / smaller)`` with its two-sided ``confidence`` t interval.
+    Holds when the interval lies above 0, fails when it lies at or below 0, and is inconclusive
+    when it straddles 0 (too few seeds or too much spread to tell) or with one seed."""
     mean, stderr = paired_change([math.log(a) for a in larger], [math.log(b) for b in smaller])
     margin = t_half_width(stderr, len(larger) - 1, confidence)
-    one_seed = "one seed: no spread to judge the difference against" if len(larger) < 2 else ""
+    undecided = ("one seed: no spread to judge the difference against" if len(larger) < 2 else
+                 "the interval straddles a factor of 1" if mean - margin <= 0 < mean + margin else "")
     interval = f"{fmt(math.exp(mean - margin))}-{fmt(math.exp(mean + margin))}" if math.isfinite(margin) else "-"
     return Verdict.from_test(
         claim, check, paper_text,
         f"{what}: {fmt(sum(larger) / len(larger))} vs {fmt(sum(smaller) / len(smaller))}, factor {fmt(math.exp(mean))} "
         f"({confidence:.0%} interval {interval}, {len(larger)} seed(s)) ({settings})",
-        mean > margin, inconclusive=reasons(inconclusive, one_seed))
+        mean - margin > 0, inconclusive=reasons(inconclusive, undecided))
 
 
-def width_threshold_measured(task: str, level: float, widths: dict[str, float], kappa_K: dict[str, float],
-                             kappa_G: float, n: int) -> Verdict:
-    """Notebook 03b, Thm 4.7's width threshold measured: ``widths`` (model -> the width at which
-    the mean whitened error at initialisation falls below ``level``, log-log interpolated; nan
-    beyond the widths measured) and the conditioning behind it. Holds when MLP-Attn needs the
-    larger width; the line sets the measured ratio beside kappa(K_inf)'s ratio and the paper's
-    ``kappa(G)^6``."""
-    relu, attn = widths["2L-ReLU"], widths["MLP-Attn"]
-    ratio_kappa = kappa_K["MLP-Attn"] / kappa_K["2L-ReLU"]
-    if math.isnan(relu):
-        measured, holds, why = "2L-ReLU does not reach the level within the widths measured", False, \
-            "2L-ReLU never reaches the level: no width to compare against"
-    elif math.isnan(attn):
-        measured, holds, why = f"2L-ReLU at m~{fmt(relu)}, MLP-Attn beyond the widths measured", True, ""
+def width_threshold_measured(task: str, level: float, widths: list[int], errors: dict[str, list[float]],
+                             kappa_K: dict[str, float], kappa_G: float, n: int) -> tuple[Verdict, dict]:
+    """Notebook 03b, Thm 4.7's width threshold measured. ``errors``: model -> mean whitened
+    error at initialisation at each of ``widths``; each model's threshold is the width where it
+    first falls below ``level`` (log-log interpolated). Only the direction is judged: MLP-Attn
+    needs the larger width. Censored cases: a model below the level at the first width has a
+    threshold at most ``widths[0]``; one that never gets there, beyond ``widths[-1]``. Holds
+    when MLP-Attn's threshold is the larger (censoring included), fails when it is the smaller
+    (or 2L-ReLU never gets there while MLP-Attn does), inconclusive when both are censored on
+    the same side. The line sets the measured ratio beside kappa(K_inf)'s and the paper's
+    ``kappa(G)^6``. Returns the verdict and the thresholds (nan where censored)."""
+    below_first = {m: e[0] < level for m, e in errors.items()}
+    found = {m: math.nan if below_first[m] else first_crossing_below(widths, e, level) for m, e in errors.items()}
+    never = {m: math.isnan(found[m]) and not below_first[m] for m in errors}
+
+    def shown(m: str) -> str:
+        return (f"<= {widths[0]}" if below_first[m] else f"> {widths[-1]}" if never[m] else f"~{fmt(found[m])}")
+
+    relu, attn = "2L-ReLU", "MLP-Attn"
+    if (below_first[relu] and below_first[attn]) or (never[relu] and never[attn]):
+        holds, why = False, "both thresholds lie beyond the same end of the widths measured"
+    elif below_first[relu] or never[attn]:
+        holds, why = True, ""
+    elif below_first[attn] or never[relu]:
+        holds, why = False, ""
     else:
-        ratio = attn / relu
-        exponent = math.log(ratio) / math.log(ratio_kappa) if ratio > 0 and ratio_kappa != 1 else math.nan
-        measured, holds, why = (f"2L-ReLU at m~{fmt(relu)}, MLP-Attn at m~{fmt(attn)}: ratio {fmt(ratio)} = "
-                                f"(kappa(K_inf) ratio)^{fmt(exponent)}"), attn > relu, ""
-    return Verdict.from_test(
+        holds, why = found[attn] > found[relu], ""
+    ratio_kappa = kappa_K[attn] / kappa_K[relu]
+    exponent = ""
+    if not any(math.isnan(v) for v in found.values()) and ratio_kappa != 1:
+        exponent = f", ratio {fmt(found[attn] / found[relu])} = (kappa(K_inf) ratio)^" \
+                   f"{fmt(math.log(found[attn] / found[relu]) / math.log(ratio_kappa))}"
+    verdict = Verdict.from_test(
         "Thm 4.7", f"{task}, n={n}: MLP-Attn needs a larger width than 2L-ReLU for its kernel to be within "
-        f"{fmt(level)} of its limit (whitened error at init)", f"m = Omega(kappa(G)^6 / eps^2) vs Omega(1/eps^2): ratio ~ kappa(G)^6",
-        f"{measured}; kappa(K_inf) {fmt(kappa_K['MLP-Attn'])} vs {fmt(kappa_K['2L-ReLU'])}; kappa(G)^6 = "
-        f"{fmt(kappa_G**6)}", holds, inconclusive=why)
+        f"{fmt(level)} of its limit (whitened error at init; the direction is judged)",
+        "m = Omega(kappa(G)^6 / eps^2) vs Omega(1/eps^2): ratio ~ kappa(G)^6",
+        f"2L-ReLU at m {shown(relu)}, MLP-Attn at m {shown(attn)}{exponent}; kappa(K_inf) {fmt(kappa_K[attn])} vs "
+        f"{fmt(kappa_K[relu])}; kappa(G)^6 = {fmt(kappa_G**6)}", holds, inconclusive=why)
+    return verdict, found
 
 
 def optimiser_laziness(task: str, adam: Trend, gd: Trend, settings: str) -> Verdict:
@@ -308,7 +340,7 @@ def optimiser_laziness(task: str, adam: Trend, gd: Trend, settings: str) -> Verd
     of m. Holds when Adam's first-step output change rises with m (beyond the slope's interval)
     while gradient descent's does not: then the paper's Adam runs cannot test Thm 4.2 by width."""
     return Verdict.from_test(
-        "Optimiser reading", f"{task}: Adam's first-step output change grows with m, gradient descent's does not",
+        "Optimiser reading", f"{task}, 2L-ReLU: Adam's first-step output change grows with m, gradient descent's does not",
         "(not stated; the paper trains with Adam)",
         f"log-log slope in m: Adam {fmt(adam.slope)} +- {fmt(adam.margin)} ({adam.direction}), GD {fmt(gd.slope)} +- "
         f"{fmt(gd.margin)} ({gd.direction}) ({settings})", adam.direction == "rises" and gd.direction != "rises")

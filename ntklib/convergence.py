@@ -17,8 +17,8 @@ from __future__ import annotations
 import torch
 
 from .data import Dataset
-from .linearized import (antisymmetric_stack, linearized_prediction, paired_forward, predictor_gap, relative_error,
-                         train_gd, whitened_error)
+from .linearized import (antisymmetric_stack, fitted_directions, linearized_prediction, paired_forward,
+                         predictor_gap, train_gd, whitened_error)
 from .models import init_stack, model_inputs
 from .ntk import analytic_ntk, empirical_ntk, kernel_regression, relative_distance
 from .spectra import condition_number
@@ -138,8 +138,11 @@ def linearized_study(model: str, train: Dataset, test: Dataset, *, widths: list[
     ``eta = eta_scale / lambda_max(K_inf)``, against the linearised prediction of the analytic
     NTK at the same step (float64). Per net: the relative distance to it on the test and the
     training points, the whitened error and predictor gap of the empirical NTK at
-    initialisation and after training, the kernel's movement, and the test accuracy of the net
-    and of the linearised model. Returns ``{"kappa_K_inf", "eta", "accuracy_lin", "rows"}``."""
+    initialisation and after training (class-diagonal block, see
+    :func:`~ntklib.linearized.whitened_error`), the kernel's movement, and the test accuracy of
+    the net and of the linearised model; and how much of the target the horizon reaches
+    (:func:`~ntklib.linearized.fitted_directions`). Returns ``{"kappa_K_inf", "eta",
+    "accuracy_lin", "fitted_directions", "fitted_share", "rows"}``."""
 
     Z_train, Z_test, Y = _inputs_and_targets(model, train, test, device, normalize_relu_inputs, attention_rank)
     K_inf, K_inf_query = analytic_ntk(Z_train), analytic_ntk(Z_test, Z_train)
@@ -160,8 +163,8 @@ def linearized_study(model: str, train: Dataset, test: Dataset, *, widths: list[
     for g, (width, seed) in enumerate(stack.labels):
         rows.append({
             "width": width, "seed": seed,
-            "linearized_test": relative_error(out["test"][:, g], lin_test),
-            "linearized_train": relative_error(out["train"][:, g], lin_train),
+            "linearized_test": float(relative_distance(out["test"][:, g], lin_test)),
+            "linearized_train": float(relative_distance(out["train"][:, g], lin_train)),
             "whitened_init": whitened_error(K_0[g], K_inf, floor)[0],
             "whitened_trained": whitened_error(K_T[g], K_inf, floor)[0],
             "gap_init": predictor_gap(K_0[g], K_0_query[g], K_inf, K_inf_query, Y, ridge),
@@ -169,7 +172,9 @@ def linearized_study(model: str, train: Dataset, test: Dataset, *, widths: list[
             "movement": float(relative_distance(K_T[g], K_0[g])),
             "accuracy_net": accuracy(out["test"][:, g]),
         })
-    return {"kappa_K_inf": condition_number(K_inf), "eta": eta, "accuracy_lin": accuracy(lin_test), "rows": rows}
+    reached, share = fitted_directions(K_inf, Y, eta, steps)
+    return {"kappa_K_inf": condition_number(K_inf), "eta": eta, "accuracy_lin": accuracy(lin_test),
+            "fitted_directions": reached, "fitted_share": share, "rows": rows}
 
 
 def output_change(model: str, train: Dataset, *, widths: list[int], seeds: list[int], steps: int, optimizer: str,
@@ -185,7 +190,7 @@ def output_change(model: str, train: Dataset, *, widths: list[int], seeds: list[
     stack = antisymmetric_stack(Z.shape[1], Y.shape[1], widths, seeds, salt=0 if model == "2L-ReLU" else 1,
                                 device=device)
     if optimizer == "gd":
-        eta = learning_rate or 1.0 / float(torch.linalg.eigvalsh(analytic_ntk(Z))[-1])
+        eta = 1.0 / float(torch.linalg.eigvalsh(analytic_ntk(Z))[-1]) if learning_rate is None else learning_rate
         outputs = train_gd(stack, Z, Y, eta, steps)["train"]
     elif optimizer == "adam":
         W = stack.W.clone().requires_grad_(True)

@@ -18,7 +18,7 @@ from scipy.stats import t as student_t
 
 __all__ = ["MARGIN_SE", "CONFIDENCE", "chance_level", "binomial_difference_margin", "binomial_ratio_interval",
            "t_half_width", "loglog_trend", "loglog_slope", "interpolate_loglog", "paired_change", "aggregate",
-           "mean_by", "first_crossing_below"]
+           "first_crossing_below"]
 
 MARGIN_SE = 2.0  # the 2-SE rule: a difference counts when larger than this many standard errors
 CONFIDENCE = 0.95  # two-sided confidence of the Student-t intervals (slopes, means over seeds)
@@ -110,11 +110,6 @@ def aggregate(rows: list[dict], by: tuple[str, ...], metric: str) -> dict[tuple,
     for r in rows:
         groups.setdefault(tuple(r[k] for k in by), []).append(float(r[metric]))
     return {k: (statistics.fmean(v), statistics.stdev(v) if len(v) > 1 else 0.0) for k, v in groups.items()}
-
-
-def mean_by(rows: list[dict], by: str, metric: str) -> dict:
-    """Mean of ``metric`` per value of ``by`` (``{value: mean}``), in the order of first rows."""
-    return {k[0]: mean for k, (mean, _) in aggregate(rows, (by,), metric).items()}
 
 
 def first_crossing_below(x: list[float], y: list[float], level: float) -> float:

@@ -59,3 +59,12 @@ def test_mean_pairwise_cosine_equals_the_off_diagonal_mean(gen):
     assert mean_pairwise_cosine(Z) == pytest.approx(float(expected), rel=RTOL)
     with pytest.raises(ValueError, match="at least 2 rows"):
         mean_pairwise_cosine(Z[:1])
+
+
+def test_truncated_attention_features_pass_queries_through_the_same_map(gen):
+    """Top-r attention of a query x is x V_r S_r^2 V_r^T: at full rank the plain attention, and a
+    training point as a query gets its own truncated training feature."""
+    X, Xq = torch.rand(12, 6, generator=gen, dtype=torch.float64), torch.rand(4, 6, generator=gen, dtype=torch.float64)
+    torch.testing.assert_close(attention_features(X, Xq, rank=6), attention_features(X, Xq), rtol=RTOL, atol=1e-12)
+    torch.testing.assert_close(attention_features(X, X[:3], rank=2), attention_features(X, rank=2)[:3], rtol=RTOL,
+                               atol=1e-12)

@@ -4,8 +4,8 @@ antisymmetric initialisation and gradient descent, against direct computations."
 import pytest
 import torch
 
-from ntklib.linearized import (antisymmetric_stack, linearized_prediction, paired_forward, predictor_gap, train_gd,
-                               whitened_error)
+from ntklib.linearized import (antisymmetric_stack, fitted_directions, linearized_prediction, paired_forward,
+                               predictor_gap, train_gd, whitened_error)
 from ntklib.ntk import analytic_ntk, empirical_ntk
 from ntklib.stats import loglog_slope
 
@@ -85,3 +85,19 @@ def test_gradient_descent_approaches_the_linearised_dynamics_like_one_over_root_
                 for m in widths]
     slope = loglog_slope(widths, [float(x) for x in distance])
     assert slope == pytest.approx(-0.5, abs=RATE_BAND), slope
+
+
+NTK_MC_TOLERANCE = 0.05  # relative Frobenius distance of a 2^17-unit empirical NTK to its limit (~m^-1/2)
+
+
+def test_antisymmetric_nets_estimate_the_limiting_kernel(gen):
+    X, _, _ = _problem(gen)
+    stack = antisymmetric_stack(10, 1, [2**17], [0])
+    K_m, K_inf = empirical_ntk(stack, X)[0], analytic_ntk(X)
+    assert float((K_m - K_inf).norm() / K_inf.norm()) < NTK_MC_TOLERANCE
+
+
+def test_fitted_directions_counts_the_reached_spectrum():
+    K = torch.diag(torch.tensor([1.0, 0.1, 0.01], dtype=torch.float64))
+    Y = torch.ones(3, 1, dtype=torch.float64)
+    assert fitted_directions(K, Y, eta=1.0, steps=10) == (2, pytest.approx(2 / 3))
