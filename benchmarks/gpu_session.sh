@@ -83,7 +83,7 @@ trace=(python3 benchmarks/ntk_benchmark.py --trace --device cuda --d 3072 --adv-
 stage "where adversarial training spends its time (torch.profiler)" "$(at_most "${TRACE_LIMIT:-40}" 10)" "${trace[@]}"
 
 if ((run_rc == 0)) && [ "$profile" = paper ]; then  # the profile's own timings, beside the benchmark
-  { echo; echo "Whole profile, notebook by notebook (\`benchmarks/gpu_session.sh\`: \`ntklib.run --profile paper\`):"
+  { echo; echo "Whole profile, notebook by notebook (\`benchmarks/gpu_session.sh\`: \`python -m ntklib --profile paper\`):"
     echo; cat figures/timings.md; } >> benchmarks/RESULTS.md
 fi
 
