@@ -18,9 +18,11 @@ def test_results_file_and_summary(tmp_path, monkeypatch, capsys):
     table = results.summary_table("unit")
     assert "| Thm X: a check | 1.0 | 1.0 (n=3) | **holds** | `99_example` (unit) |" in table
     data = json.loads(path.read_text())
-    path.write_text(json.dumps({**data, "code": "an-earlier-version"}))
-    assert "`99_example` (unit; earlier library code)" in results.summary_table("unit")
-    assert "`99_example` (unit; earlier library code)" in results.summary_table("other", fallback="unit")
+    path.write_text(json.dumps({**data, "code": "an-earlier-version",
+                                "code_modules": {**data["code_modules"], "attacks.py": "an-earlier-version"}}))
+    assert "`99_example` (unit; earlier library code: attacks.py changed since)" in results.summary_table("unit")
+    assert "`99_example` (unit; earlier library code: attacks.py changed since)" in results.summary_table(
+        "other", fallback="unit")
 
 
 def test_update_readme_replaces_only_the_marked_block(tmp_path, monkeypatch):

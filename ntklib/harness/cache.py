@@ -38,7 +38,7 @@ from typing import Any
 from .files import OutputError, os_error_message, write_atomic
 from .paths import REPO_ROOT
 
-__all__ = ["cached", "cache_dir", "read_journal", "code_version"]
+__all__ = ["cached", "cache_dir", "read_journal", "code_version", "module_versions"]
 
 
 def cache_dir() -> Path:
@@ -70,6 +70,14 @@ def code_version() -> str:
     """Version of the science wing (``ntklib/*.py``, the harness excluded): a hash of its code
     without docstrings, comments or layout. Results files record it."""
     return _code_hash()
+
+
+@functools.lru_cache(maxsize=4)
+def module_versions(package: Path = Path(__file__).parents[1]) -> dict[str, str]:
+    """The same, per module of the science wing (``{"attacks.py": hash, ...}``): results files
+    record them, so that the summary can say which modules changed since a result was computed."""
+    return {path.name: hashlib.sha256(_code_only(path.read_text(encoding="utf-8")).encode()).hexdigest()[:16]
+            for path in sorted(package.glob("*.py"))}
 
 
 def _journal(name: str, reused: bool, seconds: float | None) -> None:

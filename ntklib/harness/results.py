@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..verdicts import Verdict
-from .cache import code_version
+from .cache import code_version, module_versions
 from .files import os_error_message, write_atomic
 from .paths import REPO_ROOT, output_root, results_file
 
@@ -44,6 +44,7 @@ def write_results(profile: str, notebook: str, parameters: dict[str, Any], verdi
         runtime["peak_gpu_memory_bytes"] = torch.cuda.max_memory_allocated()
     payload = {
         "code": code_version(),  # the science wing's version: the summary flags results of other code
+        "code_modules": module_versions(),  # per module, so that it can say which modules changed
         "runtime": runtime,
         "notebook": notebook,
         "profile": profile,
@@ -76,13 +77,14 @@ def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _read_results(path: Path) -> tuple[str, str, str | None, list[list[str]]]:
-    """``(notebook, profile, code version, verdict rows)`` of a results file; raises ``OSError``
-    or ``ValueError`` when it cannot be read or lacks the fields of a results file."""
+def _read_results(path: Path) -> tuple[str, str, str | None, dict | None, list[list[str]]]:
+    """``(notebook, profile, code version, per-module versions, verdict rows)`` of a results
+    file; raises ``OSError`` or ``ValueError`` when it cannot be read or lacks the fields of a
+    results file."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         rows = [[f"{v['claim']}: {v['check']}", v["paper"], v["ours"], f"**{v['status']}**"] for v in data["verdicts"]]
-        return data["notebook"], data["profile"], data.get("code"), rows
+        return data["notebook"], data["profile"], data.get("code"), data.get("code_modules"), rows
     except (KeyError, TypeError, AttributeError) as exc:
         raise ValueError(f"not a results file (no field {exc})") from exc
 
@@ -93,11 +95,12 @@ def summary_table(profile: str, fallback: str | None = None, failed: Collection[
     With ``fallback``, notebooks that have no results in ``profile`` are taken from the
     ``fallback`` profile instead; the last column says which profile each row comes from, and
     flags rows computed by another version of the library's science code than this checkout's
-    (``code`` in the results file; absent in files written before it was recorded). ``failed``:
+    (``code`` in the results file; absent in files written before it was recorded), naming the
+    modules that changed since where the file records them (``code_modules``). ``failed``:
     notebooks that failed in the run building this summary; a line above the table names them
     and their rows are marked stale. A file that cannot be read is a row naming it and the fix.
     """
-    current = code_version()
+    current, current_modules = code_version(), module_versions()
     files = {p.stem: (p, profile) for p in (output_root(profile) / "results").glob("*.json")}
     if fallback:
         for p in (output_root(fallback) / "results").glob("*.json"):
@@ -105,13 +108,16 @@ def summary_table(profile: str, fallback: str | None = None, failed: Collection[
     rows = []
     for notebook, (path, origin_profile) in sorted(files.items()):
         try:
-            name, recorded_profile, code, verdicts = _read_results(path)
+            name, recorded_profile, code, modules, verdicts = _read_results(path)
         except (OSError, ValueError) as exc:
             why = os_error_message(path, exc, "read") if isinstance(exc, OSError) else f"{path}: {exc}"
             fix = f"rerun it, `python -m ntklib --profile {origin_profile} {notebook}`"
             rows.append(["(results file unreadable)", "-", "-", "**unreadable**", f"`{notebook}` ({why}. Fix: {fix})"])
             continue
         origin = recorded_profile + ("" if code == current else "; earlier library code")
+        if code != current and modules is not None:  # say which modules changed since
+            changed = sorted(m for m in current_modules.keys() | modules.keys() if modules.get(m) != current_modules.get(m))
+            origin += f": {', '.join(changed)} changed since"
         if notebook in failed:
             origin += "; **stale**: from an earlier run, this run failed"
         rows += [[*row, f"`{name}` ({origin})"] for row in verdicts]
