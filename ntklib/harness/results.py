@@ -131,11 +131,62 @@ def summary_table(profile: str, fallback: str | None = None, failed: Collection[
     return note + markdown_table(["claim", "paper", "ours", "verdict", "notebook (profile)"], rows)
 
 
-def update_readme(profile: str, readme: Path = REPO_ROOT / "README.md", fallback: str | None = "quick") -> None:
-    """Replace the README's block between the summary markers by the profile's summary.
+# What the paper says, per claim label of the verdicts (docs/paper.md has the full statements)
+PAPER_SAYS = {
+    "Thm 4.1": "linearized attention induces the kernel K = G^3",
+    "Prop 4.5": "moving one point changes the attention kernel by about ||G x_j||_1 eps, growing with the data",
+    "Thm 4.7": "kappa(G~) = kappa(G)^3; MLP-Attn needs m = Omega(kappa(G)^6 / eps^2) to be near its NTK limit",
+    "Thm 4.7 remark": "k stacked layers give kappa(G)^(2k+1)",
+    "Truncation remark": "top-r attention bounds the amplification and restores convergence",
+    "Thm 4.2": "the empirical NTK tends to the closed form (pi - theta)/(2 pi) <x, x'>",
+    "Thm 4.2 / 4.7": "2L-ReLU approaches its NTK limit with width, MLP-Attn does not (theory's own test)",
+    "NTK distance": "2L-ReLU's NTK distance falls with width, MLP-Attn's rises (Adam, unstated metric)",
+    "Optimiser reading": "(not stated: the paper trains with Adam)",
+    "Malleability": "MLP-Attn's influence signs flip 6-9x more often than 2L-ReLU's under attack",
+    "Adversarial training": "adversarial training raises both models' flip rates",
+    "Dual implication": "the data-dependent kernel can align with the task and help",
+}
+STATUS_ORDER = ("holds", "does NOT reproduce", "partly reproduces", "inconclusive", "unreadable")
 
-    Notebooks without results in ``profile`` fall back to ``fallback`` (labelled per row).
-    """
+
+def dashboard_table(profile: str, fallback: str | None = None) -> str:
+    """One row per claim of the paper: what it says, how many of our checks of it hold, do not
+    reproduce or are inconclusive (with the notebooks and profiles they come from), from the
+    same results files as :func:`summary_table`, whose full table is the detail."""
+    files = {p.stem: p for p in (output_root(profile) / "results").glob("*.json")}
+    if fallback:
+        for p in (output_root(fallback) / "results").glob("*.json"):
+            files.setdefault(p.stem, p)
+    claims: dict[str, dict] = {}
+    for notebook, path in sorted(files.items()):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            verdicts = [(v["claim"], v["status"]) for v in data["verdicts"]]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # summary_table names unreadable files
+        for claim, status in verdicts:
+            entry = claims.setdefault(claim, {"counts": {}, "where": {}})
+            entry["counts"][status] = entry["counts"].get(status, 0) + 1
+            entry["where"][notebook[:3].rstrip("_")] = data.get("profile", "?") + (
+                "" if data.get("code") == code_version() else "; earlier code")
+    rows = []
+    for claim, entry in claims.items():
+        counts = ", ".join(f"{entry['counts'][s]} {s}" for s in STATUS_ORDER if s in entry["counts"])
+        where = ", ".join(f"{nb} ({p})" for nb, p in entry["where"].items())
+        rows.append([claim, PAPER_SAYS.get(claim, "-"), counts, where])
+    if not rows:
+        return f"_No results for profile '{profile}' yet: run the notebooks._\n"
+    return markdown_table(["claim", "the paper says", "our checks", "notebooks (profile)"], rows)
+
+
+def update_readme(profile: str, readme: Path = REPO_ROOT / "README.md", fallback: str | None = "quick",
+                  detail: Path | bool = True) -> None:
+    """Replace the README's block between the summary markers by the profile's claims dashboard
+    (:func:`dashboard_table`), and write the full verdict table (:func:`summary_table`) to
+    ``detail`` (``True``: ``docs/verdicts.md`` beside the README; ``False``: the full table goes
+    into the README block instead). Notebooks without results in ``profile`` fall back to
+    ``fallback``."""
+    detail = readme.parent / "docs" / "verdicts.md" if detail is True else detail or None
     text = readme.read_text(encoding="utf-8")
     if README_START not in text or README_END not in text:
         raise ValueError(f"{readme} lacks the markers {README_START} ... {README_END}")
@@ -147,4 +198,17 @@ def update_readme(profile: str, readme: Path = REPO_ROOT / "README.md", fallback
         shown.append(f"`{root.relative_to(REPO_ROOT) if root.is_relative_to(REPO_ROOT) else root}/results/*.json`")
     note = (f"\n_Generated from {' then '.join(shown)} by `python -m ntklib --update-readme`; "
             "do not edit by hand._\n\n")
-    write_atomic(readme, head + README_START + note + summary_table(profile, fallback) + "\n" + README_END + tail)
+    if detail is None:
+        write_atomic(readme, head + README_START + note + summary_table(profile, fallback) + "\n" + README_END + tail)
+        return
+    shown_detail = detail.relative_to(readme.parent).as_posix() if detail.is_relative_to(readme.parent) else detail
+    link = f"Every check, with the paper's number and ours: [{shown_detail}]({shown_detail})"
+    write_atomic(detail, "# Every verdict, beside the paper's value\n" + note + DETAIL_KEY + summary_table(profile, fallback))
+    write_atomic(readme, head + README_START + note + dashboard_table(profile, fallback) + "\n" + link + ".\n"
+                 + README_END + tail)
+
+
+DETAIL_KEY = ("A verdict **holds** when our measurement passes the rule its notebook states before measuring; "
+              "**does NOT reproduce** when it fails it; **inconclusive** when the data cannot decide (nets that "
+              "did not learn, too few seeds, a horizon too short), with the reason. The last column says which run "
+              "the row comes from, and whether the library's science code has changed since.\n\n")
