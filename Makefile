@@ -9,7 +9,7 @@ NOTEBOOKS ?=
 # notebooks at a time: auto = all at once on a GPU machine, one at a time on CPU
 JOBS ?= auto
 # Data: NTKLIB_DATA from the environment, else ../shared/data when it exists (this project's
-# workspace and CI), else the loader's cache / torchvision download (see README, "Data").
+# workspace and CI), else the loader's cache / torchvision download (see docs/running.md, "Data").
 NTKLIB_DATA ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),)
 export NTKLIB_DATA
 

@@ -188,7 +188,7 @@ for t in tasks:
         slope = study.measurements[f"{t}_truncation_r{rank}_slope"] = nl.stats.loglog_slope(upper, values)
         study.judge(nl.Verdict.from_test(
             "Truncation remark", f"{t}: top-{rank} attention bounds the amplification as n grows",
-            "bounded kappa, restores convergence (convergence: notebook 03)",
+            "bounded kappa, restores convergence (convergence: notebook 03b)",
             f"growth exponent in n over n={upper[0]}..{upper[-1]}: {nl.fmt(slope)} truncated "
             f"(kappa {nl.fmt(max(values))}) vs {nl.fmt(full_slope)} full",
             slope < truncation_slope_max))

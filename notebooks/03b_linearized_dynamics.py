@@ -238,7 +238,7 @@ for t in tasks:
         "Thm 4.2 / 4.7", f"{t}: MLP-Attn's net is further from its linearised dynamics than 2L-ReLU's",
         "MLP-Attn non-convergent, 2L-ReLU convergent", widest[(t, "MLP-Attn")], widest[(t, "2L-ReLU")],
         f"distance to f_lin at m={widths[-1]}, MLP-Attn vs 2L-ReLU", settings[(t, "MLP-Attn")],
-        inconclusive=nl.verdicts.reasons(at_chance[(t, "MLP-Attn")], at_chance[(t, "2L-ReLU")])))
+        inconclusive=nl.verdicts.reasons(*dict.fromkeys([at_chance[(t, "MLP-Attn")], at_chance[(t, "2L-ReLU")]]))))
     for r in truncation_ranks:
         study.judge(nl.claims.exceeds_over_seeds(
             "Truncation remark", f"{t}: top-{r} attention brings MLP-Attn closer to its linearised dynamics",

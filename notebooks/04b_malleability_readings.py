@@ -28,7 +28,9 @@
 # **Which run this copy holds.** The `profile` parameter below (papermill injects its own
 # cell after it) names the settings: `notebooks/` keeps the `quick` profile (small, on CPU,
 # re-executed by CI); the paper-scale run, with every output, is
-# `figures/executed/04b_malleability_readings.ipynb`, and the README sets its verdicts beside the paper's.
+# `figures/executed/04b_malleability_readings.ipynb` (until the next paper run: the 04b sections
+# of `figures/executed/04_influence_malleability.ipynb`), and the README sets its verdicts
+# beside the paper's.
 
 # %%
 import ntklib as nl

@@ -3,7 +3,7 @@
 Each attack takes ``loss_fn``, a function of the perturbed points ``(k, d) -> scalar`` to
 maximise, so the same code attacks a raw-pixel net and MLP-Attn, whose loss runs through the
 transductive attention (a perturbed point changes G and every feature). A ``loss_fn`` with a
-``grad`` method (:class:`ntklib.malleability.PixelLoss`) supplies its gradient in closed form;
+``grad`` method (:class:`ntklib.pixels.PixelLoss`) supplies its gradient in closed form;
 otherwise autograd differentiates it. Written in torch
 (torchattacks is unmaintained and its MIM fails on flattened inputs).
 """

@@ -29,7 +29,7 @@ def train_nets(features: PixelFeatures | list[PixelFeatures], y: torch.Tensor | 
     """One net of ``width`` per seed, trained with ``settings``, all seeds as one batched stack.
 
     Each net draws its initialisation, its batch order and (adversarially) its PGD starts from
-    its own seed, so it equals the net trained alone (``tests/test_malleability.py``).
+    its own seed, so it equals the net trained alone (``tests/test_nets.py``).
     ``features`` and ``y`` may be lists, one training set per seed (of equal sizes). With
     ``adversarial_eps > 0``, Madry-style: every batch is replaced by its PGD adversarial
     version (L-inf on the pixels) against the current weights before the step.

@@ -77,5 +77,5 @@ def test_committed_paper_outputs_match_the_paper_profile(py):
     differ = {k: (recorded.get(k), expected.get(k)) for k in recorded.keys() | expected.keys()
               if recorded.get(k) != expected.get(k)}
     assert not differ, (f"figures/results/{py.stem}.json was made with other parameters than the paper profile now "
-                        f"asks for (committed, now): {differ}; rerun `make run PROFILE=paper NOTEBOOKS={py.stem[:2]}` "
+                        f"asks for (committed, now): {differ}; rerun `make run PROFILE=paper NOTEBOOKS={py.stem}` "
                         f"(on a GPU) or revert the parameter change")

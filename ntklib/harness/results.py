@@ -2,7 +2,7 @@
 
 Each notebook ends by handing its :class:`~ntklib.verdicts.Verdict` objects and measurements to
 :func:`write_results`; :func:`summary_table` gathers every results file of a profile into the
-table (claim, paper, ours, verdict) that the README shows. A results file that cannot be read
+table (claim, paper, ours, verdict) of docs/verdicts.md and the README dashboard. A results file that cannot be read
 becomes a row that names it and the fix, and the rows of notebooks that failed in the run that
 builds the summary are marked stale (they come from an earlier run).
 """

@@ -290,7 +290,7 @@ def _warn_without_gpu(notebooks: list[str]) -> None:
     training = [nb for nb in notebooks if "epochs" in notebook_defaults(nb)]
     if training and not torch.cuda.is_available():
         print(f"[paper] no GPU visible: the paper profile of {', '.join(training)} trains nets for hours on a CPU "
-              "(README, 'Cost of the paper profile', has measured step times; on one H200 the whole profile takes "
+              "(docs/running.md, 'Cost of the paper profile', has measured step times; on one H200 the whole profile takes "
               "minutes). Finished steps are cached, so the run can be stopped and resumed. `make smoke` runs every "
               "paper-scale code path at 1 epoch.", file=sys.stderr, flush=True)
 
