@@ -16,7 +16,7 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 
-from ..runtime import resolve_device, resolve_dtype
+from ..runtime import resolve_device
 from ..training import TrainingSettings
 from ..verdicts import Verdict
 from .cache import cached
@@ -43,7 +43,6 @@ class Study:
         self.profile = self.params["profile"]
         check_writable(output_root(self.profile))
         self.device = resolve_device(self.params.get("device", "auto"))
-        self.dtype = resolve_dtype(self.params.get("dtype", "float64"))
         self.settings = self.training() if "epochs" in self.params else None
         self.verdicts: list[Verdict] = []
         self.measurements: dict[str, Any] = {}
