@@ -77,6 +77,16 @@ def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _results_files(profile: str, fallback: str | None) -> dict[str, tuple[Path, str]]:
+    """``{notebook: (results file, profile it comes from)}``: the profile's, then the fallback's
+    for notebooks the profile has none of."""
+    files = {p.stem: (p, profile) for p in (output_root(profile) / "results").glob("*.json")}
+    if fallback:
+        for p in (output_root(fallback) / "results").glob("*.json"):
+            files.setdefault(p.stem, (p, fallback))
+    return files
+
+
 def _read_results(path: Path) -> tuple[str, str, str | None, dict | None, list[list[str]]]:
     """``(notebook, profile, code version, per-module versions, verdict rows)`` of a results
     file; raises ``OSError`` or ``ValueError`` when it cannot be read or lacks the fields of a
@@ -101,10 +111,7 @@ def summary_table(profile: str, fallback: str | None = None, failed: Collection[
     and their rows are marked stale. A file that cannot be read is a row naming it and the fix.
     """
     current, current_modules = code_version(), module_versions()
-    files = {p.stem: (p, profile) for p in (output_root(profile) / "results").glob("*.json")}
-    if fallback:
-        for p in (output_root(fallback) / "results").glob("*.json"):
-            files.setdefault(p.stem, (p, fallback))
+    files = _results_files(profile, fallback)
     rows = []
     for notebook, (path, origin_profile) in sorted(files.items()):
         try:
@@ -153,12 +160,9 @@ def dashboard_table(profile: str, fallback: str | None = None) -> str:
     """One row per claim of the paper: what it says, how many of our checks of it hold, do not
     reproduce or are inconclusive (with the notebooks and profiles they come from), from the
     same results files as :func:`summary_table`, whose full table is the detail."""
-    files = {p.stem: p for p in (output_root(profile) / "results").glob("*.json")}
-    if fallback:
-        for p in (output_root(fallback) / "results").glob("*.json"):
-            files.setdefault(p.stem, p)
+    current = code_version()
     claims: dict[str, dict] = {}
-    for notebook, path in sorted(files.items()):
+    for notebook, (path, _) in sorted(_results_files(profile, fallback).items()):
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             verdicts = [(v["claim"], v["status"]) for v in data["verdicts"]]
@@ -168,7 +172,7 @@ def dashboard_table(profile: str, fallback: str | None = None) -> str:
             entry = claims.setdefault(claim, {"counts": {}, "where": {}})
             entry["counts"][status] = entry["counts"].get(status, 0) + 1
             entry["where"][notebook[:3].rstrip("_")] = data.get("profile", "?") + (
-                "" if data.get("code") == code_version() else "; earlier code")
+                "" if data.get("code") == current else "; earlier code")
     rows = []
     for claim, entry in claims.items():
         counts = ", ".join(f"{entry['counts'][s]} {s}" for s in STATUS_ORDER if s in entry["counts"])
