@@ -1,4 +1,7 @@
-"""L-inf attacks on [0, 1] pixels: FGSM, PGD (random start) and MIM (momentum iterative FGSM).
+"""L-inf attacks on [0, 1] pixels: FGSM, PGD (random start) and MIM (momentum iterative FGSM),
+and their noise baselines: random perturbations of the same radius (``uniform``: each pixel moved
+by U(-eps, eps); ``sign``: by +-eps with random signs), clipped to the same box. A flip rate
+counts as malleability only beyond what such noise does to the same points.
 
 Each attack takes ``loss_fn``, a function of the perturbed points ``(k, d) -> scalar`` to
 maximise, so the same code attacks a raw-pixel net and MLP-Attn, whose loss runs through the
@@ -14,7 +17,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-__all__ = ["ATTACKS", "fgsm", "pgd", "mim", "run_attack"]
+__all__ = ["ATTACKS", "NOISES", "fgsm", "pgd", "mim", "random_perturbation", "run_attack"]
 
 LossFn = Callable[[torch.Tensor], torch.Tensor]
 
@@ -94,15 +97,34 @@ def mim(loss_fn: LossFn, x: torch.Tensor, eps: float, steps: int = 10, step_size
 
 
 ATTACKS = ("FGSM", "PGD", "MIM")
+NOISES = ("uniform", "sign")  # random perturbations of the same L-inf radius: the attacks' baseline
+
+
+def random_perturbation(x: torch.Tensor, eps: float, kind: str, generator: torch.Generator | None = None
+                        ) -> torch.Tensor:
+    """``x`` moved by random L-inf noise of radius ``eps`` and clipped to the pixel box:
+    ``uniform`` draws each pixel's shift from U(-eps, eps), ``sign`` shifts it by +-eps (the
+    corners of the ball, where attacks end up). Draws on the CPU, so every device sees the same."""
+    u = _uniform(x.shape, x.dtype, generator).to(x.device)
+    if kind == "uniform":
+        shift = (2 * u - 1) * eps
+    elif kind == "sign":
+        shift = torch.where(u < 0.5, -eps, eps).to(x.dtype)
+    else:
+        raise ValueError(f"unknown noise '{kind}'; known: {NOISES}")
+    return torch.clamp(x + shift, *_box(x, eps))
 
 
 def run_attack(name: str, loss_fn: LossFn, x: torch.Tensor, eps: float, steps: int = 10,
                generator: torch.Generator | None = None) -> torch.Tensor:
-    """Dispatch by name: ``FGSM``, ``PGD`` or ``MIM``."""
+    """Dispatch by name: ``FGSM``, ``PGD`` or ``MIM``, or a noise baseline of :data:`NOISES`
+    (which ignores ``loss_fn``)."""
+    if name in NOISES:
+        return random_perturbation(x, eps, name, generator)
     if name == "FGSM":
         return fgsm(loss_fn, x, eps)
     if name == "PGD":
         return pgd(loss_fn, x, eps, steps, generator=generator)
     if name == "MIM":
         return mim(loss_fn, x, eps, steps)
-    raise ValueError(f"unknown attack '{name}'; known: {ATTACKS}")
+    raise ValueError(f"unknown attack '{name}'; known: {ATTACKS + NOISES}")

@@ -98,6 +98,15 @@ class Dataset:
     def num_classes(self) -> int:
         return len(self.classes)
 
+    def split_off(self, n: int, name: str = "validation") -> tuple["Dataset", "Dataset"]:
+        """The first ``n`` points and the rest, the rest named ``name``: a class-balanced subset
+        of :func:`load_task` of size ``n + k`` gives a balanced ``n`` and a disjoint ``k`` (its
+        order is round-robin over the classes)."""
+        if not 0 < n < self.n:
+            raise ValueError(f"cannot split {self.n} points into the first {n} and the rest")
+        return (dataclasses.replace(self, X=self.X[:n], y=self.y[:n]),
+                dataclasses.replace(self, X=self.X[n:], y=self.y[n:], split=name))
+
 
 def _cache_dir() -> Path:
     return Path(os.environ.get("NTKLIB_CACHE", Path.home() / ".cache" / "ntklib"))

@@ -17,7 +17,21 @@ from scipy.stats import spearmanr
 
 from .spectra import RankDeficientError
 
-__all__ = ["Influence", "loo_influence", "top_count", "top_fraction", "flip_rate", "rank_correlation"]
+__all__ = ["RIDGE_SCALES", "scaled_ridge", "Influence", "loo_influence", "top_count", "top_fraction", "flip_rate", "rank_correlation"]
+
+
+RIDGE_SCALES = ("absolute", "mean_diagonal")
+
+
+def scaled_ridge(K: torch.Tensor, ridge: float, ridge_scale: str = "absolute") -> float:
+    """lambda under the ridge reading ``ridge_scale``: ``absolute`` (``ridge`` itself) or
+    ``mean_diagonal`` (``ridge`` times the mean of K's diagonal). The second regularises kernels
+    of different scales alike: the influences of ``(c K, c lambda)`` equal those of ``(K, lambda)``
+    (2L-ReLU's NTK on raw MNIST is ~100x MLP-Attn's, so one absolute lambda is a different
+    regularisation for each)."""
+    if ridge_scale not in RIDGE_SCALES:
+        raise ValueError(f"unknown ridge_scale '{ridge_scale}'; known: {RIDGE_SCALES}")
+    return ridge * float(K.diagonal().mean()) if ridge_scale == "mean_diagonal" else ridge
 
 
 @dataclass(frozen=True)
@@ -26,6 +40,7 @@ class Influence:
     predictions: torch.Tensor  # (q, C) kernel ridge predictions with every point
     loo_change: torch.Tensor | None  # (n, q, C) prediction changes, when asked for
     condition: float  # condition number of K + lambda I
+    ridge: float  # lambda
 
 
 def loo_influence(K_train: torch.Tensor, K_test: torch.Tensor, Y_train: torch.Tensor, Y_test: torch.Tensor,
@@ -63,7 +78,7 @@ def loo_influence(K_train: torch.Tensor, K_test: torch.Tensor, Y_train: torch.Te
     square = (B**2).sum(0) * (alpha**2).sum(1) / H_diag**2  # (n,): sum_tc change_itc^2
     values = (2 * cross + square) / (q * C)
     changes = -(B.T[:, :, None] * alpha[:, None, :]) / H_diag[:, None, None] if keep_changes else None
-    return Influence(values=values, predictions=predictions, loo_change=changes, condition=condition)
+    return Influence(values=values, predictions=predictions, loo_change=changes, condition=condition, ridge=ridge)
 
 
 def top_count(n: int, tau: float) -> int:

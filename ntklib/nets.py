@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 
 from .attacks import pgd, run_attack
-from .influence import Influence, flip_rate, loo_influence, rank_correlation, top_fraction
+from .influence import Influence, flip_rate, loo_influence, rank_correlation, scaled_ridge, top_fraction
 from .models import NetStack, init_stack
 from .ntk import empirical_ntk
 from .pixels import PixelFeatures, PixelLoss
@@ -56,7 +56,7 @@ def train_nets(features: PixelFeatures | list[PixelFeatures], y: torch.Tensor | 
 
         def batch_inputs(batch, W):  # batch: (nets, B) indices, one row per net
             loss_fn = PixelLoss(stack, first, batch, y_fit[batch], loss, W)
-            rows = pgd(loss_fn, first.X[batch], adversarial_eps, adversarial_steps, generator=pgd_generators)
+            rows = pgd(loss_fn, first.pixels[batch], adversarial_eps, adversarial_steps, generator=pgd_generators)
             return loss_fn.inputs(rows).detach()
 
     train_stack(stack, X, y_fit, loss, settings, desc=f"{first.model} m={width}", batch_inputs=batch_inputs,
@@ -85,13 +85,17 @@ def training_health(net: NetStack, features: PixelFeatures, y_train: torch.Tenso
 
 
 def net_influence(net: NetStack, features: PixelFeatures, y_train: torch.Tensor, X_test: torch.Tensor,
-                  y_test: torch.Tensor, num_classes: int, ridge: float) -> Influence:
-    """Influences of every training point from the net's empirical NTK (float64)."""
+                  y_test: torch.Tensor, num_classes: int, ridge: float, ridge_scale: str = "absolute") -> Influence:
+    """Influences of every training point from the net's empirical NTK (float64). The ridge
+    reading ``ridge_scale``: ``absolute`` (lambda = ``ridge``) or ``mean_diagonal`` (lambda =
+    ``ridge`` times the mean of K's diagonal, so that kernels of different scales are
+    regularised alike); the lambda used is ``Influence.ridge``."""
     W = net.W.to(torch.float64)
     Z_train, Z_test = features.train().to(torch.float64), features.query(X_test).to(torch.float64)
     K = empirical_ntk(net, Z_train, W=W)[0]
     K_test = empirical_ntk(net, Z_test, Z_train, W=W)[0]
-    return loo_influence(K, K_test, targets(y_train, num_classes), targets(y_test, num_classes), ridge)
+    return loo_influence(K, K_test, targets(y_train, num_classes), targets(y_test, num_classes),
+                         scaled_ridge(K, ridge, ridge_scale))
 
 
 def attack_points(net: NetStack, features: PixelFeatures, y_train: torch.Tensor, idx: torch.Tensor,
@@ -100,24 +104,23 @@ def attack_points(net: NetStack, features: PixelFeatures, y_train: torch.Tensor,
     loss = loss_for(num_classes)
     y_fit = targets(y_train, num_classes).to(features.X.dtype) if num_classes == 2 else y_train
     loss_fn = PixelLoss(net, features, idx, y_fit[idx], loss)
-    return run_attack(attack, loss_fn, features.X[idx], eps, steps, torch.Generator().manual_seed(seed))
+    return run_attack(attack, loss_fn, features.pixels[idx], eps, steps, torch.Generator().manual_seed(seed))
 
 
 def malleability(net: NetStack, features: PixelFeatures, y_train: torch.Tensor, X_test: torch.Tensor,
                  y_test: torch.Tensor, num_classes: int, tau: float, pairs: list[tuple[str, float]], steps: int,
-                 ridge: float, seed: int) -> tuple[list[dict], Influence, torch.Tensor]:
-    """Flip rate and Spearman's rho for every (attack, eps) in ``pairs``; returns rows, base
-    influence and the attacked (top-tau) indices."""
-    base = net_influence(net, features, y_train, X_test, y_test, num_classes, ridge)
+                 ridge: float, seed: int, ridge_scale: str = "absolute") -> tuple[list[dict], Influence, torch.Tensor]:
+    """Flip rate and Spearman's rho for every (attack, eps) in ``pairs`` (an attack of
+    :data:`~ntklib.attacks.ATTACKS` or a noise baseline of :data:`~ntklib.attacks.NOISES`);
+    returns rows, base influence and the attacked (top-tau) indices. The ridge is fixed from the
+    clean kernel (``ridge_scale``), so the perturbed set's influences use the same lambda."""
+    base = net_influence(net, features, y_train, X_test, y_test, num_classes, ridge, ridge_scale)
     idx = top_fraction(base.values, tau)
     rows = []
     for attack, eps in pairs:
         adv = attack_points(net, features, y_train, idx, num_classes, attack, eps, steps, seed)
-        X_adv = features.X.clone()
-        X_adv[idx] = adv
-        after = net_influence(net, PixelFeatures(features.model, X_adv, features.normalize_relu_inputs),
-                              y_train, X_test, y_test, num_classes, ridge)
+        after = net_influence(net, features.replaced(idx, adv), y_train, X_test, y_test, num_classes, base.ridge)
         rows.append({"attack": attack, "eps": eps, "flip_rate": flip_rate(base.values, after.values, idx),
                      "spearman": rank_correlation(base.values, after.values),
-                     "linf": float((adv - features.X[idx]).abs().max())})
+                     "linf": float((adv - features.pixels[idx]).abs().max())})
     return rows, base, idx

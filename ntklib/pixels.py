@@ -5,9 +5,16 @@ closed form (the attacks' engine).
 replaced (for MLP-Attn every attention output moves with them); :class:`PixelLoss` gives the
 nets' loss on those points and its gradient in the pixels, derived by hand through the
 transductive attention (``tests/test_pixels.py`` checks it against autograd).
+
+:class:`Preprocessing` is the input reading (``raw`` pixels in [0, 1], ``centred``: the
+per-pixel training-set mean removed, ``standardised``: centred and divided by one global
+standard deviation). It is part of the model: its statistics are fitted once on the clean
+training set, attacks move the [0, 1] pixels, and the gradient runs through the affine map.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -16,11 +23,47 @@ from .attention import normalize_rows
 from .models import NetStack, model_inputs
 from .training import stack_loss
 
-__all__ = ["PixelFeatures", "PixelLoss"]
+__all__ = ["PREPROCESSINGS", "Preprocessing", "PixelFeatures", "PixelLoss"]
+
+PREPROCESSINGS = ("raw", "centred", "standardised")
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """The affine input map ``x -> (x - mean) / scale`` of one input reading, its statistics
+    fitted on a clean training set (:meth:`fit`) and then fixed: attacked or retrained sets go
+    through the same map. ``raw`` is the identity. Dividing by a per-pixel standard deviation is
+    not offered on purpose: MNIST's border pixels are constant, so an eps-sized pixel change would
+    become enormous there (docs/paper.md, "Open choices")."""
+
+    kind: str = "raw"
+    mean: torch.Tensor | None = None  # (d,) per-pixel training-set mean; None for raw
+    scale: float = 1.0  # one global standard deviation (standardised), else 1
+
+    @classmethod
+    def fit(cls, kind: str, X: torch.Tensor) -> "Preprocessing":
+        """The reading ``kind`` with statistics of the training pixels ``X: (n, d)``."""
+        if kind not in PREPROCESSINGS:
+            raise ValueError(f"unknown preprocessing '{kind}'; known: {PREPROCESSINGS}")
+        if kind == "raw":
+            return cls()
+        mean = X.mean(0)
+        scale = float((X - mean).std()) if kind == "standardised" else 1.0
+        if not scale > 0:
+            raise ValueError("standardised preprocessing of constant pixels: their standard deviation is 0")
+        return cls(kind, mean, scale)
+
+    def __call__(self, X: torch.Tensor) -> torch.Tensor:
+        if self.mean is None:
+            return X
+        return (X - self.mean.to(X)) / self.scale
 
 
 class PixelFeatures:
-    """A model's inputs as a function of the training pixels ``X: (n, d)``.
+    """A model's inputs as a function of the training pixels ``pixels: (n, d)`` in [0, 1].
+
+    ``X`` is what the model reads, ``preprocessing(pixels)`` (the pixels themselves under the
+    ``raw`` reading); attacks move ``pixels``, every map below takes pixel rows.
 
     ``with_rows(idx, rows)`` gives the inputs of points ``idx`` when their pixels are replaced
     by ``rows`` and everything else stays: for MLP-Attn through
@@ -30,8 +73,11 @@ class PixelFeatures:
     (O(k (n - k) d)). The points of ``idx`` must be distinct within a group.
     """
 
-    def __init__(self, model: str, X: torch.Tensor, normalize_relu_inputs: bool = False):
-        self.model, self.X, self.normalize_relu_inputs = model, X, normalize_relu_inputs
+    def __init__(self, model: str, pixels: torch.Tensor, normalize_relu_inputs: bool = False,
+                 preprocessing: Preprocessing | None = None):
+        self.model, self.pixels, self.normalize_relu_inputs = model, pixels, normalize_relu_inputs
+        self.preprocessing = Preprocessing() if preprocessing is None else preprocessing
+        X = self.X = self.preprocessing(pixels)
         self._XtX = X.T @ X if model == "MLP-Attn" else None
         self._train: torch.Tensor | None = None
         self._query: tuple[torch.Tensor, torch.Tensor] | None = None  # (last X_query, its inputs)
@@ -47,7 +93,8 @@ class PixelFeatures:
         """Inputs of query points attending to the training set; the last query is kept (the
         influence and the test accuracy of every seed read the same test set)."""
         if self._query is None or self._query[0] is not X_query:
-            self._query = (X_query, model_inputs(self.model, self.X, X_query, self.normalize_relu_inputs))
+            inputs = model_inputs(self.model, self.X, self.preprocessing(X_query), self.normalize_relu_inputs)
+            self._query = (X_query, inputs)
         return self._query[1]
 
     def rest(self, idx: torch.Tensor) -> torch.Tensor:
@@ -61,7 +108,16 @@ class PixelFeatures:
         rest = self.X[keep]
         return rest if idx.dim() == 2 else rest[0]
 
+    def replaced(self, idx: torch.Tensor, rows: torch.Tensor) -> "PixelFeatures":
+        """The same model and reading on the training set with the pixels of ``idx`` replaced by
+        ``rows`` (the preprocessing keeps the clean set's statistics)."""
+        pixels = self.pixels.clone()
+        pixels[idx] = rows
+        return PixelFeatures(self.model, pixels, self.normalize_relu_inputs, self.preprocessing)
+
     def with_rows(self, idx: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        """The inputs of points ``idx`` when their pixels are ``rows`` (differentiable in ``rows``)."""
+        rows = self.preprocessing(rows)
         if self.model == "2L-ReLU":
             return normalize_rows(rows, check=False) if self.normalize_relu_inputs else rows
         # rows @ (X_rest^T X_rest + rows^T rows), associated so that no (d, d) product is formed;
@@ -135,7 +191,8 @@ class PixelLoss:
         return (v @ self._rest.mT) @ self._rest
 
     def _inputs(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """rows (nets, B, d) -> (first-layer inputs z, pre-normalisation u, ||u||); u = rows when unnormalised."""
+        """preprocessed rows (nets, B, d) -> (first-layer inputs z, pre-normalisation u, ||u||);
+        u = rows when unnormalised."""
         f = self.features
         if f.model == "2L-ReLU":
             u = rows
@@ -150,7 +207,7 @@ class PixelLoss:
         """The nets' inputs with ``rows`` in place of the points ``idx``: what
         ``features.with_rows(idx, rows)`` gives, from this batch's fixed part (no second
         ``X_rest`` or ``S``)."""
-        z = self._inputs(rows if self.grouped else rows[None])[0]
+        z = self._inputs(self.features.preprocessing(rows if self.grouped else rows[None]))[0]
         return z if self.grouped else z[0]
 
     def __call__(self, rows: torch.Tensor) -> torch.Tensor:
@@ -160,7 +217,13 @@ class PixelLoss:
         return stack_loss(outputs, self.y.transpose(0, 1), self.loss).sum()
 
     def grad(self, rows: torch.Tensor) -> torch.Tensor:
-        r = rows if self.grouped else rows[None]
+        """The gradient in the pixel rows: in the preprocessed rows, divided by the reading's scale."""
+        d_r = self._grad(self.features.preprocessing(rows if self.grouped else rows[None]))
+        if self.features.preprocessing.scale != 1.0:
+            d_r = d_r / self.features.preprocessing.scale
+        return d_r if self.grouped else d_r[0]
+
+    def _grad(self, r: torch.Tensor) -> torch.Tensor:
         z, u, norm = self._inputs(r)
         h = z @ self.W.mT  # (nets, B, m)
         out = torch.relu(h) @ self.A  # (nets, B, C)
@@ -171,11 +234,11 @@ class PixelLoss:
             d_out = 2.0 * (out - self.y.to(out.dtype)) / B
         d_z = ((d_out @ self.A.mT) * (h > 0)) @ self.W  # (nets, B, d)
         if norm is None:
-            return d_z if self.grouped else d_z[0]
+            return d_z
         d_u = (d_z - z * (z * d_z).sum(-1, keepdim=True)) / norm
         if self.features.model == "2L-ReLU":
             d_r = d_u
         else:
             cross = d_u @ r.mT  # (nets, B, B); its transpose is r D^T
             d_r = self._times_S(d_u) + (cross + cross.mT) @ r + (r @ r.mT) @ d_u
-        return d_r if self.grouped else d_r[0]
+        return d_r

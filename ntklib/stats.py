@@ -18,7 +18,8 @@ from scipy.stats import t as student_t
 
 __all__ = ["MARGIN_SE", "CONFIDENCE", "chance_level", "binomial_difference_margin", "binomial_ratio_interval",
            "t_half_width", "loglog_trend", "loglog_slope", "interpolate_loglog", "paired_change", "aggregate",
-           "first_crossing_below"]
+           "first_crossing_below", "by_run", "run_interval", "proportion_interval",
+           "bootstrap_ratio_interval"]
 
 MARGIN_SE = 2.0  # the 2-SE rule: a difference counts when larger than this many standard errors
 CONFIDENCE = 0.95  # two-sided confidence of the Student-t intervals (slopes, means over seeds)
@@ -123,3 +124,66 @@ def first_crossing_below(x: list[float], y: list[float], level: float) -> float:
             t = (math.log(level) - math.log(y0)) / (math.log(y1) - math.log(y0))
             return float(math.exp(math.log(x0) + t * (math.log(x1) - math.log(x0))))
     return math.nan
+
+
+def by_run(rows: list[dict], by: tuple[str, ...], metric: str) -> dict[tuple, list[float]]:
+    """``metric`` per run, grouped by ``by``: each group's values ordered by run ``(subset, seed)``
+    (``subset`` 0 where rows have none), so two groups over the same runs pair up value by value."""
+    groups: dict[tuple, list[tuple]] = {}
+    for r in rows:
+        groups.setdefault(tuple(r[k] for k in by), []).append((r.get("subset", 0), r["seed"], float(r[metric])))
+    return {k: [v for *_, v in sorted(vals)] for k, vals in groups.items()}
+
+
+def run_interval(values: list[float], confidence: float = CONFIDENCE, floor_se: float = 0.0,
+                 within: tuple[float, float] = (-math.inf, math.inf)) -> tuple[float, float, float]:
+    """Mean over runs and its two-sided ``confidence`` Student-t interval ``(mean, low, high)``
+    from the spread of the per-run values (``len - 1`` degrees of freedom), the standard error
+    never below ``floor_se`` (runs of discrete counts can agree by chance: two runs with the same
+    flip count have no spread, not no uncertainty) and the bounds clipped to ``within``; the
+    interval is infinite for one run (no spread to judge against). The mean is rounded to 12
+    decimals, so differences of equal rates print as 0, not 1e-15."""
+    if not values:
+        raise ValueError("an interval over runs needs at least one run")
+    mean = round(math.fsum(values) / len(values), 12)
+    if len(values) == 1:
+        return mean, -math.inf, math.inf
+    stderr = max(statistics.stdev(values) / math.sqrt(len(values)), floor_se)
+    half = t_half_width(stderr, len(values) - 1, confidence)
+    return mean, max(mean - half, within[0]), min(mean + half, within[1])
+
+
+def proportion_interval(values: list[float], count: int, confidence: float = CONFIDENCE) -> tuple[float, float, float]:
+    """:func:`run_interval` of a proportion measured over ``count`` points in each run (a flip
+    rate): the standard error at least the binomial one of the pooled points, bounds in [0, 1]."""
+    mean = math.fsum(values) / len(values)
+    return run_interval(values, confidence, math.sqrt(mean * (1 - mean) / (count * len(values))), (0.0, 1.0))
+
+
+def bootstrap_ratio_interval(numerator: list[float], denominator: list[float], confidence: float = CONFIDENCE,
+                             resamples: int = 4000, seed: int = 0) -> tuple[float, float, float]:
+    """Ratio of the means of two paired per-run series and its percentile bootstrap interval
+    over runs ``(ratio, low, high)``: runs are resampled with replacement, pairs kept together
+    (one generator ``seed``, so the interval is reproducible). inf where a denominator mean is
+    0; the bounds take the order statistics next to the percentiles (no interpolation between
+    inf and a number). ``(ratio, 0, inf)`` for one run."""
+    a, b = np.asarray(numerator, dtype=float), np.asarray(denominator, dtype=float)
+    if len(a) != len(b) or len(a) == 0:
+        raise ValueError(f"paired runs needed: {len(a)} and {len(b)} values")
+
+    def ratio(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = x / y
+        return np.where(y == 0, np.where(x == 0, np.nan, np.inf), r)
+
+    point = float(ratio(a.mean(keepdims=True), b.mean(keepdims=True))[0])
+    if len(a) == 1:
+        return point, 0.0, math.inf
+    idx = np.random.default_rng(seed).integers(0, len(a), size=(resamples, len(a)))
+    draws = ratio(a[idx].mean(1), b[idx].mean(1))
+    draws = draws[~np.isnan(draws)]  # 0/0: both rates zero in a resample, no ratio
+    if draws.size == 0:
+        return point, 0.0, math.inf
+    tail = (1 - confidence) / 2
+    return (point, float(np.quantile(draws, tail, method="lower")),
+            float(np.quantile(draws, 1 - tail, method="higher")))

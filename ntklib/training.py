@@ -26,14 +26,14 @@ __all__ = ["WEIGHT_DECAY_MODES", "TrainingSettings", "check_weight_decay_mode", 
            "TrainResult", "binary_targets", "targets", "loss_for", "stack_loss", "train_stack"]
 
 
-WEIGHT_DECAY_MODES = ("l2", "decoupled")
+WEIGHT_DECAY_MODES = ("l2", "decoupled", "none")
 
 
 def check_weight_decay_mode(mode: str) -> str:
     """``mode`` if it is one of :data:`WEIGHT_DECAY_MODES`, else a clear error."""
     if mode not in WEIGHT_DECAY_MODES:
         raise ValueError(f"weight_decay_mode must be one of {WEIGHT_DECAY_MODES} ('l2': L2 term in the gradient, "
-                         f"Adam; 'decoupled': AdamW), not '{mode}'")
+                         f"Adam; 'decoupled': AdamW; 'none': no decay), not '{mode}'")
     return mode
 
 
@@ -51,7 +51,7 @@ class TrainingSettings:
     learning_rate: float = 1e-3
     batch_size: int = 128
     weight_decay: float = 1e-3
-    weight_decay_mode: str = "l2"  # "l2" (Adam with an L2 term, the paper's wording) | "decoupled" (AdamW)
+    weight_decay_mode: str = "l2"  # "l2" (Adam with an L2 term, the paper's wording) | "decoupled" (AdamW) | "none"
     dtype: str = "float64"
     device: str = "cpu"
 
@@ -163,7 +163,8 @@ def train_stack(stack: NetStack, X: torch.Tensor, y: torch.Tensor, loss: str, se
     # the fused Adam is one kernel per step instead of about ten elementwise passes (the same
     # update to rounding): on a GPU one launch instead of ten, on a CPU 3x faster (torch >= 2.4;
     # older versions refuse fused CPU tensors and get the loop)
-    adam = torch.optim.Adam if weight_decay_mode == "l2" else torch.optim.AdamW
+    adam = torch.optim.AdamW if weight_decay_mode == "decoupled" else torch.optim.Adam
+    weight_decay = 0.0 if weight_decay_mode == "none" else weight_decay
     try:
         optimizer = adam([W], lr=lr, weight_decay=weight_decay, fused=True)
     except RuntimeError:

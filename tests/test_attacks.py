@@ -57,3 +57,16 @@ def test_pgd_with_one_generator_per_group_equals_each_group_alone(fixed_model):
     torch.testing.assert_close(together, torch.stack(alone))
     with pytest.raises(ValueError, match="3 generators for 2 groups"):
         pgd(grouped_loss, groups, EPS, generator=[torch.Generator() for _ in range(3)])
+
+
+@pytest.mark.parametrize("kind", ["uniform", "sign"])
+def test_noise_baselines_stay_in_the_ball_and_the_box(gen, kind):
+    from ntklib.attacks import random_perturbation
+
+    x = torch.rand(6, 50, generator=gen, dtype=torch.float64)
+    moved = random_perturbation(x, EPS, kind, torch.Generator().manual_seed(3))
+    assert (moved - x).abs().max() <= EPS + 1e-12 and moved.min() >= 0 and moved.max() <= 1
+    torch.testing.assert_close(moved, run_attack(kind, None, x, EPS, generator=torch.Generator().manual_seed(3)))
+    if kind == "sign":  # every pixel at a corner of the ball unless the box clipped it
+        inside = (x > EPS) & (x < 1 - EPS)
+        assert torch.allclose((moved - x).abs()[inside], torch.full_like(x[inside], EPS))

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from ntklib import spectra
-from ntklib.influence import flip_rate, loo_influence, rank_correlation, top_count, top_fraction
+from ntklib.influence import flip_rate, loo_influence, rank_correlation, scaled_ridge, top_count, top_fraction
 from ntklib.ntk import analytic_ntk
 
 LOO_RTOL = 1e-8  # exact identity vs explicit retraining, float64
@@ -36,6 +36,25 @@ def test_influence_equals_explicit_retraining(outputs, gen):
     expected, expected_pred = _retrain_loss_changes(K, K_test, Y, Y_test, 0.05)
     torch.testing.assert_close(influence.values, expected, rtol=LOO_RTOL, atol=1e-12)
     torch.testing.assert_close(influence.loo_change, expected_pred, rtol=LOO_RTOL, atol=1e-12)
+
+
+def test_relative_ridge_makes_influence_independent_of_the_kernel_scale(gen):
+    """Under the mean_diagonal reading (c K, c lambda) replaces (K, lambda): the same influences
+    whatever the kernel's scale; an absolute ridge regularises the larger kernel less."""
+    X = torch.rand(25, 4, generator=gen, dtype=torch.float64)
+    K_all = analytic_ntk(X)
+    K, K_test = K_all[:18, :18], K_all[18:, :18]
+    Y, Y_test = torch.randn(18, 2, generator=gen, dtype=torch.float64), torch.randn(7, 2, generator=gen, dtype=torch.float64)
+    lam = scaled_ridge(K, 0.1, "mean_diagonal")
+    assert lam == pytest.approx(0.1 * float(K.diagonal().mean()), rel=1e-15)
+    base = loo_influence(K, K_test, Y, Y_test, lam)
+    scaled = loo_influence(100 * K, 100 * K_test, Y, Y_test, scaled_ridge(100 * K, 0.1, "mean_diagonal"))
+    torch.testing.assert_close(scaled.values, base.values, rtol=1e-9, atol=1e-14)
+    assert scaled.ridge == pytest.approx(100 * lam)
+    absolute = loo_influence(100 * K, 100 * K_test, Y, Y_test, scaled_ridge(100 * K, lam, "absolute"))
+    assert not torch.allclose(absolute.values, base.values, rtol=1e-3)
+    with pytest.raises(ValueError, match="unknown ridge_scale 'trace'"):
+        scaled_ridge(K, 0.1, "trace")
 
 
 def test_ill_conditioned_system_is_refused():

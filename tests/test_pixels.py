@@ -6,7 +6,8 @@ import torch
 
 from ntklib import models
 from ntklib.models import init_stack
-from ntklib.pixels import PixelFeatures, PixelLoss
+from ntklib.attacks import ATTACKS, run_attack
+from ntklib.pixels import PREPROCESSINGS, PixelFeatures, PixelLoss, Preprocessing
 from ntklib.training import loss_for, targets
 
 CLOSED_FORM_RTOL = 1e-9  # hand-derived pixel gradient vs autograd, float64
@@ -48,11 +49,12 @@ def test_rest_of_the_training_set_keeps_every_other_row_in_order(gen):
 @pytest.mark.parametrize("num_classes", [2, 3])
 @pytest.mark.parametrize("grouped", [False, True])
 @pytest.mark.parametrize("d", [7, 64])  # MLP-Attn: S dense (2 (n - B) >= d) and factored (2 (n - B) < d)
-def test_closed_form_pixel_gradient_equals_autograd(gen, model, normalize, num_classes, grouped, d):
+@pytest.mark.parametrize("reading", PREPROCESSINGS)
+def test_closed_form_pixel_gradient_equals_autograd(gen, model, normalize, num_classes, grouped, d, reading):
     X = torch.rand(30, d, generator=gen, dtype=torch.float64)
     y = torch.randint(0, num_classes, (30,), generator=gen)
     y_fit = targets(y, num_classes) if num_classes == 2 else y
-    features = PixelFeatures(model, X, normalize)
+    features = PixelFeatures(model, X, normalize, Preprocessing.fit(reading, X))
     outputs = 1 if num_classes == 2 else num_classes
     seeds = [0, 1] if grouped else [0]
     stack = init_stack(d, outputs, [16], seeds, dtype=torch.float64)
@@ -62,3 +64,43 @@ def test_closed_form_pixel_gradient_equals_autograd(gen, model, normalize, num_c
     x = rows.clone().requires_grad_(True)
     (expected,) = torch.autograd.grad(loss_fn(x), x)
     torch.testing.assert_close(loss_fn.grad(rows), expected, rtol=CLOSED_FORM_RTOL, atol=1e-12)
+
+
+@pytest.mark.parametrize("model", models.MODELS)
+@pytest.mark.parametrize("reading", PREPROCESSINGS)
+def test_preprocessing_is_part_of_the_model(gen, model, reading):
+    """The model reads preprocessed pixels, fitted once on the clean set: the features of a
+    replaced set keep the clean statistics, and queries go through the same map."""
+    X = torch.rand(20, 6, generator=gen, dtype=torch.float64)
+    prep = Preprocessing.fit(reading, X)
+    features = PixelFeatures(model, X, preprocessing=prep)
+    torch.testing.assert_close(features.train(), models.model_inputs(model, prep(X)))
+    Xq = torch.rand(3, 6, generator=gen, dtype=torch.float64)
+    torch.testing.assert_close(features.query(Xq), models.model_inputs(model, prep(X), prep(Xq)))
+    idx, rows = torch.tensor([4, 1]), torch.rand(2, 6, generator=gen, dtype=torch.float64)
+    moved = features.replaced(idx, rows)
+    assert moved.preprocessing is prep and torch.equal(moved.pixels[idx], rows)
+    torch.testing.assert_close(moved.train()[idx], features.with_rows(idx, rows), rtol=UPDATE_RTOL, atol=1e-12)
+    if reading != "raw":  # centred: the clean set's per-pixel mean is zero; standardised: unit global std
+        assert prep(X).mean(0).abs().max() < 1e-12
+        assert (reading == "centred") == (abs(float(prep(X).std()) - 1) > 1e-6)
+
+
+@pytest.mark.parametrize("reading", PREPROCESSINGS)
+@pytest.mark.parametrize("attack", ATTACKS)
+def test_attacks_on_a_preprocessed_model_stay_in_the_pixel_box(gen, reading, attack):
+    X = torch.rand(30, 10, generator=gen, dtype=torch.float64)
+    y = torch.randint(0, 3, (30,), generator=gen)
+    features = PixelFeatures("MLP-Attn", X, preprocessing=Preprocessing.fit(reading, X))
+    stack = init_stack(10, 3, [16], [0], dtype=torch.float64)
+    idx = torch.tensor([3, 8, 21])
+    loss_fn = PixelLoss(stack, features, idx, y[idx], loss_for(3))
+    eps = 0.3
+    adv = run_attack(attack, loss_fn, X[idx], eps, 5, torch.Generator().manual_seed(0))
+    assert adv.min() >= 0 and adv.max() <= 1 and (adv - X[idx]).abs().max() <= eps + 1e-12
+    assert loss_fn(adv) > loss_fn(X[idx])  # the attack works through the preprocessing
+
+
+def test_preprocessing_names_its_readings():
+    with pytest.raises(ValueError, match="unknown preprocessing 'whitened'"):
+        Preprocessing.fit("whitened", torch.rand(3, 2))

@@ -64,3 +64,41 @@ def test_first_crossing_below_interpolates_on_log_axes():
         10 ** (1 + math.log(0.55) / math.log(0.5)))
     assert stats.first_crossing_below([10, 100], [0.05, 0.01], 0.1) == 10.0
     assert math.isnan(stats.first_crossing_below([10, 100], [1.0, 0.5], 0.1))
+
+
+def test_run_interval_is_the_t_interval_over_runs():
+    from ntklib.stats import run_interval
+
+    values = [0.30, 0.36, 0.27, 0.33]  # by hand: mean 0.315, sd 0.0387298, t(0.975, 3) = 3.182446
+    mean, low, high = run_interval(values)
+    half = 3.182446305284263 * 0.03872983346207417 / 2
+    assert mean == pytest.approx(0.315) and low == pytest.approx(0.315 - half) and high == pytest.approx(0.315 + half)
+    assert run_interval([0.2]) == (0.2, -math.inf, math.inf)
+
+
+def test_bootstrap_ratio_interval_pairs_runs_and_handles_zeros():
+    from ntklib.stats import bootstrap_ratio_interval
+
+    ratio, low, high = bootstrap_ratio_interval([0.3, 0.4, 0.35], [0.05, 0.04, 0.06])
+    assert ratio == pytest.approx(0.35 / 0.05) and low <= ratio <= high
+    assert 0.3 / 0.06 <= low and high <= 0.4 / 0.04 * (1 + 1e-12)  # within the per-run extremes
+    assert bootstrap_ratio_interval([0.3, 0.4, 0.35], [0.05, 0.04, 0.06]) == (ratio, low, high)  # reproducible
+    assert bootstrap_ratio_interval([0.2, 0.3], [0.0, 0.0])[0] == math.inf
+    assert bootstrap_ratio_interval([0.2], [0.1]) == (pytest.approx(2.0), 0.0, math.inf)
+
+
+def test_by_run_orders_values_by_subset_then_seed():
+    from ntklib.stats import by_run
+
+    rows = [{"m": "a", "seed": 1, "subset": 0, "v": 1.0}, {"m": "a", "seed": 0, "subset": 1, "v": 2.0},
+            {"m": "a", "seed": 0, "subset": 0, "v": 3.0}, {"m": "b", "seed": 0, "v": 4.0}]
+    assert by_run(rows, ("m",), "v") == {("a",): [3.0, 1.0, 2.0], ("b",): [4.0]}
+
+
+def test_proportion_interval_has_a_binomial_floor_and_stays_in_0_1():
+    from ntklib.stats import proportion_interval
+
+    mean, low, high = proportion_interval([0.1, 0.1], 20)  # two equal runs: no spread, still uncertain
+    half = 12.706204736174698 * math.sqrt(0.1 * 0.9 / 40)  # t(0.975, 1) x the binomial SE of 40 points
+    assert mean == pytest.approx(0.1) and low == 0.0 and high == pytest.approx(0.1 + half)
+    assert proportion_interval([0.0, 0.0, 0.0], 10) == (0.0, 0.0, 0.0)  # nothing flipped in any run
