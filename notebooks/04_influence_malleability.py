@@ -26,14 +26,22 @@
 # explains by a lower kappa(G) there. Over eps in {0.1, 0.2, 0.3, 0.5} the ranking of the
 # models stays.
 #
-# This notebook tests the claim under the paper's literal reading; notebook
-# `04b_malleability_readings` studies what moves it (training-set size, weight decay).
+# This notebook tests the claim under one reading (by default the paper's literal one: raw
+# pixels, L2 weight decay, an absolute ridge), with what the paper does not report: **a noise
+# baseline** (the same points moved by random L-inf noise of the same eps, uniform and
+# random-sign: a flip rate counts as malleability only beyond what noise does) and **intervals
+# from runs** (initialisation seeds crossed with independent data subsets; the attacked points
+# of one run are perturbed jointly through the attention, so they are not independent trials).
+# Notebook `04b_malleability_readings` varies the readings (preprocessing, weight decay, ridge,
+# training-set size).
 #
 # Our reading (docs/paper.md): influence of training point i = exact leave-one-out change of the
 # test loss (MSE of kernel ridge regression with the trained net's empirical NTK against
 # one-hot or +-1 targets); the attack maximises the trained net's own training loss on the
 # selected points; for MLP-Attn it differentiates through the transductive attention, and after
-# the attack every attention feature (training and test) is recomputed.
+# the attack every attention feature (training and test) is recomputed. The preprocessing is
+# part of the model (fitted on the clean training set), so every attack stays in the [0, 1]
+# pixel box.
 #
 # **Which run this copy holds.** The `profile` parameter below (papermill injects its own
 # cell after it) names the settings: `notebooks/` keeps the `quick` profile (small, on CPU,
@@ -51,7 +59,7 @@ import ntklib.harness as nh
 profile = "quick"  # output profile: quick -> build/quick/, paper -> figures/
 device = "auto"  # auto | cpu | cuda
 dtype = "float64"  # float64 | float32 (paper, GPU): training precision; float64 gives machine-independent outputs
-seed = 0  # seed of the data subsets
+subsets = [0, 1]  # independent data subsets (the runs: every seed with every subset)
 tasks = ["mnist", "cifar10"]  # 10-class tasks
 binary_tasks = ["mnist_3v8", "cifar10_automobile_vs_airplane"]  # binary tasks (MSE, targets +-1)
 n_train = 200  # training points per 10-class task (class-balanced)
@@ -64,12 +72,15 @@ epochs = 100  # training epochs (paper: 500)
 learning_rate = 0.001  # Adam (paper)
 batch_size = 128  # minibatch size (paper)
 weight_decay = 0.001  # weight decay (paper: "L2 (weight decay) 1e-3")
-weight_decay_mode = "l2"  # l2: L2 term in Adam's gradient (the paper's wording) | decoupled: AdamW
+weight_decay_mode = "l2"  # l2: L2 term in Adam's gradient (the paper's wording) | decoupled: AdamW | none
+preprocessing = "raw"  # raw [0, 1] pixels (paper) | centred | standardised
 tau = 0.1  # share of training points attacked, the most influential by |influence|
 eps = 0.3  # L-inf radius on [0, 1] pixels
 attacks = ["FGSM", "PGD", "MIM"]  # attacks for the main tables
+noises = ["uniform", "sign"]  # noise baselines of the same eps
 attack_steps = 10  # iterations of PGD and MIM
 ridge = 0.001  # ridge of the NTK kernel regression behind the influences
+ridge_scale = "absolute"  # absolute (paper) | mean_diagonal: ridge x the kernel's mean diagonal
 eps_sweep = [0.1, 0.2, 0.3, 0.5]  # radii for the sweep figure
 sweep_attacks = ["PGD"]  # attacks in the sweep
 parity_band = 2.0  # "about 1x": flip-rate ratio within [1/band, band]
@@ -78,59 +89,71 @@ normalize_relu_inputs = False  # l2-normalise 2L-ReLU's raw inputs too
 # %%
 study = nh.start("04_influence_malleability", globals())
 sizes = {**{t: (n_train, n_test) for t in tasks}, **{t: (n_train_binary, n_test_binary) for t in binary_tasks}}
-data = {t: (nl.load_task(t, "train", n=sizes[t][0], seed=seed), nl.load_task(t, "test", n=sizes[t][1], seed=seed))
-        for t in sizes}
+data = {t: ([nl.load_task(t, "train", n=sizes[t][0], seed=j) for j in subsets],
+            [nl.load_task(t, "test", n=sizes[t][1], seed=j) for j in subsets]) for t in sizes}
+reading = f"{preprocessing} inputs, {weight_decay_mode} decay, {ridge_scale} ridge {ridge}"
+settings = {t: f"n={sizes[t][0]}, m={width}, {epochs} epochs, tau={tau}; {reading}" for t in sizes}
 
 # %% [markdown]
-# One trained net per (task, model, seed) serves every attack and radius: the main tables use
-# `attacks` at `eps`; the 10-class tasks also get the sweep. Each task's result is cached,
-# keyed by the parameters, the device and the library code (`--recompute` to redo).
+# One trained net per (task, model, run) serves every attack, noise and radius: the main tables
+# use `attacks` and `noises` at `eps`; the 10-class tasks also get the sweep. All runs of a model
+# train as one batched stack. Each task's result is cached, keyed by the parameters, the device
+# and the library code (`--recompute` to redo). The binary CIFAR-10 subsets overlap (the
+# exact-pixel file holds 762 training images of the two classes).
 
 # %%
-main_pairs = [(a, eps) for a in attacks]
-sweep_pairs = [(a, e) for a in sweep_attacks for e in eps_sweep if (a, e) not in main_pairs]
+main_pairs = [(a, eps) for a in attacks + noises]
+sweep_pairs = [(a, e) for a in sweep_attacks + noises for e in eps_sweep if (a, e) not in main_pairs]
 all_rows = [r for t in sizes for r in study.cached(t, lambda: nl.malleability_study(
     *data[t], study.settings, seeds=seeds, width=width, tau=tau, steps=attack_steps, ridge=ridge,
-    attacks=main_pairs + (sweep_pairs if t in tasks else []), normalize_relu_inputs=normalize_relu_inputs))]
+    ridge_scale=ridge_scale, preprocessing=preprocessing, attacks=main_pairs + (sweep_pairs if t in tasks else []),
+    normalize_relu_inputs=normalize_relu_inputs))]
+attacked = {t: nl.influence.top_count(sizes[t][0], tau) for t in sizes}  # points attacked per run
 
 # %% [markdown]
-# ## 1. Ten classes, eps = 0.3: flip rate and Spearman's rho
-# Rows: model; columns: attack. `paper / ours` in percent (ours: mean ± std over seeds).
+# ## 1. Flip rates at eps = 0.3: attack against noise
+# Per task, model and attack or noise: the flip rate of the top-tau points in percent, mean over
+# the runs with its 95% Student-t interval from the spread of the per-run values (its standard
+# error at least the binomial one of the pooled attacked points; one run: no interval), beside
+# the paper's value.
 
 # %%
 rows = [r for r in all_rows if r["eps"] == eps]
-flips = nl.stats.aggregate(rows, ("task", "model", "attack"), "flip_rate")
-rhos = nl.stats.aggregate(rows, ("task", "model", "attack"), "spearman")
-study.table(["task", "model", *(f"{a} flip % (paper / ours)" for a in attacks), *(f"{a} Spearman rho" for a in attacks)],
-            [[t, m, *(f"{nl.paper.flip_rate(t, m, a)} / {nl.verdicts.pct(flips[(t, m, a)])}" for a in attacks),
-              *(nl.verdicts.fmt_spread(*rhos[(t, m, a)]) for a in attacks)] for t in sizes for m in nl.MODELS],
-            "flip_rates")
+per_run = nl.stats.by_run(rows, ("task", "model", "attack"), "flip_rate")
+intervals = {k: nl.stats.proportion_interval(v, attacked[k[0]]) for k, v in per_run.items()}
+names = attacks + noises
+study.table(["task", "model", *(f"{a} flip % (paper / ours [95%])" for a in names)],
+            [[t, m, *(f"{nl.paper.flip_rate(t, m, a)} / {nl.verdicts.fmt_interval(intervals[(t, m, a)], 100)}"
+                      for a in names)] for t in sizes for m in nl.MODELS], "flip_rates")
 
 # %% [markdown]
-# The ratio MLP-Attn / 2L-ReLU of the flip rates, ours beside the paper's (inf where 2L-ReLU
-# flipped nothing).
+# The ratio MLP-Attn / 2L-ReLU of the mean flip rates, ours with its paired bootstrap interval
+# over runs beside the paper's (inf where 2L-ReLU flipped nothing), and Spearman's rho between
+# the influences before and after the attack.
 
 # %%
-ratios = {(t, a): (nl.claims.flip_ratio(*(nl.paper.flip_rate(t, m, a) for m in ("MLP-Attn", "2L-ReLU"))),
-                   nl.claims.flip_ratio(*(flips[(t, m, a)][0] for m in ("MLP-Attn", "2L-ReLU"))))
+ratios = {(t, a): nl.stats.bootstrap_ratio_interval(per_run[(t, "MLP-Attn", a)], per_run[(t, "2L-ReLU", a)])
           for t in sizes for a in attacks}
-study.measurements["flip_ratio"] = {f"{t}/{a}": ours for (t, a), (_, ours) in ratios.items()}
-study.table(["task", *(f"{a} ratio (paper / ours)" for a in attacks)],
-            [[t, *(f"{nl.fmt(ratios[(t, a)][0])} / {nl.fmt(ratios[(t, a)][1])}" for a in attacks)] for t in sizes],
-            "flip_ratio")
+rhos = nl.stats.aggregate(rows, ("task", "model", "attack"), "spearman")
+study.measurements["flip_ratio"] = {f"{t}/{a}": list(r) for (t, a), r in ratios.items()}
+study.table(["task", *(f"{a} ratio (paper / ours [95%])" for a in attacks), *(f"{m} PGD Spearman rho" for m in nl.MODELS)],
+            [[t, *(f"{nl.paper.flip_ratio(t, a)} / {nl.verdicts.fmt_interval(ratios[(t, a)])}" for a in attacks),
+              *(nl.verdicts.fmt_spread(*rhos[(t, m, "PGD")]) for m in nl.MODELS if (t, m, "PGD") in rhos)]
+             for t in sizes], "flip_ratio")
 
 # %% [markdown]
 # ### Did the nets learn?
 # A flip rate says something only about a net that learned. Per task and model (mean over
-# seeds): training and test accuracy, and the RMS of the first-layer weights (1 at
+# runs): training and test accuracy, and the RMS of the first-layer weights (1 at
 # initialisation, `W ~ N(0, 1)`; near 0 means weight decay has shrunk the net away). For
 # MLP-Attn also the mean cosine between its training inputs (the normalised attention
-# outputs): near 1, every input points almost the same way and only a small residual carries
-# the class.
+# outputs, under this notebook's preprocessing): near 1, every input points almost the same
+# way and only a small residual carries the class.
 
 # %%
-cosine = {t: nl.mean_pairwise_cosine(nl.attention_features(data[t][0].X.to(torch.float64))) for t in sizes}
-per_net = [r for r in rows if r["attack"] == attacks[0]]  # one row per (task, model, seed)
+cosine = {t: nl.mean_pairwise_cosine(nl.attention_features(
+    nl.Preprocessing.fit(preprocessing, data[t][0][0].X.double())(data[t][0][0].X.double()))) for t in sizes}
+per_net = [r for r in rows if r["attack"] == attacks[0]]  # one row per (task, model, run)
 health = {k: nl.stats.aggregate(per_net, ("task", "model"), k) for k in ("train_accuracy", "test_accuracy", "weight_rms")}
 study.measurements["attention_mean_cosine"] = cosine
 study.table(["task", "model", "train accuracy", "test accuracy", "weight RMS (init 1)", "inputs' mean cosine"],
@@ -140,55 +163,65 @@ study.table(["task", "model", "train accuracy", "test accuracy", "weight RMS (in
 # %% [markdown]
 # ## 2. kappa(G) of each task
 # The paper explains the binary CIFAR-10 result by a lower condition number there. Our kappa(G)
-# for each task's training Gram at the n used here (inf = rank-deficient):
+# for each task's training Gram (first subset) at the n used here (inf = rank-deficient):
 
 # %%
-kappa = {t: nl.gram_spectrum(data[t][0].X.to(torch.float64)) for t in sizes}
+kappa = {t: nl.gram_spectrum(data[t][0][0].X.to(torch.float64)) for t in sizes}
 for t, spec in kappa.items():
     study.measurements[f"kappa_{t}"] = spec.kappa
     print(f"{t:32s} n={spec.n}  rank {spec.rank}  kappa(G) {nl.fmt(spec.kappa)}")
 
 # %% [markdown]
 # ## 3. The eps sweep
+# Flip rate against eps, mean over runs with 95% intervals; the dashed lines are each model's
+# largest noise flip rate at that eps (what random perturbations of the same size do), the
+# hollow markers the paper's values at eps = 0.3.
 
 # %%
-sweep = [r for r in all_rows if r["task"] in tasks and r["attack"] in sweep_attacks]
-sweep_flips = nl.stats.aggregate(sweep, ("task", "model", "attack", "eps"), "flip_rate")
+sweep = [r for r in all_rows if r["task"] in tasks]
+sweep_runs = nl.stats.by_run(sweep, ("task", "model", "attack", "eps"), "flip_rate")
 fig, axes = plt.subplots(1, len(tasks), figsize=(4.5 * len(tasks), 3.2), squeeze=False)
 for ax, t in zip(axes[0], tasks):
-    for m in nl.MODELS:
+    for m, colour in zip(nl.MODELS, ("C0", "C1")):
         for a in sweep_attacks:
-            stats = [sweep_flips[(t, m, a, e)] for e in eps_sweep]
-            ax.errorbar(eps_sweep, [100 * s[0] for s in stats], yerr=[100 * s[1] for s in stats], marker="o",
-                        capsize=2, label=f"{m}, {a}")
+            found = [nl.stats.proportion_interval(sweep_runs[(t, m, a, e)], attacked[t]) for e in eps_sweep]
+            nh.plotting.interval_line(ax, eps_sweep, [[100 * v for v in f] for f in found], colour, f"{m}, {a}")
+            if not isinstance(nl.paper.flip_rate(t, m, a), str):
+                ax.plot([eps], [nl.paper.flip_rate(t, m, a)], marker="D", mfc="none", color=colour, ls="none",
+                        label=f"paper, {m}, {a}")
+        noise = [100 * max(nl.stats.proportion_interval(sweep_runs[(t, m, k, e)], attacked[t])[0] for k in noises)
+                 for e in eps_sweep]
+        ax.plot(eps_sweep, noise, ls="--", color=colour, label=f"{m}, noise")
     ax.set(title=t, xlabel="eps (L-inf, pixels in [0, 1])", ylabel="flip rate of the top-tau points (%)")
     ax.legend(fontsize=7)
 study.figure(fig, "eps_sweep")
 
 # %% [markdown]
 # ## Verdicts
-# Direction first: MLP-Attn's flip rate above 2L-ReLU's under every attack (10-class tasks and
-# MNIST 3 vs 8), by more than 2 (`nl.stats.MARGIN_SE`) binomial standard errors of the
-# difference of the two flip rates, each over the `tau n` attacked points of every seed (as in
-# notebook 05: a lead inside that margin is what another draw of seeds could give). For
-# CIFAR-10 automobile vs airplane the paper reports parity, judged as a ratio within
-# `[1/parity_band, parity_band]` for every attack, with its noise: the ratio's 2-SE interval
-# (binomial, on the log scale) has to lie inside the band, so a ratio of two noisy rates near 1
-# does not count as parity by luck. The magnitudes sit beside the paper's in the lines. A
-# comparison is inconclusive when a net's test accuracy is within two binomial standard errors
-# of chance (it did not learn; its flip rates say nothing). The rules are
-# `nl.claims.more_malleable`, `nl.claims.lower_binary_kappa` and `nl.claims.ranking_at_every_eps`.
+# **Rule (stated before the numbers).** Per run and attack, MLP-Attn's *excess* (its flip rate
+# minus the larger of its two noise flip rates in the same run) minus 2L-ReLU's excess is the
+# *lead*. Its mean over the runs has a 95% Student-t interval from the spread of the runs, its
+# standard error at least the binomial one of the four rates over the attacked points of every
+# run (runs of discrete counts can agree by chance). The claim holds when every attack's interval lies above 0, does
+# not reproduce when one lies below 0, and is inconclusive when an interval contains 0 (too few
+# or too noisy runs; one run has no interval). For CIFAR-10 automobile vs airplane the paper
+# reports parity, judged on the ratio of the mean flip rates: every ratio's paired bootstrap
+# interval over runs inside `[1/parity_band, parity_band]` holds, one wholly outside fails. The
+# eps sweep applies the lead rule at every radius. A comparison is inconclusive when a net's test
+# accuracy is within two binomial standard errors of chance (it did not learn; its flip rates
+# say nothing). The rules are `nl.claims.more_malleable`, `nl.claims.lower_binary_kappa` and
+# `nl.claims.ranking_at_every_eps`; each verdict names the reading it is under.
 
 # %%
 accuracy = nl.stats.aggregate(rows, ("task", "model"), "test_accuracy")
-at_chance = {t: nl.verdicts.untrained({m: accuracy[(t, m)][0] for m in nl.MODELS}, data[t][0].num_classes, sizes[t][1])
-             for t in sizes}
-settings = {t: f"n={sizes[t][0]}, m={width}, {epochs} epochs, tau={tau}, {len(seeds)} seed(s)" for t in sizes}
-attacked = {t: len(seeds) * nl.influence.top_count(sizes[t][0], tau) for t in sizes}  # over all seeds
+at_chance = {t: nl.verdicts.untrained({m: accuracy[(t, m)][0] for m in nl.MODELS}, data[t][0][0].num_classes,
+                                      sizes[t][1]) for t in sizes}
 for t in sizes:
-    study.judge(nl.claims.more_malleable(
-        t, {(m, a): flips[(t, m, a)][0] for m in nl.MODELS for a in attacks}, attacked[t], settings[t], at_chance[t],
-        parity_band=parity_band if t == "cifar10_automobile_vs_airplane" else None))
+    verdict, study.measurements[f"lead_{t}"] = nl.claims.more_malleable(
+        t, {(m, a): per_run[(t, m, a)] for m in nl.MODELS for a in names}, attacks, noises, attacked[t], settings[t],
+        at_chance[t],
+        parity_band=parity_band if t == "cifar10_automobile_vs_airplane" else None)
+    study.judge(verdict)
 
 # %%
 if {"mnist_3v8", "cifar10_automobile_vs_airplane"} <= set(binary_tasks):  # the paper's explanation needs both
@@ -196,8 +229,8 @@ if {"mnist_3v8", "cifar10_automobile_vs_airplane"} <= set(binary_tasks):  # the 
 for t in tasks:
     for a in sweep_attacks:
         study.judge(nl.claims.ranking_at_every_eps(
-            t, a, {(m, e): sweep_flips[(t, m, a, e)][0] for m in nl.MODELS for e in eps_sweep}, attacked[t],
-            settings[t], at_chance[t]))
+            t, a, {(m, k, e): sweep_runs[(t, m, k, e)] for m in nl.MODELS for k in [a, *noises] for e in eps_sweep},
+            noises, attacked[t], settings[t], at_chance[t]))
 
 # %%
 study.finish()

@@ -7,32 +7,46 @@
 # ---
 
 # %% [markdown]
-# # What moves influence malleability: training-set size and the reading of the weight decay
+# # What moves influence malleability: the readings the paper leaves open
 #
 # **Claim (paper).** MLP-Attn is 6-9x more malleable than 2L-ReLU (flip rate of the 10% most
-# influential training points under an L-inf attack, eps = 0.3; notebook 04). The paper states
-# neither its training-set size nor which of two common meanings its "L2 (weight decay) 1e-3"
-# has, so this notebook asks whether the headline's direction survives when they change:
+# influential training points under an L-inf attack, eps = 0.3; notebook 04). The paper leaves
+# open choices that decide whether its mechanism can show at all (docs/paper.md, "Open choices
+# to vary"), so this notebook asks whether the headline survives each **reading**:
 #
-# - **n.** The PGD flip rate of both models on the first task for each n in `n_sweep`.
-# - **Weight decay.** Read as an L2 term in the gradient (`weight_decay_mode = "l2"`, torch's
+# - **Preprocessing** (`preprocessings`). On raw [0, 1] pixels, `G X` is dominated by the mean
+#   image: MLP-Attn's normalised inputs are nearly collinear (mean pairwise cosine ~0.995 on
+#   MNIST) and only a small residual carries the class. `centred` removes the per-pixel training
+#   mean; `standardised` also divides by one global standard deviation (a per-pixel one is a
+#   trap: MNIST's constant border pixels would turn an eps-sized change into a huge one). The
+#   statistics are fitted on the clean training set and are part of the model: attacks still
+#   move [0, 1] pixels.
+# - **Weight decay** (`weight_decay_modes`). Read as an L2 term in the gradient (`l2`, torch's
 #   `Adam(weight_decay=...)`), Adam normalises that term like the data gradient: where the data
 #   gradient is small against `1e-3 * W`, each weight shrinks by about the learning rate per
 #   step whatever its size (`tests/test_training.py`), and 500 epochs can shrink a net to
-#   nothing. Read as decoupled decay (AdamW), the weights only shrink by the factor
-#   `1 - lr * 1e-3` per step. Every task is studied under both readings (same data,
-#   initialisation, batches and attacks), rows side by side.
+#   nothing. Read as decoupled decay (AdamW) at lr 1e-3 it is nearly no decay (the weights
+#   shrink by `1 - lr * 1e-3` per step, 0.4% over 4,000 steps); `none` trains without any.
+# - **Ridge** (`ridge_multiples`). The paper's absolute ridge 1e-3 regularises the two kernels
+#   differently (2L-ReLU's NTK on raw MNIST is ~100x MLP-Attn's); here it is a multiple of each
+#   kernel's mean diagonal, swept over decades on the same trained nets.
+# - **n** (`n_sweep`): the training-set size the paper does not state.
 #
-# Influence, attacks and flip rates are those of notebook 04 (our reading there).
+# Every reading gets the full treatment of notebook 04: noise baselines, runs (seeds x data
+# subsets) and intervals from them, one verdict per (task, reading). Influence, attacks and
+# flip rates are those of notebook 04.
 #
 # **Which run this copy holds.** The `profile` parameter below (papermill injects its own
 # cell after it) names the settings: `notebooks/` keeps the `quick` profile (small, on CPU,
 # re-executed by CI); the paper-scale run, with every output, is
-# `figures/executed/04b_malleability_readings.ipynb` (until the next paper run: the 04b sections
-# of `figures/executed/04_influence_malleability.ipynb`), and the README sets its verdicts
-# beside the paper's.
+# `figures/executed/04b_malleability_readings.ipynb`, and the README sets its verdicts beside
+# the paper's.
 
 # %%
+import itertools
+
+import matplotlib.pyplot as plt
+
 import ntklib as nl
 import ntklib.harness as nh
 
@@ -40,8 +54,8 @@ import ntklib.harness as nh
 profile = "quick"  # output profile: quick -> build/quick/, paper -> figures/
 device = "auto"  # auto | cpu | cuda
 dtype = "float64"  # float64 | float32 (paper, GPU): training precision; float64 gives machine-independent outputs
-seed = 0  # seed of the data subsets
-tasks = ["mnist", "cifar10"]  # 10-class tasks, each under both weight decay readings; the n sweep uses the first
+subsets = [0, 1]  # independent data subsets (the runs: every seed with every subset)
+tasks = ["mnist"]  # 10-class tasks of the readings grid; the n sweep and the ridge sweep use the first
 n_train = 200  # training points per task (class-balanced)
 n_test = 100  # test points per task
 width = 256  # hidden width m of the trained nets
@@ -50,90 +64,144 @@ epochs = 100  # training epochs (paper: 500)
 learning_rate = 0.001  # Adam (paper)
 batch_size = 128  # minibatch size (paper)
 weight_decay = 0.001  # weight decay (paper: "L2 (weight decay) 1e-3")
-weight_decay_mode = "l2"  # the reading of the main rows: l2 (the paper's wording) | decoupled (AdamW)
+preprocessings = ["raw", "centred"]  # input readings of the grid (raw: the paper's literal one)
+weight_decay_modes = ["l2", "decoupled"]  # weight-decay readings of the grid (l2: the paper's wording)
 tau = 0.1  # share of training points attacked, the most influential by |influence|
 eps = 0.3  # L-inf radius on [0, 1] pixels
-attacks = ["FGSM", "PGD", "MIM"]  # attacks for the weight decay table
+attacks = ["FGSM", "PGD", "MIM"]  # attacks of the grid
+noises = ["uniform", "sign"]  # noise baselines of the same eps
 attack_steps = 10  # iterations of PGD and MIM
-ridge = 0.001  # ridge of the NTK kernel regression behind the influences
-n_sweep = [100, 200]  # training-set sizes for the PGD flip rate against n (first task only)
+ridge = 0.001  # absolute ridge of the grid and the n sweep (the paper's)
+ridge_multiples = [0.0001, 0.01, 1.0]  # ridge sweep: multiples of each kernel's mean diagonal (first task)
+n_sweep = [100, 200]  # training-set sizes for the PGD flip rate against n (first task, first reading)
 normalize_relu_inputs = False  # l2-normalise 2L-ReLU's raw inputs too
 
 # %%
 study = nh.start("04b_malleability_readings", globals())
-modes = [weight_decay_mode, "decoupled" if weight_decay_mode == "l2" else "l2"]
-test = {t: nl.load_task(t, "test", n=n_test, seed=seed) for t in tasks}
-train = {(t, n): nl.load_task(t, "train", n=n, seed=seed) for t, n in {*((t, n_train) for t in tasks), *((tasks[0], n) for n in n_sweep)}}
+readings = list(itertools.product(preprocessings, weight_decay_modes))
+sizes = sorted({n_train, *n_sweep})
+test = {t: [nl.load_task(t, "test", n=n_test, seed=j) for j in subsets] for t in tasks}
+train = {(t, n): [nl.load_task(t, "train", n=n, seed=j) for j in subsets] for t in tasks for n in sizes}
+names = attacks + noises
+attacked = nl.influence.top_count(n_train, tau)  # points attacked per run
+study_of = dict(seeds=seeds, width=width, tau=tau, steps=attack_steps, normalize_relu_inputs=normalize_relu_inputs)
 
 # %% [markdown]
-# Every task under both readings at `n_train` (all `attacks` at `eps`, and PGD for the n sweep),
-# and the first task at each other n of `n_sweep` (PGD only); one cached step each.
+# Every task under every reading at `n_train` (all `attacks` and `noises` at `eps`); the first
+# task's nets of the first reading also serve the ridge sweep (post-training: the same nets), and
+# the first task is trained again at each other n of `n_sweep`. One cached step each.
 
 # %%
-study_of = dict(seeds=seeds, width=width, tau=tau, steps=attack_steps, ridge=ridge,
-                normalize_relu_inputs=normalize_relu_inputs)
-rows = [{**r, "mode": mode, "n": n_train} for mode in modes for t in tasks for r in study.cached(
-    f"{t}/{mode}", lambda: nl.malleability_study(train[(t, n_train)], test[t], study.training(weight_decay_mode=mode),
-                                                 attacks=[(a, eps) for a in dict.fromkeys([*attacks, "PGD"])],
-                                                 **study_of))]
-rows += [{**r, "mode": mode, "n": n} for mode in modes for n in n_sweep if n != n_train for r in study.cached(
-    f"{tasks[0]}/n{n}/{mode}", lambda: nl.malleability_study(
-        train[(tasks[0], n)], test[tasks[0]], study.training(weight_decay_mode=mode), attacks=[("PGD", eps)],
-        **study_of))]
+ridges = {(t, p, mode): [(ridge, "absolute")] + ([(c, "mean_diagonal") for c in ridge_multiples]
+                                                 if (t, p, mode) == (tasks[0], *readings[0]) else [])
+          for t in tasks for p, mode in readings}
+found = [{**r, "preprocessing": p, "mode": mode, "n": n_train}
+         for p, mode in readings for t in tasks for r in study.cached(f"{t}/{p}/{mode}", lambda: nl.malleability_study(
+             train[(t, n_train)], test[t], study.training(weight_decay_mode=mode), attacks=[(a, eps) for a in names],
+             ridge=ridges[(t, p, mode)], preprocessing=p, **study_of))]
+rows = [r for r in found if r["ridge_scale"] == "absolute"]
+ridge_rows = [r for r in found if r["ridge_scale"] == "mean_diagonal"]
+n_rows = [{**r, "n": n} for n in sizes for r in (
+    [r for r in rows if r["task"] == tasks[0] and (r["preprocessing"], r["mode"]) == readings[0]] if n == n_train
+    else study.cached(f"{tasks[0]}/n{n}", lambda: nl.malleability_study(
+        train[(tasks[0], n)], test[tasks[0]], study.training(weight_decay_mode=readings[0][1]),
+        attacks=[(a, eps) for a in ["PGD", *noises]], ridge=ridge, preprocessing=readings[0][0], **study_of)))]
 
 # %% [markdown]
-# ## 1. How the headline moves with n
-# PGD flip rate of both models on the first task at `eps` for each n in `n_sweep` (same width,
-# epochs and seeds; tau of n points attacked), under the paper's reading. Beside them, each
-# net's test accuracy and first-layer weight RMS: at a fixed number of epochs and batch size
-# the number of Adam steps grows with n, and with it the shrinking of the weights under the L2
-# reading of the weight decay (section 2).
+# ## 1. The readings grid
+# Per task, reading and model: training health (did the net learn?), MLP-Attn's mean input
+# cosine, and the flip rates of every attack and noise in percent, mean over the runs with the
+# 95% Student-t interval from their spread (standard error at least the binomial one).
 
 # %%
-pgd_by_n = {mode: [r for r in rows if r["task"] == tasks[0] and r["attack"] == "PGD" and r["eps"] == eps
-                   and r["mode"] == mode] for mode in modes}
-study.table(*nl.malleability.by_n_table(pgd_by_n[modes[0]], n_sweep), "flip_rate_vs_n")
+per_run = nl.stats.by_run(rows, ("task", "preprocessing", "mode", "model", "attack"), "flip_rate")
+health = {k: nl.stats.aggregate([r for r in rows if r["attack"] == names[0]], ("task", "preprocessing", "mode", "model"), k)
+          for k in ("train_accuracy", "test_accuracy", "weight_rms")}
+study.table(["task", "preprocessing", "weight decay", "model", "train accuracy", "test accuracy", "weight RMS (init 1)",
+             *(f"{a} flip % [95%]" for a in names)],
+            [[t, p, mode, m, *(nl.verdicts.fmt_spread(*health[k][(t, p, mode, m)]) for k in health),
+              *(nl.verdicts.fmt_interval(nl.stats.proportion_interval(per_run[(t, p, mode, m, a)], attacked), 100) for a in names)]
+             for t in tasks for p, mode in readings for m in nl.MODELS], "readings_grid")
 
 # %% [markdown]
-# ## 2. The other reading of "L2 (weight decay)"
-# Training health and flip rates of every task under both readings, rows side by side.
+# The PGD flip rate of each model per reading, against the larger of its noise flip rates (the
+# grey bars): a bar that rises well above its grey partner is malleability beyond noise.
 
 # %%
-decay = {k: nl.stats.aggregate([r for r in rows if r["n"] == n_train], ("task", "model", "mode", "attack"), k)
-         for k in ("train_accuracy", "test_accuracy", "weight_rms", "flip_rate")}
-study.table(["task", "model", "weight decay", "train accuracy", "test accuracy", "weight RMS (init 1)",
-             *(f"{a} flip %" for a in attacks)],
-            [[t, m, mode, *(nl.verdicts.fmt_spread(*decay[k][(t, m, mode, attacks[0])])
-                            for k in ("train_accuracy", "test_accuracy", "weight_rms")),
-              *(nl.verdicts.pct(decay["flip_rate"][(t, m, mode, a)]) for a in attacks)]
-             for t in tasks for m in nl.MODELS for mode in modes], "weight_decay_modes")
+fig, axes = plt.subplots(1, len(tasks), figsize=(max(4.5, 1.2 * len(readings)) * len(tasks), 3.4), squeeze=False)
+for ax, t in zip(axes[0], tasks):
+    for i, m in enumerate(nl.MODELS):
+        x = [k + (i - 0.5) * 0.38 for k in range(len(readings))]
+        found = [nl.stats.proportion_interval(per_run[(t, p, mode, m, "PGD")], attacked) for p, mode in readings]
+        noise = [max(nl.stats.proportion_interval(per_run[(t, p, mode, m, k)], attacked)[0] for k in noises)
+                 for p, mode in readings]
+        ax.bar(x, [100 * f[0] for f in found], width=0.36, color=f"C{i}", label=f"{m}, PGD")
+        ax.bar(x, [100 * v for v in noise], width=0.18, color="0.6", label="largest noise" if i else None)
+        nh.plotting.interval_bars(ax, x, [[100 * v for v in f] for f in found])
+    ax.set_xticks(range(len(readings)), [f"{p}\n{mode}" for p, mode in readings], fontsize=7)
+    ax.set(title=f"{t}, eps={eps}", ylabel="flip rate of the top-tau points (%)")
+    ax.legend(fontsize=7)
+study.figure(fig, "readings_grid")
 
 # %% [markdown]
-# Section 1's n sweep again under the other reading: with the weights' scale no longer tied to
-# the number of steps, does the flip rate still move with n?
+# ## 2. The ridge, relative to each kernel's scale
+# First task, first reading, the same trained nets: the PGD and noise flip rates for ridges that
+# are multiples of each kernel's own mean diagonal (the paper's absolute 1e-3 corresponds to a
+# different multiple for each model: see the last column).
 
 # %%
-study.table(*nl.malleability.by_n_table(pgd_by_n[modes[1]], n_sweep), f"flip_rate_vs_n_{modes[1]}")
+ridge_runs = nl.stats.by_run(ridge_rows, ("model", "ridge", "attack"), "flip_rate")
+scale = nl.stats.aggregate([r for r in ridge_rows if r["attack"] == "PGD"], ("model", "ridge"), "ridge_value")
+study.table(["ridge / mean diagonal", "model", *(f"{a} flip % [95%]" for a in ["PGD", *noises]),
+             "paper's 1e-3 as a multiple"],
+            [[nl.fmt(c), m, *(nl.verdicts.fmt_interval(nl.stats.proportion_interval(ridge_runs[(m, c, a)], attacked), 100)
+                              for a in ["PGD", *noises]), nl.fmt(ridge * c / scale[(m, c)][0])]
+             for c in ridge_multiples for m in nl.MODELS], "ridge_sweep")
+
+# %% [markdown]
+# ## 3. How the headline moves with n
+# PGD and noise flip rates on the first task under the first reading for each n in `n_sweep`
+# (same width, epochs and runs; tau of n points attacked), with each net's test accuracy and
+# first-layer weight RMS: at a fixed number of epochs and batch size the number of Adam steps
+# grows with n, and with it the shrinking of the weights under the L2 reading.
+
+# %%
+study.table(*nl.malleability.by_n_table([r for r in n_rows if r["attack"] == "PGD"], sizes), "flip_rate_vs_n")
+noise_by_n = nl.stats.aggregate(n_rows, ("n", "model", "attack"), "flip_rate")
+print("largest noise flip rate (%, mean over runs):", {
+    f"n={n}, {m}": nl.fmt(100 * max(noise_by_n[(n, m, k)][0] for k in noises))
+    for n in sizes for m in nl.MODELS})
 
 # %% [markdown]
 # ## Verdicts
-# Under the other reading, the headline's direction as in notebook 04: MLP-Attn's flip rate
-# above 2L-ReLU's under every attack by more than 2 (`nl.stats.MARGIN_SE`) binomial standard
-# errors of the difference, each over the `tau n_train` attacked points of every seed;
-# inconclusive where a net's test accuracy is within two binomial standard errors of chance
-# (`nl.claims.more_malleable_under_reading`).
+# **Rule (stated before the numbers)**, per task and reading, that of notebook 04
+# (`nl.claims.more_malleable`): per run and attack, the lead of MLP-Attn's excess over noise
+# (flip rate minus the larger noise flip rate) over 2L-ReLU's; the claim holds when every
+# attack's 95% Student-t interval of the mean lead over runs lies above 0, does not reproduce
+# when one lies below 0, and is inconclusive when an interval contains 0, or when a net's test
+# accuracy is within two binomial standard errors of chance. The same rule judges each relative
+# ridge (PGD only).
 
 # %%
-settings = f"n={n_train}, m={width}, {epochs} epochs, tau={tau}, {len(seeds)} seed(s), eps={eps}"
-attacked = len(seeds) * nl.influence.top_count(n_train, tau)  # over all seeds
-for t in tasks:
-    study.judge(nl.claims.more_malleable_under_reading(
-        t, f"weight decay {modes[1]}", {(m, a): decay["flip_rate"][(t, m, modes[1], a)][0] for m in nl.MODELS for a in attacks},
-        attacked, settings, nl.verdicts.untrained({m: decay["test_accuracy"][(t, m, modes[1], attacks[0])][0]
-                                                   for m in nl.MODELS}, train[(t, n_train)].num_classes, n_test)))
-study.measurements["weight_decay_modes"] = {f"{t}/{m}/{mode}": {k: decay[k][(t, m, mode, attacks[0])][0]
-                                                                for k in ("train_accuracy", "test_accuracy", "weight_rms")}
-                                            for t in tasks for m in nl.MODELS for mode in modes}
+settings = f"n={n_train}, m={width}, {epochs} epochs, tau={tau}, eps={eps}"
+accuracy = nl.stats.aggregate(rows, ("task", "preprocessing", "mode", "model"), "test_accuracy")
+for t, (p, mode) in itertools.product(tasks, readings):
+    verdict, study.measurements[f"lead_{t}_{p}_{mode}"] = nl.claims.more_malleable(
+        t, {(m, a): per_run[(t, p, mode, m, a)] for m in nl.MODELS for a in names}, attacks, noises, attacked,
+        f"reading {p} inputs, {mode} decay, absolute ridge {ridge}; {settings}",
+        nl.verdicts.untrained({m: accuracy[(t, p, mode, m)][0] for m in nl.MODELS}, train[(t, n_train)][0].num_classes,
+                              n_test))
+    study.judge(verdict)
+
+# %%
+ridge_accuracy = nl.stats.aggregate(ridge_rows, ("model",), "test_accuracy")
+for c in ridge_multiples:
+    verdict, study.measurements[f"lead_{tasks[0]}_ridge_{c:g}"] = nl.claims.more_malleable(
+        tasks[0], {(m, a): ridge_runs[(m, c, a)] for m in nl.MODELS for a in ["PGD", *noises]}, ["PGD"], noises, attacked,
+        f"reading {readings[0][0]} inputs, {readings[0][1]} decay, ridge {nl.fmt(c)} x mean diagonal; {settings}",
+        nl.verdicts.untrained({m: ridge_accuracy[(m,)][0] for m in nl.MODELS}, train[(tasks[0], n_train)][0].num_classes,
+                              n_test))
+    study.judge(verdict)
 
 # %%
 study.finish()

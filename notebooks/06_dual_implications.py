@@ -11,13 +11,19 @@
 #
 # **Claim (paper).** Three data interventions, applied to both models: **Curated** (remove the
 # top-tau most influential training points), **Transformed** (replace them by their PGD
-# adversarial versions), **Adversarial** (PGD-perturb the whole training set). Because
+# adversarial versions), **Adversarial** (PGD-perturb the whole training set). "Most
+# influential" by |influence| removes mostly *helpful* points (accuracy then falls by
+# construction), so we add the other curation reading, **Curated (harmful)**: remove the tau
+# share whose removal helps most (the most negative influences). Because
 # MLP-Attn's kernel is data-dependent, it responds to what is in the training set; when the
 # kernel aligns with the task this can lower approximation error. The paper reports no single
 # number here; we measure test accuracy and kernel-target alignment under each intervention.
 #
-# Our reading: influence and attacks as in notebook 04 (PGD, eps = 0.3); every intervention
-# retrains the net from the same initialisation; alignment is the centred kernel-target
+# Our reading: influence and attacks as in notebook 04 (PGD, eps = 0.3). **No test-set
+# leakage:** the influences that pick the points are measured on a validation split held out
+# from the official training split (disjoint from the training points); the official test split
+# only scores the retrained nets. Every intervention retrains the net from the same
+# initialisation; runs are seeds x independent data subsets; alignment is the centred kernel-target
 # alignment (Cortes et al., 2012) of the trained net's empirical NTK with the training labels
 # of that condition (centring removes the constant part that dominates kernels of
 # non-negative pixels).
@@ -37,17 +43,19 @@ import ntklib.harness as nh
 profile = "quick"  # output profile: quick -> build/quick/, paper -> figures/
 device = "auto"  # auto | cpu | cuda
 dtype = "float64"  # float64 | float32 (paper, GPU): training precision; float64 gives machine-independent outputs
-seed = 0  # seed of the data subsets
+subsets = [0, 1]  # independent data subsets (the runs: every seed with every subset)
 tasks = ["mnist", "cifar10"]  # 10-class tasks
-n_train = 200  # training points per task (class-balanced)
-n_test = 100  # test points per task
+n_train = 100  # training points per task (class-balanced)
+n_validation = 100  # validation points per task: the influences that select points are measured here
+n_test = 100  # test points per task (scores only)
 width = 256  # hidden width m of the trained nets
 seeds = [0]  # initialisation seeds
 epochs = 100  # training epochs (paper: 500)
 learning_rate = 0.001  # Adam (paper)
 batch_size = 128  # minibatch size (paper)
 weight_decay = 0.001  # weight decay (paper: "L2 (weight decay) 1e-3")
-weight_decay_mode = "l2"  # l2: L2 term in Adam's gradient (the paper's wording) | decoupled: AdamW
+weight_decay_mode = "l2"  # l2: L2 term in Adam's gradient (the paper's wording) | decoupled: AdamW | none
+preprocessing = "raw"  # raw [0, 1] pixels (paper) | centred | standardised
 tau = 0.1  # share of training points curated or transformed
 eps = 0.3  # L-inf radius of the PGD perturbations
 attack_steps = 10  # PGD iterations
@@ -55,62 +63,71 @@ ridge = 0.001  # ridge of the NTK kernel regression behind the influences
 
 # %%
 study = nh.start("06_dual_implications", globals())
-data = {t: (nl.load_task(t, "train", n=n_train, seed=seed), nl.load_task(t, "test", n=n_test, seed=seed)) for t in tasks}
+splits = {t: [nl.load_task(t, "train", n=n_train + n_validation, seed=j).split_off(n_train) for j in subsets]
+          for t in tasks}
+data = {t: ([s[0] for s in splits[t]], [s[1] for s in splits[t]],
+            [nl.load_task(t, "test", n=n_test, seed=j) for j in subsets]) for t in tasks}
 
 # %% [markdown]
 # Each task's result is cached, keyed by the parameters, device and library code.
 
 # %%
 rows = [r for t in tasks for r in study.cached(t, lambda: nl.interventions_study(
-    *data[t], study.settings, seeds=seeds, width=width, tau=tau, eps=eps, steps=attack_steps, ridge=ridge))]
+    *data[t], study.settings, seeds=seeds, width=width, tau=tau, eps=eps, steps=attack_steps, ridge=ridge,
+    preprocessing=preprocessing))]
 
 # %% [markdown]
 # ## Test accuracy and kernel-target alignment under each intervention
+# Mean over the runs with the 95% Student-t interval from their spread (a test accuracy's
+# standard error at least the binomial one at `n_test` points per run).
 
 # %%
-accuracy = nl.stats.aggregate(rows, ("task", "model", "intervention"), "test_accuracy")
-alignment = nl.stats.aggregate(rows, ("task", "model", "intervention"), "alignment")
-study.table(["task", "model", "intervention", "test accuracy", "kernel-target alignment"],
-            [[t, m, i, nl.verdicts.fmt_spread(*accuracy[(t, m, i)]), nl.verdicts.fmt_spread(*alignment[(t, m, i)])]
+per_run = {k: nl.stats.by_run(rows, ("task", "model", "intervention"), k) for k in ("test_accuracy", "alignment")}
+found = {"test_accuracy": {key: nl.stats.proportion_interval(v, n_test) for key, v in per_run["test_accuracy"].items()},
+         "alignment": {key: nl.stats.run_interval(v, within=(-1, 1)) for key, v in per_run["alignment"].items()}}
+study.table(["task", "model", "intervention", "n", "test accuracy [95%]", "kernel-target alignment [95%]"],
+            [[t, m, i, next(r["n"] for r in rows if (r["task"], r["model"], r["intervention"]) == (t, m, i)),
+              *(nl.verdicts.fmt_interval(found[k][(t, m, i)]) for k in found)]
              for t in tasks for m in nl.MODELS for i in nl.INTERVENTIONS], "interventions")
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
-for ax, (name, stats) in zip(axes, (("test accuracy", accuracy), ("kernel-target alignment", alignment))):
-    for t in tasks:
-        for m in nl.MODELS:
-            ax.plot(nl.INTERVENTIONS, [stats[(t, m, i)][0] for i in nl.INTERVENTIONS], marker="o",
-                    ls="-" if m == "MLP-Attn" else "--", label=f"{m}, {t}")
-    ax.set(title=name, ylabel=name)
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+for ax, (name, key) in zip(axes, (("test accuracy", "test_accuracy"), ("kernel-target alignment", "alignment"))):
+    for k, (t, m) in enumerate((t, m) for t in tasks for m in nl.MODELS):
+        x = [i + (k - 1.5) * 0.08 for i in range(len(nl.INTERVENTIONS))]
+        nh.plotting.interval_line(ax, x, [found[key][(t, m, i)] for i in nl.INTERVENTIONS], f"C{k}", f"{m}, {t}")
+    if key == "test_accuracy":
+        ax.axhline(1 / data[tasks[0]][0][0].num_classes, color="0.5", ls=":", label="chance")
+    ax.set_xticks(range(len(nl.INTERVENTIONS)), nl.INTERVENTIONS, fontsize=7)
+    ax.set(title=f"{name} (95% intervals over runs)", ylabel=name)
 axes[0].legend(fontsize=7)
 study.figure(fig, "interventions")
 
 # %% [markdown]
 # ## Verdicts
-# Each intervention retrains from the same initialisations, so an alignment change is taken
-# per seed (intervention minus Clean) and averaged; it counts when it lies beyond the
-# two-sided 95% (`nl.stats.CONFIDENCE`) Student-t interval of that mean over the seeds (with
-# one seed there is no spread to judge it against, and the verdicts that rest on it are
-# inconclusive).
+# **Rule (stated before the numbers).** Each intervention retrains from the same
+# initialisations, so every change is taken per run (intervention minus Clean, same seed and
+# data subset) and judged by the 95% (`nl.stats.CONFIDENCE`) Student-t interval of its mean over
+# the runs (one run: no spread to judge it against, inconclusive).
 #
 # The data dependence: MLP-Attn's alignment moves more across the interventions than
-# 2L-ReLU's (largest |change| from Clean, the difference of the two beyond the combined
-# margin). The "power" side, in two steps: some intervention raises MLP-Attn's alignment with
-# the task beyond its margin; and the paper's claim proper, that an aligned kernel lowers
-# approximation error: some intervention that raises MLP-Attn's alignment (beyond its margin)
-# also raises its test accuracy, by more than 2 (`nl.stats.MARGIN_SE`) binomial standard
-# errors of the difference of two test accuracies at `n_test` points (a rise inside that
-# margin is test-set noise). As in every notebook, a verdict is inconclusive where a Clean net
-# it rests on has test accuracy within two binomial standard errors of chance: the kernel of a
-# net that learned nothing says nothing about the task. The rules are
-# `nl.claims.dual_implication`.
+# 2L-ReLU's (per run, |change| under each model's largest-moving intervention, MLP-Attn minus
+# 2L-ReLU). The "power" side, in two steps: some intervention raises MLP-Attn's alignment with
+# the task; and the paper's claim proper, that an aligned kernel lowers approximation error:
+# some intervention that raises MLP-Attn's alignment also raises its test accuracy (standard
+# error at least the binomial one at `n_test` points per run). Each holds when an interval lies
+# above 0, does not reproduce when every interval lies below 0, and is inconclusive otherwise.
+# As in every notebook, a verdict is inconclusive where a Clean net it rests on has test
+# accuracy within two binomial standard errors of chance: the kernel of a net that learned
+# nothing says nothing about the task. The rules are `nl.claims.dual_implication`.
 
 # %%
-settings = f"n={n_train}, m={width}, {epochs} epochs, tau={tau}, eps={eps}, {len(seeds)} seed(s)"
+settings = (f"n={n_train}, validation {n_validation}, m={width}, {epochs} epochs, tau={tau}, eps={eps}; reading "
+            f"{preprocessing} inputs, {weight_decay_mode} decay, absolute ridge {ridge}")
 for t in tasks:
-    found, changes = nl.claims.dual_implication(t, rows, seeds, data[t][0].num_classes, n_test, settings,
-                                                nl.INTERVENTIONS)
-    study.judge(*found)
+    verdicts, changes = nl.claims.dual_implication(t, rows, data[t][0][0].num_classes, n_test, settings,
+                                                   nl.INTERVENTIONS)
+    study.judge(*verdicts)
     study.measurements.update(changes)
 
 # %%

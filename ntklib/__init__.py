@@ -20,7 +20,7 @@ from .malleability import INTERVENTIONS, interventions_study, malleability_study
 from .models import MODELS, NetStack, init_stack, model_inputs
 from .nets import attack_points, net_influence, train_nets
 from .ntk import analytic_ntk, empirical_ntk, kernel_regression
-from .pixels import PixelFeatures
+from .pixels import PixelFeatures, Preprocessing
 from .spectra import condition_number, gram_spectrum
 from .training import TrainingSettings, train_stack
 from .verdicts import Verdict, fmt
@@ -35,7 +35,7 @@ __all__ = [
     # models and training
     "MODELS", "NetStack", "init_stack", "model_inputs", "TrainingSettings", "train_stack", "train_nets",
     # influence and attacks
-    "PixelFeatures", "loo_influence", "net_influence", "flip_rate", "rank_correlation", "attack_points", "run_attack",
+    "PixelFeatures", "Preprocessing", "loo_influence", "net_influence", "flip_rate", "rank_correlation", "attack_points", "run_attack",
     # studies
     "convergence_study", "malleability_study", "interventions_study", "INTERVENTIONS",
     # judging

@@ -11,88 +11,116 @@ import math
 from . import paper
 from .kernels import mean_by_n
 from .models import MODELS
-from .stats import (CONFIDENCE, MARGIN_SE, aggregate, binomial_ratio_interval, first_crossing_below, loglog_slope,
-                    paired_change, t_half_width)
-from .verdicts import Trend, Verdict, binomial_difference, fmt, reasons, trend, untrained, within_band
+from .stats import (CONFIDENCE, bootstrap_ratio_interval, by_run, first_crossing_below, loglog_slope,
+                    paired_change, run_interval, t_half_width)
+from .verdicts import Trend, Verdict, fmt, fmt_interval, reasons, trend, untrained, within_band
 
 __all__ = ["sensitivity", "width_bound_from_kappa", "kappa_of_data", "init_rate", "approaches_limit",
            "exceeds_over_seeds", "width_threshold_measured", "optimiser_laziness", "distance_trend", "flip_ratio",
-           "more_malleable", "lower_binary_kappa", "ranking_at_every_eps", "more_malleable_under_reading",
+           "more_malleable", "lower_binary_kappa", "ranking_at_every_eps",
            "adversarial_training_raises_flip_rate", "dual_implication"]
 
 
-def adversarial_training_raises_flip_rate(task: str, model: str, before: float, after: float, attacked: int,
-                                          accuracy: dict[str, float], num_classes: int, n_test: int,
-                                          settings: str) -> Verdict:
-    """Notebook 05: adversarial training raises the PGD flip rate (``before -> after``, each over
-    ``attacked`` points) by more than :data:`~ntklib.stats.MARGIN_SE` binomial standard errors;
-    inconclusive where a net (``accuracy``: regime -> test accuracy) is at chance."""
+def adversarial_training_raises_flip_rate(task: str, model: str, runs: dict[tuple[str, str], list[float]],
+                                          noises: list[str], attacked: int, accuracy: dict[str, float],
+                                          num_classes: int, n_test: int, settings: str,
+                                          confidence: float = CONFIDENCE) -> Verdict:
+    """Notebook 05: adversarial training raises the PGD flip rate beyond noise. ``runs``:
+    (regime ``standard`` | ``adversarial``, PGD or a noise) -> flip rate per run, over
+    ``attacked`` points per run, runs paired (same seed and data subset). Per run, the change of
+    the excess of PGD over the largest noise flip rate (adversarial minus standard); holds when
+    its ``confidence`` Student-t interval over the runs (binomial floor) lies above 0, does not
+    reproduce when it lies below 0, inconclusive otherwise or where a net (``accuracy``: regime
+    -> test accuracy) is at chance."""
     paper_before, paper_after = paper.ADV_TRAINING[(task, model)]
-    rise = binomial_difference(after, before, attacked, MARGIN_SE)
+    rise = _lead_over_noise(runs, "PGD", noises, attacked, confidence, pair=("adversarial", "standard"))
+    holds, undecided = _three_way({"rise": rise}, "the rise")
+    count = len(runs[("standard", "PGD")])
+
+    def mean(key: tuple[str, str]) -> str:
+        return fmt(100 * sum(runs[key]) / count)
+    noise = "; largest noise " + " -> ".join(
+        fmt(100 * max(sum(runs[(r, k)]) / count for k in noises)) + "%" for r in ("standard", "adversarial")) \
+        if noises else ""
     return Verdict.from_test(
-        "Adversarial training", f"{task}, {model}: adversarial training raises the PGD flip rate",
+        "Adversarial training", f"{task}, {model}: adversarial training raises the PGD flip rate beyond noise",
         f"{paper_before}% -> {paper_after}%",
-        f"{fmt(100 * before)}% -> {fmt(100 * after)}% (margin {fmt(100 * rise.margin)} points; {settings})",
-        rise.beyond, inconclusive=untrained(accuracy, num_classes, n_test))
+        f"PGD {mean(('standard', 'PGD'))}% -> {mean(('adversarial', 'PGD'))}%{noise}; rise of the excess over noise "
+        f"(points) {fmt_interval(rise, 100)} ({confidence:.0%} interval over {count} run(s); {settings})",
+        holds, inconclusive=reasons(untrained(accuracy, num_classes, n_test), undecided))
 
 
-def dual_implication(task: str, rows: list[dict], seeds: list[int], num_classes: int, n_test: int, settings: str,
-                     interventions: tuple[str, ...], confidence: float = CONFIDENCE,
-                     accuracy_se: float = MARGIN_SE) -> tuple[list[Verdict], dict]:
-    """Notebook 06: the three verdicts of the dual implication for one task, and the alignment
-    changes they rest on. ``rows``: one per (task, model, seed, intervention) with
-    ``alignment`` and ``test_accuracy``; ``interventions[0]`` is the clean baseline.
+def dual_implication(task: str, rows: list[dict], num_classes: int, n_test: int, settings: str,
+                     interventions: tuple[str, ...], confidence: float = CONFIDENCE) -> tuple[list[Verdict], dict]:
+    """Notebook 06: the three verdicts of the dual implication for one task, and the changes
+    they rest on. ``rows``: one per (task, model, run, intervention) with ``alignment`` and
+    ``test_accuracy`` (on a test split the interventions never saw); ``interventions[0]`` is the
+    clean baseline.
 
-    An alignment change is paired by seed (intervention minus clean) and counts beyond the
-    two-sided ``confidence`` t interval of its mean over seeds (one seed: inconclusive). (1)
-    MLP-Attn's largest |change| exceeds 2L-ReLU's beyond the combined margin; (2) some
-    intervention raises MLP-Attn's alignment; (3) one that does also raises its test accuracy
-    by more than ``accuracy_se`` binomial standard errors at ``n_test`` points. Inconclusive
+    Every change is paired by run (intervention minus clean, same seed and data subset) and
+    judged by the two-sided ``confidence`` Student-t interval of its mean over the runs (a test
+    accuracy's standard error at least the binomial one at ``n_test`` points per run; one run:
+    no interval, inconclusive). (1) MLP-Attn's alignment moves more than 2L-ReLU's: per run,
+    |change| under MLP-Attn's largest-moving intervention minus |change| under 2L-ReLU's.
+    (2) Some intervention raises MLP-Attn's alignment. (3) One that does also raises its test
+    accuracy. Each holds when its interval lies above 0 (for some intervention), does not
+    reproduce when every interval lies below 0, and is otherwise inconclusive; inconclusive too
     where a clean net it rests on is at chance.
     """
-    clean_name = interventions[0]
-    per_seed = {(r["model"], r["intervention"], r["seed"]): r["alignment"] for r in rows if r["task"] == task}
-    accuracy = {k[1:]: mean for k, (mean, _) in aggregate(rows, ("task", "model", "intervention"),
-                                                           "test_accuracy").items() if k[0] == task}
-    one_seed = "one seed: no spread to judge an alignment change against" if len(seeds) < 2 else ""
+    clean_name, moved = interventions[0], interventions[1:]
+    mine = [r for r in rows if r["task"] == task]
+    alignment = by_run(mine, ("model", "intervention"), "alignment")
+    accuracy = by_run(mine, ("model", "intervention"), "test_accuracy")
+    runs = len(alignment[(MODELS[0], clean_name)])
 
-    def margin(stderr: float) -> float:
-        return t_half_width(stderr, len(seeds) - 1, confidence)
+    def change(series: dict, model: str, name: str) -> list[float]:
+        return [a - c for a, c in zip(series[(model, name)], series[(model, clean_name)])]
 
-    changes = {m: {i: paired_change([per_seed[(m, i, s)] for s in seeds], [per_seed[(m, clean_name, s)] for s in seeds])
-                   for i in interventions[1:]} for m in MODELS}
-    found = {task: {m: {i: c for i, (c, _) in by_i.items()} for m, by_i in changes.items()}}
-    if len(seeds) > 1:  # one seed has no spread (and JSON no nan)
-        found[f"{task}_stderr"] = {m: {i: se for i, (_, se) in by_i.items()} for m, by_i in changes.items()}
-    largest = {m: max(changes[m].values(), key=lambda c: abs(c[0])) for m in MODELS}
-    lead = abs(largest["MLP-Attn"][0]) - abs(largest["2L-ReLU"][0])
-    lead_margin = margin(math.hypot(largest["MLP-Attn"][1], largest["2L-ReLU"][1]))
-    clean = {f"{m} (Clean)": accuracy[(m, clean_name)] for m in MODELS}
+    def judged(intervals: dict, what: str) -> tuple[bool, str]:
+        if any(low > 0 for _, low, _ in intervals.values()):
+            return True, ""
+        if intervals and all(high < 0 for _, _, high in intervals.values()):
+            return False, ""
+        return False, f"every interval of {what} over the runs reaches 0 or above"
+
+    align = {m: {i: run_interval(change(alignment, m, i), confidence) for i in moved} for m in MODELS}
+    largest = {m: max(moved, key=lambda i: abs(align[m][i][0])) for m in MODELS}
+    per_run = [abs(a) - abs(b) for a, b in zip(change(alignment, "MLP-Attn", largest["MLP-Attn"]),
+                                                change(alignment, "2L-ReLU", largest["2L-ReLU"]))]
+    lead = run_interval(per_run, confidence)
+    clean = {f"{m} (Clean)": sum(accuracy[(m, clean_name)]) / runs for m in MODELS}
     attn_untrained = untrained({"MLP-Attn (Clean)": clean["MLP-Attn (Clean)"]}, num_classes, n_test)
+    span = f"{confidence:.0%} intervals over {runs} run(s); {settings}"
+    one = "one run: no spread to judge a change against" if runs < 2 else ""
+    holds, undecided = _three_way({"lead": lead}, "the lead")
     verdicts = [Verdict.from_test(
         "Dual implication", f"{task}: MLP-Attn's kernel alignment responds more to the data than 2L-ReLU's",
         "data-dependent kernel (qualitative)",
-        f"largest |change| of alignment {fmt(abs(largest['MLP-Attn'][0]))} (MLP-Attn) vs "
-        f"{fmt(abs(largest['2L-ReLU'][0]))} (2L-ReLU), lead {fmt(lead)} (margin {fmt(lead_margin)}) ({settings})",
-        lead > lead_margin, inconclusive=reasons(untrained(clean, num_classes, n_test), one_seed))]
-    attn = {i: (c, margin(se)) for i, (c, se) in changes["MLP-Attn"].items()}
-    best = max(attn, key=lambda i: attn[i][0])
+        f"largest |change| of alignment {fmt(abs(align['MLP-Attn'][largest['MLP-Attn']][0]))} (MLP-Attn, "
+        f"{largest['MLP-Attn']}) vs {fmt(abs(align['2L-ReLU'][largest['2L-ReLU']][0]))} (2L-ReLU, "
+        f"{largest['2L-ReLU']}), lead {fmt_interval(lead)} ({span})",
+        holds, inconclusive=reasons(untrained(clean, num_classes, n_test), one, undecided))]
+    holds, undecided = judged(align["MLP-Attn"], "MLP-Attn's alignment change")
+    text = ", ".join(f"{i} {fmt_interval(found)}" for i, found in align["MLP-Attn"].items())
     verdicts.append(Verdict.from_test(
         "Dual implication", f"{task}: an intervention raises MLP-Attn's alignment with the task",
         "the data-dependent kernel can align with the task (qualitative)",
-        f"best: {best}, alignment change {fmt(attn[best][0])} (margin {fmt(attn[best][1])}); test accuracy "
-        f"{fmt(accuracy[('MLP-Attn', clean_name)])} -> {fmt(accuracy[('MLP-Attn', best)])} ({settings})",
-        attn[best][0] > attn[best][1], inconclusive=reasons(attn_untrained, one_seed)))
+        f"MLP-Attn's alignment change: {text} ({span})", holds, inconclusive=reasons(attn_untrained, one, undecided)))
+    raised = [i for i, (_, low, _) in align["MLP-Attn"].items() if low > 0]
     base = accuracy[("MLP-Attn", clean_name)]
-    gains = {i: binomial_difference(accuracy[("MLP-Attn", i)], base, n_test, accuracy_se)
-             for i, (c, m) in attn.items() if c > m}
-    described = "; ".join(f"{i}: alignment change {fmt(attn[i][0])}, test accuracy change {fmt(gain.value)} "
-                          f"(margin {fmt(gain.margin)})" for i, gain in gains.items())
+    floor = math.sqrt(2 * (sum(base) / runs) * (1 - sum(base) / runs) / (n_test * runs))
+    gains = {i: run_interval(change(accuracy, "MLP-Attn", i), confidence, floor) for i in raised}
+    holds, undecided = judged(gains, "the test-accuracy change")
+    if not raised:
+        undecided = "no intervention raises MLP-Attn's alignment beyond its interval"
+    text = ", ".join(f"{i}: {fmt_interval(found)}" for i, found in gains.items())
     verdicts.append(Verdict.from_test(
         "Dual implication", f"{task}: an intervention that raises MLP-Attn's alignment also raises its test accuracy",
         "can lower approximation error when aligned (qualitative)",
-        f"{described or 'no intervention raises the alignment beyond its margin'} ({settings})",
-        any(gain.beyond for gain in gains.values()), inconclusive=reasons(attn_untrained, one_seed)))
+        f"test-accuracy change {text or '-'} ({span})", holds, inconclusive=reasons(attn_untrained, one, undecided)))
+    found = {f"{task}/{m}/{i}": {"alignment": list(align[m][i]),
+                                 "test_accuracy": list(run_interval(change(accuracy, m, i), confidence))}
+             for m in MODELS for i in moved}
     return verdicts, found
 
 
@@ -101,35 +129,79 @@ def flip_ratio(attn: float, relu: float) -> float:
     return math.inf if relu == 0 else attn / relu
 
 
-def more_malleable(task: str, flips: dict[tuple[str, str], float], attacked: int, settings: str,
-                   inconclusive: str = "", parity_band: float | None = None) -> Verdict:
-    """Notebook 04: MLP-Attn's flip rate above 2L-ReLU's under every attack, each lead beyond
-    :data:`~ntklib.stats.MARGIN_SE` binomial standard errors (``flips``: (model, attack) ->
-    flip rate over ``attacked`` points). With ``parity_band`` the claim is the paper's parity
-    instead (binary CIFAR-10): it holds when every ratio's 2-SE interval lies inside
-    ``[1/band, band]``, fails when one lies wholly outside, and is inconclusive otherwise."""
-    attacks = list(dict.fromkeys(a for _, a in flips))
-    ours = {a: flip_ratio(flips[("MLP-Attn", a)], flips[("2L-ReLU", a)]) for a in attacks}
+def _lead_over_noise(runs: dict[tuple[str, str], list[float]], attack: str, noises: list[str], attacked: int,
+                     confidence: float, pair: tuple[str, str] = ("MLP-Attn", "2L-ReLU")) -> tuple[float, float, float]:
+    """The lead of the first of ``pair``'s excess over noise over the second's, with its interval
+    over the runs (``runs`` keyed by (member of ``pair``, attack or noise)): per run, the flip
+    rate of ``attack`` minus the run's largest noise flip rate, first minus second (no noise:
+    the flip rates themselves). The standard error is floored at the binomial one of the four
+    rates over the ``attacked`` points of every run."""
+    def rates(model: str) -> tuple[list[float], list[float]]:
+        flips = runs[(model, attack)]
+        return flips, [max(runs[(model, k)][r] for k in noises) if noises else 0.0 for r in range(len(flips))]
+
+    lead, variance = [0.0] * len(runs[(pair[0], attack)]), 0.0
+    for model, sign in ((pair[0], 1), (pair[1], -1)):
+        flips, noise = rates(model)
+        lead = [x + sign * (f - z) for x, f, z in zip(lead, flips, noise)]
+        for series in (flips, noise):
+            p = sum(series) / len(series)
+            variance += p * (1 - p)
+    return run_interval(lead, confidence, math.sqrt(variance / (attacked * len(lead))))
+
+
+def _three_way(intervals: dict, what: str) -> tuple[bool, str]:
+    """(holds, inconclusive reason) of "every interval above 0": holds when every low bound is
+    above 0, fails when some high bound is below 0, else inconclusive (too few or too noisy runs)."""
+    if all(low > 0 for _, low, _ in intervals.values()):
+        return True, ""
+    if any(high < 0 for _, _, high in intervals.values()):
+        return False, ""
+    return False, f"an interval of {what} over the runs contains 0"
+
+
+def more_malleable(task: str, runs: dict[tuple[str, str], list[float]], attacks: list[str], noises: list[str],
+                   attacked: int, settings: str, inconclusive: str = "", parity_band: float | None = None,
+                   confidence: float = CONFIDENCE) -> tuple[Verdict, dict]:
+    """Notebooks 04 and 04b: MLP-Attn more malleable than 2L-ReLU beyond random noise, from the
+    runs (``runs``: (model, attack or noise) -> flip rate per run, the runs in one order).
+
+    Per run and attack, the lead is MLP-Attn's excess of the attack's flip rate over the largest
+    flip rate of ``noises`` (random perturbations of the same radius) minus 2L-ReLU's; its mean
+    over runs has a two-sided ``confidence`` Student-t interval from the spread of the runs (its
+    standard error at least the binomial one over the ``attacked`` points of every run). The
+    claim holds when every attack's interval lies above 0, fails when one lies below 0, and is
+    inconclusive otherwise (one run has no interval). With ``parity_band`` the claim is the
+    paper's parity instead (binary CIFAR-10): every ratio of the mean flip rates, with its paired
+    bootstrap interval over runs, inside ``[1/band, band]`` holds, one wholly outside fails.
+    Returns the verdict and the measurements (per attack: ratio, its interval, lead interval)."""
+    ratios = {a: bootstrap_ratio_interval(runs[("MLP-Attn", a)], runs[("2L-ReLU", a)], confidence) for a in attacks}
+    leads = {a: _lead_over_noise(runs, a, noises, attacked, confidence) for a in attacks}
     reported = paper.flip_rates(task)
     paper_text = ("x" + "/".join(fmt(flip_ratio(reported["MLP-Attn"][a], reported["2L-ReLU"][a])) for a in attacks)
-                  + f" ({'/'.join(attacks)})") if reported else "(not reported for this task)"
+                  + f" ({'/'.join(attacks)})") if reported and all(a in reported["MLP-Attn"] for a in attacks) \
+        else "(not reported for this task)"
+    count = len(runs[("MLP-Attn", attacks[0])])
+    baseline = f"over {'/'.join(noises)} noise" if noises else "(no noise baseline)"
+    lead_text = ", ".join(f"{a} {fmt(100 * mean)} [{fmt(100 * low)}, {fmt(100 * high)}]"
+                          for a, (mean, low, high) in leads.items())
+    ratio_text = ", ".join(f"{a} x{fmt(r)} [{fmt(low)}, {fmt(high)}]" for a, (r, low, high) in ratios.items())
     if parity_band is not None:
-        intervals = {a: binomial_ratio_interval(flips[("MLP-Attn", a)], flips[("2L-ReLU", a)], attacked, MARGIN_SE)
-                     for a in attacks}
-        holds = all(within_band(low, high, parity_band) for low, high in intervals.values())
-        outside = any(low > parity_band or high < 1 / parity_band for low, high in intervals.values())
-        if not holds and not outside:  # an interval wider than the band: too few points to tell
+        holds = all(within_band(low, high, parity_band) for _, low, high in ratios.values())
+        outside = any(low > parity_band or high < 1 / parity_band for _, low, high in ratios.values())
+        if not holds and not outside:
             inconclusive = reasons(inconclusive, "a ratio's interval reaches beyond the band without leaving it")
-        text = ", ".join(f"{a} x{fmt(ours[a])} ({MARGIN_SE:g}-SE interval {fmt(low)}-{fmt(high)})"
-                         for a, (low, high) in intervals.items()) + f"; band {fmt(1 / parity_band)}-{fmt(parity_band)}"
         check = "MLP-Attn about as malleable as 2L-ReLU"
+        ours = f"flip-rate ratio {ratio_text}, band {fmt(1 / parity_band)}-{fmt(parity_band)}; lead {baseline} (points) {lead_text}"
     else:
-        leads = {a: binomial_difference(flips[("MLP-Attn", a)], flips[("2L-ReLU", a)], attacked) for a in attacks}
-        holds = all(lead.beyond for lead in leads.values())
-        text = ", ".join(f"{a} x{fmt(ours[a])} ({leads[a].points()})" for a in attacks)
-        check = "MLP-Attn more malleable than 2L-ReLU under every attack"
-    return Verdict.from_test("Malleability", f"{task}: {check}", f"flip-rate ratio {paper_text}", f"{text} ({settings})",
-                             holds, inconclusive=inconclusive)
+        holds, undecided = _three_way(leads, "the lead")
+        inconclusive = reasons(inconclusive, undecided)
+        check = "MLP-Attn more malleable than 2L-ReLU beyond random noise, under every attack"
+        ours = f"lead of MLP-Attn's excess {baseline} (points) {lead_text}; flip-rate ratio {ratio_text}"
+    verdict = Verdict.from_test(
+        "Malleability", f"{task}: {check}", f"flip-rate ratio {paper_text}",
+        f"{ours} ({confidence:.0%} intervals over {count} run(s); {settings})", holds, inconclusive=inconclusive)
+    return verdict, {a: {"ratio": list(ratios[a]), "lead": list(leads[a])} for a in attacks}
 
 
 def lower_binary_kappa(kappa: dict[str, float], n_binary: int, n_train: int) -> Verdict:
@@ -142,30 +214,23 @@ def lower_binary_kappa(kappa: dict[str, float], n_binary: int, n_train: int) -> 
         f"{fmt(kappa['cifar10']) if 'cifar10' in kappa else '-'} at n={n_train}", cifar < mnist)
 
 
-def ranking_at_every_eps(task: str, attack: str, flips: dict[tuple[str, float], float], attacked: int, settings: str,
-                         inconclusive: str = "") -> Verdict:
-    """Notebook 04: over the eps sweep MLP-Attn stays above 2L-ReLU beyond the 2-SE margin at
-    every radius (``flips``: (model, eps) -> flip rate over ``attacked`` points)."""
-    radii = list(dict.fromkeys(e for _, e in flips))
-    above = [binomial_difference(flips[("MLP-Attn", e)], flips[("2L-ReLU", e)], attacked).beyond for e in radii]
+def ranking_at_every_eps(task: str, attack: str, runs: dict[tuple[str, str, float], list[float]], noises: list[str],
+                         attacked: int, settings: str, inconclusive: str = "",
+                         confidence: float = CONFIDENCE) -> Verdict:
+    """Notebook 04: over the eps sweep MLP-Attn's excess over noise stays above 2L-ReLU's at
+    every radius (``runs``: (model, attack or noise, eps) -> flip rate per run), by the
+    three-way rule of :func:`more_malleable` applied per radius."""
+    radii = list(dict.fromkeys(e for *_, e in runs))
+    leads = {e: _lead_over_noise({(m, k): v for (m, k, e2), v in runs.items() if e2 == e}, attack, noises, attacked,
+                                 confidence) for e in radii}
+    holds, undecided = _three_way(leads, "the lead")
+    text = ", ".join(f"eps={e}: {fmt(100 * mean)} [{fmt(100 * low)}, {fmt(100 * high)}]"
+                     for e, (mean, low, high) in leads.items())
     return Verdict.from_test(
-        "Malleability", f"{task}, {attack}: MLP-Attn stays more malleable at every eps", "ranking of models stays",
-        f"MLP-Attn above beyond the {MARGIN_SE:g}-SE margin at {sum(above)}/{len(above)} radii eps={radii} ({settings})",
-        all(above), inconclusive=inconclusive)
-
-
-def more_malleable_under_reading(task: str, reading: str, flips: dict[tuple[str, str], float], attacked: int,
-                                 settings: str, inconclusive: str = "") -> Verdict:
-    """Notebook 04b: the headline's direction (MLP-Attn's flip rate above 2L-ReLU's beyond the
-    2-SE margin under every attack) under another ``reading`` of the paper's settings."""
-    attacks = list(dict.fromkeys(a for _, a in flips))
-    leads = {a: binomial_difference(flips[("MLP-Attn", a)], flips[("2L-ReLU", a)], attacked) for a in attacks}
-    text = ", ".join(f"{a} {fmt(100 * flips[('MLP-Attn', a)])}% vs {fmt(100 * flips[('2L-ReLU', a)])}% "
-                     f"({leads[a].points()})" for a in attacks)
-    return Verdict.from_test(
-        "Malleability", f"{task}, {reading}: MLP-Attn more malleable than 2L-ReLU under every attack",
-        "(not stated; the other reading of the paper's weight decay)", f"flip rates MLP-Attn vs 2L-ReLU: {text} ({settings})",
-        all(lead.beyond for lead in leads.values()), inconclusive=inconclusive)
+        "Malleability", f"{task}, {attack}: MLP-Attn stays more malleable beyond noise at every eps",
+        "ranking of models stays", f"lead over {'/'.join(noises) or 'no'} noise (points) {text} "
+        f"({confidence:.0%} intervals over {len(next(iter(runs.values())))} run(s); {settings})",
+        holds, inconclusive=reasons(inconclusive, undecided))
 
 
 def init_rate(model: str, task: str, distances: dict[int, float], band: float, n: int) -> Verdict:

@@ -7,7 +7,7 @@ they measure and compute verdicts from the measurement.
 from __future__ import annotations
 
 __all__ = ["KAPPA", "WIDTH_LOWER_BOUND", "NTK_DISTANCE", "FLIP_RATE", "FLIP_RATE_BINARY", "ADV_TRAINING", "flip_rates",
-           "flip_rate"]
+           "flip_rate", "flip_ratio"]
 
 # Thm 4.7: kappa(G) per data set, and the width bound m >> kappa^6 stated from it.
 KAPPA = {"mnist": 1.2e3, "cifar10": 8.7e3}
@@ -54,3 +54,10 @@ def flip_rate(task: str, model: str, attack: str) -> float | str:
     """The paper's flip rate (%) of one task, model and attack at eps = 0.3, or "-" where it
     reports none."""
     return flip_rates(task).get(model, {}).get(attack, "-")
+
+
+def flip_ratio(task: str, attack: str) -> str:
+    """The paper's MLP-Attn / 2L-ReLU flip-rate ratio of one task and attack, as printed ("8.76"),
+    or "-" where it reports none."""
+    attn, relu = flip_rate(task, "MLP-Attn", attack), flip_rate(task, "2L-ReLU", attack)
+    return "-" if isinstance(attn, str) or isinstance(relu, str) else f"{attn / relu:.3g}"

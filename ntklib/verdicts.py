@@ -21,7 +21,7 @@ from .stats import CONFIDENCE, MARGIN_SE, binomial_difference_margin, chance_lev
 
 __all__ = ["HOLDS", "FAILS", "PARTIAL", "INCONCLUSIVE", "Verdict", "Difference", "Trend", "difference",
            "binomial_difference", "trend", "within_band", "untrained", "reasons", "fmt", "fmt_bound", "fmt_spread",
-           "pct"]
+           "fmt_interval", "pct"]
 
 HOLDS, FAILS, PARTIAL, INCONCLUSIVE = "holds", "does NOT reproduce", "partly reproduces", "inconclusive"
 
@@ -53,6 +53,15 @@ def fmt_bound(x: float) -> str:
 def fmt_spread(mean: float, std: float, digits: int = 3) -> str:
     """``mean`` or ``mean ± std`` when there is a spread (several seeds)."""
     return fmt(mean, digits) if std == 0 else f"{fmt(mean, digits)} ± {fmt(std, 2)}"
+
+
+def fmt_interval(found: tuple[float, float, float] | list[float], scale: float = 1.0) -> str:
+    """``(value, low, high)`` as ``value [low, high]`` times ``scale`` (100: percent); the value
+    alone when the interval is unbounded (one run)."""
+    value, low, high = (scale * x for x in found)
+    if math.isinf(low) and math.isinf(high):
+        return fmt(value)
+    return f"{fmt(value)} [{fmt(low)}, {fmt(high)}]"
 
 
 def pct(stats: tuple[float, float]) -> str:

@@ -51,18 +51,52 @@ def test_optimiser_laziness_and_adversarial_training_rules():
     assert claims.optimiser_laziness("t", rises, flat, "s").status == HOLDS
     assert claims.optimiser_laziness("t", flat, flat, "s").status == FAILS
     accuracy = {"standard": 0.9, "adversarial": 0.8}
-    rise = claims.adversarial_training_raises_flip_rate("mnist", "2L-ReLU", 0.05, 0.40, 300, accuracy, 10, 500, "s")
+    runs = {("standard", "PGD"): [0.05, 0.04, 0.06], ("adversarial", "PGD"): [0.40, 0.42, 0.39],
+            ("standard", "sign"): [0.01, 0.02, 0.01], ("adversarial", "sign"): [0.05, 0.04, 0.06]}
+    rise = claims.adversarial_training_raises_flip_rate("mnist", "2L-ReLU", runs, ["sign"], 300, accuracy, 10, 500, "s")
     assert rise.status == HOLDS and "3.3% -> 43.4%" in rise.paper
-    at_chance = claims.adversarial_training_raises_flip_rate("mnist", "2L-ReLU", 0.05, 0.40, 300,
+    at_chance = claims.adversarial_training_raises_flip_rate("mnist", "2L-ReLU", runs, ["sign"], 300,
                                                              {"standard": 0.1, "adversarial": 0.8}, 10, 500, "s")
     assert at_chance.status == INCONCLUSIVE
+    noise_too = {**runs, ("adversarial", "sign"): [0.45, 0.47, 0.44]}  # noise rises more: not adversarial
+    assert claims.adversarial_training_raises_flip_rate("mnist", "2L-ReLU", noise_too, ["sign"], 10_000, accuracy, 10,
+                                                        500, "s").status == FAILS
 
 
-def test_malleability_lead_and_parity():
-    flips = {("MLP-Attn", "PGD"): 0.30, ("2L-ReLU", "PGD"): 0.03}
-    assert claims.more_malleable("mnist", flips, 300, "s").status == HOLDS
-    even = {("MLP-Attn", "PGD"): 0.15, ("2L-ReLU", "PGD"): 0.15}
-    assert claims.more_malleable("cifar10_automobile_vs_airplane", even, 300, "s", parity_band=2.0).status == HOLDS
-    assert claims.more_malleable("cifar10_automobile_vs_airplane", even, 5, "s", parity_band=2.0).status == INCONCLUSIVE
-    apart = {("MLP-Attn", "PGD"): 0.40, ("2L-ReLU", "PGD"): 0.05}
-    assert claims.more_malleable("cifar10_automobile_vs_airplane", apart, 300, "s", parity_band=2.0).status == FAILS
+def test_malleability_lead_over_noise_has_three_outcomes():
+    """The lead of MLP-Attn's excess over noise, from the runs: above 0 holds, below fails,
+    straddling (or one run) is inconclusive; a flip rate that noise alone reaches does not count."""
+    runs = {("MLP-Attn", "PGD"): [0.30, 0.34, 0.28], ("2L-ReLU", "PGD"): [0.03, 0.05, 0.04],
+            ("MLP-Attn", "uniform"): [0.02, 0.03, 0.02], ("2L-ReLU", "uniform"): [0.01, 0.0, 0.01],
+            ("MLP-Attn", "sign"): [0.05, 0.06, 0.04], ("2L-ReLU", "sign"): [0.02, 0.01, 0.02]}
+    verdict, found = claims.more_malleable("mnist", runs, ["PGD"], ["uniform", "sign"], 100, "s")
+    assert verdict.status == HOLDS and found["PGD"]["lead"][0] == pytest.approx((0.77 - 0.07) / 3)  # noise: per-run maxima
+    noisy = {**runs, ("MLP-Attn", "sign"): [0.31, 0.33, 0.29]}  # noise flips as much as the attack
+    assert claims.more_malleable("mnist", noisy, ["PGD"], ["uniform", "sign"], 10_000, "s")[0].status == FAILS
+    assert claims.more_malleable("mnist", noisy, ["PGD"], ["uniform", "sign"], 100, "s")[0].status == INCONCLUSIVE
+    assert claims.more_malleable("mnist", noisy, ["PGD"], [], 100, "s")[0].status == HOLDS  # without the baseline
+    spread = {**runs, ("MLP-Attn", "PGD"): [0.02, 0.60, 0.05]}
+    assert claims.more_malleable("mnist", spread, ["PGD"], ["uniform", "sign"], 100, "s")[0].status == INCONCLUSIVE
+    one = {k: v[:1] for k, v in runs.items()}
+    assert claims.more_malleable("mnist", one, ["PGD"], ["uniform", "sign"], 100, "s")[0].status == INCONCLUSIVE
+
+
+def test_malleability_parity_from_the_runs():
+    even = {("MLP-Attn", "PGD"): [0.15, 0.16, 0.14, 0.15], ("2L-ReLU", "PGD"): [0.14, 0.15, 0.16, 0.15]}
+    task = "cifar10_automobile_vs_airplane"
+    assert claims.more_malleable(task, even, ["PGD"], [], 100, "s", parity_band=2.0)[0].status == HOLDS
+    apart = {("MLP-Attn", "PGD"): [0.40, 0.42, 0.39], ("2L-ReLU", "PGD"): [0.05, 0.04, 0.05]}
+    assert claims.more_malleable(task, apart, ["PGD"], [], 100, "s", parity_band=2.0)[0].status == FAILS
+    wild = {("MLP-Attn", "PGD"): [0.01, 0.40, 0.2], ("2L-ReLU", "PGD"): [0.3, 0.01, 0.2]}
+    assert claims.more_malleable(task, wild, ["PGD"], [], 100, "s", parity_band=2.0)[0].status == INCONCLUSIVE
+
+
+def test_ranking_at_every_eps_judges_each_radius():
+    runs = {(m, k, e): v for e in (0.1, 0.3) for (m, k), v in {
+        ("MLP-Attn", "PGD"): [0.3, 0.32, 0.31, 0.3], ("2L-ReLU", "PGD"): [0.02, 0.03, 0.02, 0.03],
+        ("MLP-Attn", "sign"): [0.01, 0.02, 0.01, 0.01], ("2L-ReLU", "sign"): [0.0, 0.01, 0.0, 0.0]}.items()}
+    assert claims.ranking_at_every_eps("mnist", "PGD", runs, ["sign"], 1000, "s").status == HOLDS
+    runs[("2L-ReLU", "PGD", 0.1)] = [0.5, 0.52, 0.51, 0.5]
+    assert claims.ranking_at_every_eps("mnist", "PGD", runs, ["sign"], 1000, "s").status == FAILS
+    runs[("2L-ReLU", "PGD", 0.1)] = [0.31, 0.31, 0.31, 0.31]  # runs agree on a lead near 0: the binomial floor
+    assert claims.ranking_at_every_eps("mnist", "PGD", runs, ["sign"], 10, "s").status == INCONCLUSIVE

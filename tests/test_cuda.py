@@ -73,8 +73,8 @@ def test_studies_run_on_the_gpu(toy):
     rows = malleability.malleability_study(train, test, settings, seeds=[0, 1], width=16, tau=0.2,
                                            attacks=[("PGD", 0.1)], steps=3, ridge=0.1)
     assert len(rows) == 4 and all(0 <= r["flip_rate"] <= 1 for r in rows)
-    rows = malleability.interventions_study(train, test, settings, seeds=[0], width=16, tau=0.2, eps=0.1, steps=3,
-                                            ridge=0.1)
+    rows = malleability.interventions_study(train, test, test, settings, seeds=[0], width=16, tau=0.2, eps=0.1,
+                                            steps=3, ridge=0.1)
     assert len(rows) == 2 * len(malleability.INTERVENTIONS)
     rows = convergence.convergence_study("2L-ReLU", train, test, dataclasses.replace(settings, batch_size=16),
                                          widths=[16, 32], seeds=[0, 1], ridge=0.1)

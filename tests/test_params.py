@@ -80,6 +80,8 @@ def _data_requests(notebook: str, p: dict) -> list[tuple[str, str, int]]:
     if notebook.startswith("04"):
         return (both + [(t, "train", p["n_train_binary"]) for t in p["binary_tasks"]]
                 + [(t, "test", p["n_test_binary"]) for t in p["binary_tasks"]])
+    if notebook.startswith("06"):
+        return [(t, "train", p["n_train"] + p["n_validation"]) for t in p["tasks"]] + both[len(p["tasks"]):]
     return both
 
 
@@ -91,4 +93,5 @@ def test_every_profile_fits_the_data_it_reads(notebook, profile, data_available)
 
     p = {**params.notebook_defaults(notebook), **params.load_profile(notebook, profile)}
     for task, split, n in _data_requests(notebook, p):
-        assert len(data.load_task(task, split, n=n, seed=p["seed"]).y) == n, (task, split, n)
+        for seed in p.get("subsets", [p.get("seed", 0)]):
+            assert len(data.load_task(task, split, n=n, seed=seed).y) == n, (task, split, n)

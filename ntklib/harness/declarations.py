@@ -20,7 +20,9 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from ..attacks import ATTACKS
+from ..attacks import ATTACKS, NOISES
+from ..influence import RIDGE_SCALES
+from ..pixels import PREPROCESSINGS
 from ..data import TASKS
 from ..runtime import DTYPES
 from ..training import WEIGHT_DECAY_MODES
@@ -127,12 +129,16 @@ PARAMETERS: dict[str, Parameter] = {
     "dtype": Parameter(str, "precision nets are trained and attacked in (kernels are float64 whatever it is)",
                        tuple(DTYPES)),
     "seed": Parameter(int, "seed of the data subsets (and of what else the notebook draws at random)", "[0, inf)"),
+    "subsets": Parameter(int, "seeds of independent class-balanced data subsets; the runs are seeds x subsets, the "
+                         "unit the intervals come from", "[0, inf)", is_list=True),
     # data
     "tasks": Parameter(str, "10-class tasks (data sets)", _TEN_CLASS, is_list=True),
     "binary_tasks": Parameter(str, "binary tasks (MSE, targets +-1)", _BINARY, is_list=True),
     "decay_check_tasks": Parameter(str, "tasks trained again under the other weight_decay_mode (among tasks)",
                                    _TEN_CLASS, is_list=True),
     "n_train": Parameter(int, "training points per task (class-balanced)", _SIZE),
+    "n_validation": Parameter(int, "validation points per task, held out from the training split: the influences "
+                              "that select points are measured there, never on the test split", _SIZE),
     "n_test": Parameter(int, "test points per task", _SIZE),
     "n_train_binary": Parameter(int, "training points per binary task (class-balanced)", _SIZE),
     "n_test_binary": Parameter(int, "test points per binary task", _SIZE),
@@ -157,10 +163,25 @@ PARAMETERS: dict[str, Parameter] = {
     "learning_rate": Parameter(float, "Adam's learning rate", _POSITIVE),
     "batch_size": Parameter(int, "minibatch size", _SIZE),
     "weight_decay": Parameter(float, "weight decay (0: none)", "[0, inf)"),
-    "weight_decay_mode": Parameter(str, "l2: L2 term in Adam's gradient (the paper's wording) | decoupled: AdamW",
+    "weight_decay_mode": Parameter(str, "l2: L2 term in Adam's gradient (the paper's wording) | decoupled: AdamW | none: "
+                                   "no decay (weight_decay ignored)",
                                    WEIGHT_DECAY_MODES),
     "normalize_relu_inputs": Parameter(bool, "l2-normalise 2L-ReLU's raw inputs too"),
-    "ridge": Parameter(float, "ridge of the NTK kernel regression", _POSITIVE),
+    "ridge": Parameter(float, "ridge of the NTK kernel regression (absolute, or a multiple of the kernel's mean "
+                       "diagonal: ridge_scale)", _POSITIVE),
+    "ridge_scale": Parameter(str, "absolute: lambda = ridge (the paper's literal reading) | mean_diagonal: lambda = "
+                             "ridge x mean of the kernel's diagonal, fixed from the clean kernel", RIDGE_SCALES),
+    "ridge_multiples": Parameter(float, "ridge sweep: multiples of the kernel's mean diagonal", _POSITIVE,
+                                 is_list=True),
+    "preprocessing": Parameter(str, "input reading: raw [0, 1] pixels (the paper's literal reading) | centred: "
+                               "per-pixel training mean removed | standardised: centred / one global std; part of "
+                               "the model, attacks stay in [0, 1] pixels", PREPROCESSINGS),
+    "preprocessings": Parameter(str, "input readings of the readings grid (see preprocessing)", PREPROCESSINGS,
+                                is_list=True),
+    "weight_decay_modes": Parameter(str, "weight-decay readings of the readings grid (see weight_decay_mode)",
+                                    WEIGHT_DECAY_MODES, is_list=True),
+    "noises": Parameter(str, "noise baselines of every flip rate: random L-inf perturbations of the same radius "
+                        "(uniform: U(-eps, eps) per pixel; sign: +-eps)", NOISES, is_list=True),
     "depths": Parameter(int, "numbers of stacked attention layers", _SIZE, is_list=True),
     "truncation_ranks": Parameter(int, "ranks r of truncated (top-r) attention", _SIZE, is_list=True),
     # attacks

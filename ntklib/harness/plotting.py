@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from .files import replacing, write_atomic
 from .paths import notebook_output
 from .results import markdown_table
 
-__all__ = ["save_figure", "save_table", "use_style"]
+__all__ = ["save_figure", "save_table", "use_style", "interval_line", "interval_bars"]
 
 
 def use_style() -> None:
@@ -47,3 +48,26 @@ def save_table(header: list[str], rows: list[list[Any]], profile: str, notebook:
     md = markdown_table(header, rows)
     write_atomic(notebook_output(profile, notebook, f"{name}.md"), md)
     return md
+
+
+def interval_line(ax: plt.Axes, x: list[float], found: list[tuple[float, float, float]], colour: str,
+                  label: str) -> None:
+    """A line of values with their intervals as error bars: ``found`` holds ``(value, low,
+    high)`` per x; an unbounded interval (one run) draws no bar."""
+    values, yerr = _errors(found)
+    ax.errorbar(x, values, yerr=yerr, marker="o", capsize=2, color=colour, label=label)
+
+
+def interval_bars(ax: plt.Axes, x: list[float], found: list[tuple[float, float, float]]) -> None:
+    """Error bars of ``(value, low, high)`` at ``x`` (over bars drawn elsewhere); none where the
+    interval is unbounded (one run)."""
+    values, yerr = _errors(found)
+    ax.errorbar(x, values, yerr=yerr, fmt="none", ecolor="black", capsize=2)
+
+
+def _errors(found: list[tuple[float, float, float]]) -> tuple[list[float], list[list[float]]]:
+    """Values and asymmetric error-bar lengths of ``(value, low, high)``; 0 where unbounded."""
+    values = [v for v, _, _ in found]
+    below = [0.0 if math.isinf(lo) else v - lo for v, lo, _ in found]
+    above = [0.0 if math.isinf(hi) else hi - v for v, _, hi in found]
+    return values, [below, above]
