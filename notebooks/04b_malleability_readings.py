@@ -20,7 +20,8 @@
 #   mean; `standardised` also divides by one global standard deviation (a per-pixel one is a
 #   trap: MNIST's constant border pixels would turn an eps-sized change into a huge one). The
 #   statistics are fitted on the clean training set and are part of the model: attacks still
-#   move [0, 1] pixels.
+#   move [0, 1] pixels. For MLP-Attn, `standardised` is exactly `centred` (its inputs are
+#   row-normalised and cubic in X, so one global scale cancels); it changes only 2L-ReLU.
 # - **Weight decay** (`weight_decay_modes`). Read as an L2 term in the gradient (`l2`, torch's
 #   `Adam(weight_decay=...)`), Adam normalises that term like the data gradient: where the data
 #   gradient is small against `1e-3 * W`, each weight shrinks by about the learning rate per
@@ -87,6 +88,15 @@ attacked = nl.influence.top_count(n_train, tau)  # points attacked per run
 study_of = dict(seeds=seeds, width=width, tau=tau, steps=attack_steps, normalize_relu_inputs=normalize_relu_inputs)
 
 # %% [markdown]
+# ## The rule, fixed before the measurement
+# Per task and reading, that of notebook 04 (`nl.claims.more_malleable`): per run and attack,
+# the lead of MLP-Attn's excess over noise (flip rate minus the flip rate of the noise kind
+# with the larger mean) over 2L-ReLU's; the claim holds when every attack's 95% Student-t
+# interval of the mean lead over runs lies above 0, does not reproduce when one lies below 0,
+# and is inconclusive when an interval contains 0, or when a net's test accuracy is within two
+# binomial standard errors of chance. The same rule judges each relative ridge (PGD only).
+
+# %% [markdown]
 # Every task under every reading at `n_train` (all `attacks` and `noises` at `eps`); the first
 # task's nets of the first reading also serve the ridge sweep (post-training: the same nets), and
 # the first task is trained again at each other n of `n_sweep`. One cached step each.
@@ -115,12 +125,13 @@ n_rows = [{**r, "n": n} for n in sizes for r in (
 
 # %%
 per_run = nl.stats.by_run(rows, ("task", "preprocessing", "mode", "model", "attack"), "flip_rate")
-health = {k: nl.stats.aggregate([r for r in rows if r["attack"] == names[0]], ("task", "preprocessing", "mode", "model"), k)
+per_net = [r for r in rows if r["attack"] == names[0]]  # one row per (task, reading, model, run)
+health = {k: nl.stats.aggregate(per_net, ("task", "preprocessing", "mode", "model"), k)
           for k in ("train_accuracy", "test_accuracy", "weight_rms")}
 study.table(["task", "preprocessing", "weight decay", "model", "train accuracy", "test accuracy", "weight RMS (init 1)",
              *(f"{a} flip % [95%]" for a in names)],
             [[t, p, mode, m, *(nl.verdicts.fmt_spread(*health[k][(t, p, mode, m)]) for k in health),
-              *(nl.verdicts.fmt_interval(nl.stats.proportion_interval(per_run[(t, p, mode, m, a)], attacked), 100) for a in names)]
+              *(nl.verdicts.pct_interval(per_run[(t, p, mode, m, a)], attacked) for a in names)]
              for t in tasks for p, mode in readings for m in nl.MODELS], "readings_grid")
 
 # %% [markdown]
@@ -133,7 +144,7 @@ for ax, t in zip(axes[0], tasks):
     for i, m in enumerate(nl.MODELS):
         x = [k + (i - 0.5) * 0.38 for k in range(len(readings))]
         found = [nl.stats.proportion_interval(per_run[(t, p, mode, m, "PGD")], attacked) for p, mode in readings]
-        noise = [max(nl.stats.proportion_interval(per_run[(t, p, mode, m, k)], attacked)[0] for k in noises)
+        noise = [max(sum(per_run[(t, p, mode, m, k)]) / len(per_run[(t, p, mode, m, k)]) for k in noises)
                  for p, mode in readings]
         ax.bar(x, [100 * f[0] for f in found], width=0.36, color=f"C{i}", label=f"{m}, PGD")
         ax.bar(x, [100 * v for v in noise], width=0.18, color="0.6", label="largest noise" if i else None)
@@ -154,7 +165,7 @@ ridge_runs = nl.stats.by_run(ridge_rows, ("model", "ridge", "attack"), "flip_rat
 scale = nl.stats.aggregate([r for r in ridge_rows if r["attack"] == "PGD"], ("model", "ridge"), "ridge_value")
 study.table(["ridge / mean diagonal", "model", *(f"{a} flip % [95%]" for a in ["PGD", *noises]),
              "paper's 1e-3 as a multiple"],
-            [[nl.fmt(c), m, *(nl.verdicts.fmt_interval(nl.stats.proportion_interval(ridge_runs[(m, c, a)], attacked), 100)
+            [[nl.fmt(c), m, *(nl.verdicts.pct_interval(ridge_runs[(m, c, a)], attacked)
                               for a in ["PGD", *noises]), nl.fmt(ridge * c / scale[(m, c)][0])]
              for c in ridge_multiples for m in nl.MODELS], "ridge_sweep")
 
@@ -174,13 +185,7 @@ print("largest noise flip rate (%, mean over runs):", {
 
 # %% [markdown]
 # ## Verdicts
-# **Rule (stated before the numbers)**, per task and reading, that of notebook 04
-# (`nl.claims.more_malleable`): per run and attack, the lead of MLP-Attn's excess over noise
-# (flip rate minus the larger noise flip rate) over 2L-ReLU's; the claim holds when every
-# attack's 95% Student-t interval of the mean lead over runs lies above 0, does not reproduce
-# when one lies below 0, and is inconclusive when an interval contains 0, or when a net's test
-# accuracy is within two binomial standard errors of chance. The same rule judges each relative
-# ridge (PGD only).
+# By the rule stated before the measurement (above).
 
 # %%
 settings = f"n={n_train}, m={width}, {epochs} epochs, tau={tau}, eps={eps}"
@@ -197,10 +202,11 @@ for t, (p, mode) in itertools.product(tasks, readings):
 ridge_accuracy = nl.stats.aggregate(ridge_rows, ("model",), "test_accuracy")
 for c in ridge_multiples:
     verdict, study.measurements[f"lead_{tasks[0]}_ridge_{c:g}"] = nl.claims.more_malleable(
-        tasks[0], {(m, a): ridge_runs[(m, c, a)] for m in nl.MODELS for a in ["PGD", *noises]}, ["PGD"], noises, attacked,
+        tasks[0], {(m, a): ridge_runs[(m, c, a)] for m in nl.MODELS for a in ["PGD", *noises]}, ["PGD"], noises,
+        attacked,
         f"reading {readings[0][0]} inputs, {readings[0][1]} decay, ridge {nl.fmt(c)} x mean diagonal; {settings}",
-        nl.verdicts.untrained({m: ridge_accuracy[(m,)][0] for m in nl.MODELS}, train[(tasks[0], n_train)][0].num_classes,
-                              n_test))
+        nl.verdicts.untrained({m: ridge_accuracy[(m,)][0] for m in nl.MODELS},
+                              train[(tasks[0], n_train)][0].num_classes, n_test))
     study.judge(verdict)
 
 # %%

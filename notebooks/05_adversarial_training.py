@@ -68,6 +68,17 @@ regimes = {"standard": 0.0, "adversarial": train_eps}
 names = ["PGD", *noises]
 
 # %% [markdown]
+# ## The rule, fixed before the measurement
+# For each row: per run, the excess of the PGD flip rate over the flip rate of the noise kind
+# with the larger mean, adversarially trained minus standard (same seed and data subset).
+# Adversarial training raises the flip rate beyond noise (the paper's direction, for both
+# models) when the 95% Student-t interval of that change over the runs lies above 0 (its
+# standard error at least the binomial one of the four rates), does not reproduce when it lies
+# below 0, and is inconclusive when it contains 0 (one run: no interval) or where a net's test
+# accuracy is within two binomial standard errors of chance (`nl.verdicts.untrained`, the same
+# check in every notebook). The rule is `nl.claims.adversarial_training_raises_flip_rate`.
+
+# %% [markdown]
 # One cached step per (task, regime, model): an interrupted run keeps every finished stack.
 
 # %%
@@ -89,9 +100,9 @@ per_run = nl.stats.by_run(rows, ("task", "model", "regime", "attack"), "flip_rat
 accuracy = nl.stats.aggregate(rows, ("task", "model", "regime"), "test_accuracy")
 study.table(["task", "model", *(f"{r}: PGD flip % (paper / ours [95%])" for r in regimes),
              *(f"{r}: {k} flip %" for r in regimes for k in noises), *(f"test accuracy, {r}" for r in regimes)],
-            [[t, m, *(f"{reported} / {nl.verdicts.fmt_interval(nl.stats.proportion_interval(per_run[(t, m, r, 'PGD')], attacked), 100)}"
-                      for reported, r in zip(nl.paper.ADV_TRAINING[(t, m)], regimes)),
-              *(nl.verdicts.fmt_interval(nl.stats.proportion_interval(per_run[(t, m, r, k)], attacked), 100)
+            [[t, m, *(f"{paper} / {nl.verdicts.pct_interval(per_run[(t, m, r, 'PGD')], attacked)}"
+                      for paper, r in zip(nl.paper.ADV_TRAINING[(t, m)], regimes)),
+              *(nl.verdicts.pct_interval(per_run[(t, m, r, k)], attacked)
                 for r in regimes for k in noises),
               *(nl.verdicts.fmt_spread(*accuracy[(t, m, r)]) for r in regimes)] for t in tasks for m in nl.MODELS],
             "flip_rates")
@@ -104,14 +115,7 @@ study.table(["task", "model", *(f"{r}: PGD flip % (paper / ours [95%])" for r in
 # points, 500 epochs) is the test.
 #
 # ## Verdicts
-# **Rule (stated before the numbers).** For each row: per run, the excess of the PGD flip rate
-# over the larger noise flip rate, adversarially trained minus standard (same seed and data
-# subset). Adversarial training raises the flip rate beyond noise (the paper's direction, for
-# both models) when the 95% Student-t interval of that change over the runs lies above 0 (its
-# standard error at least the binomial one of the four rates), does not reproduce when it lies
-# below 0, and is inconclusive when it contains 0 (one run: no interval) or where a net's test
-# accuracy is within two binomial standard errors of chance (`nl.verdicts.untrained`, the same
-# check in every notebook). The rule is `nl.claims.adversarial_training_raises_flip_rate`.
+# By the rule stated before the measurement (above).
 
 # %%
 settings = (f"n={n_train}, m={width}, {epochs} epochs, train eps={train_eps}; reading {preprocessing} inputs, "

@@ -69,6 +69,26 @@ data = {t: ([s[0] for s in splits[t]], [s[1] for s in splits[t]],
             [nl.load_task(t, "test", n=n_test, seed=j) for j in subsets]) for t in tasks}
 
 # %% [markdown]
+# ## The rule, fixed before the measurement
+# Each intervention retrains from the same initialisations, so every change is taken per run
+# (intervention minus Clean, same seed and data subset) and judged by the 95%
+# (`nl.stats.CONFIDENCE`) Student-t interval of its mean over the runs (one run: no spread to
+# judge it against, inconclusive).
+#
+# The data dependence: MLP-Attn's alignment moves more across the interventions than 2L-ReLU's
+# (per run, the change under each model's largest-moving intervention, signed in the direction
+# of its mean so that run-to-run jitter does not count as a response, MLP-Attn minus 2L-ReLU).
+# The "power" side, in two steps: some intervention raises MLP-Attn's alignment with the task;
+# and the paper's claim proper, that an aligned kernel lowers approximation error: some
+# intervention that raises MLP-Attn's alignment also raises its test accuracy (standard error
+# at least the binomial one at `n_test` points per run). Both ask whether *some* of the four
+# interventions does it, so each interval is at the Bonferroni level 1 - 0.05/4. Each holds
+# when an interval lies above 0, does not reproduce when every interval lies below 0, and is
+# inconclusive otherwise. As in every notebook, a verdict is inconclusive where a Clean net it
+# rests on has test accuracy within two binomial standard errors of chance: the kernel of a net
+# that learned nothing says nothing about the task. The rules are `nl.claims.dual_implication`.
+
+# %% [markdown]
 # Each task's result is cached, keyed by the parameters, device and library code.
 
 # %%
@@ -83,8 +103,8 @@ rows = [r for t in tasks for r in study.cached(t, lambda: nl.interventions_study
 
 # %%
 per_run = {k: nl.stats.by_run(rows, ("task", "model", "intervention"), k) for k in ("test_accuracy", "alignment")}
-found = {"test_accuracy": {key: nl.stats.proportion_interval(v, n_test) for key, v in per_run["test_accuracy"].items()},
-         "alignment": {key: nl.stats.run_interval(v, within=(-1, 1)) for key, v in per_run["alignment"].items()}}
+found = {"test_accuracy": {k: nl.stats.proportion_interval(v, n_test) for k, v in per_run["test_accuracy"].items()},
+         "alignment": {k: nl.stats.run_interval(v, within=(-1, 1)) for k, v in per_run["alignment"].items()}}
 study.table(["task", "model", "intervention", "n", "test accuracy [95%]", "kernel-target alignment [95%]"],
             [[t, m, i, next(r["n"] for r in rows if (r["task"], r["model"], r["intervention"]) == (t, m, i)),
               *(nl.verdicts.fmt_interval(found[k][(t, m, i)]) for k in found)]
@@ -105,21 +125,7 @@ study.figure(fig, "interventions")
 
 # %% [markdown]
 # ## Verdicts
-# **Rule (stated before the numbers).** Each intervention retrains from the same
-# initialisations, so every change is taken per run (intervention minus Clean, same seed and
-# data subset) and judged by the 95% (`nl.stats.CONFIDENCE`) Student-t interval of its mean over
-# the runs (one run: no spread to judge it against, inconclusive).
-#
-# The data dependence: MLP-Attn's alignment moves more across the interventions than
-# 2L-ReLU's (per run, |change| under each model's largest-moving intervention, MLP-Attn minus
-# 2L-ReLU). The "power" side, in two steps: some intervention raises MLP-Attn's alignment with
-# the task; and the paper's claim proper, that an aligned kernel lowers approximation error:
-# some intervention that raises MLP-Attn's alignment also raises its test accuracy (standard
-# error at least the binomial one at `n_test` points per run). Each holds when an interval lies
-# above 0, does not reproduce when every interval lies below 0, and is inconclusive otherwise.
-# As in every notebook, a verdict is inconclusive where a Clean net it rests on has test
-# accuracy within two binomial standard errors of chance: the kernel of a net that learned
-# nothing says nothing about the task. The rules are `nl.claims.dual_implication`.
+# By the rule stated before the measurement (above).
 
 # %%
 settings = (f"n={n_train}, validation {n_validation}, m={width}, {epochs} epochs, tau={tau}, eps={eps}; reading "

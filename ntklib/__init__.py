@@ -35,7 +35,8 @@ __all__ = [
     # models and training
     "MODELS", "NetStack", "init_stack", "model_inputs", "TrainingSettings", "train_stack", "train_nets",
     # influence and attacks
-    "PixelFeatures", "Preprocessing", "loo_influence", "net_influence", "flip_rate", "rank_correlation", "attack_points", "run_attack",
+    "PixelFeatures", "Preprocessing", "loo_influence", "net_influence", "flip_rate", "rank_correlation",
+    "attack_points", "run_attack",
     # studies
     "convergence_study", "malleability_study", "interventions_study", "INTERVENTIONS",
     # judging

@@ -11,8 +11,8 @@ import math
 from . import paper
 from .kernels import mean_by_n
 from .models import MODELS
-from .stats import (CONFIDENCE, bootstrap_ratio_interval, by_run, first_crossing_below, loglog_slope,
-                    paired_change, run_interval, t_half_width)
+from .stats import (CONFIDENCE, adjusted_proportion, by_run, first_crossing_below, loglog_slope,
+                    paired_change, ratio_interval, run_interval, t_half_width)
 from .verdicts import Trend, Verdict, fmt, fmt_interval, reasons, trend, untrained, within_band
 
 __all__ = ["sensitivity", "width_bound_from_kappa", "kappa_of_data", "init_rate", "approaches_limit",
@@ -58,23 +58,26 @@ def dual_implication(task: str, rows: list[dict], num_classes: int, n_test: int,
     clean baseline.
 
     Every change is paired by run (intervention minus clean, same seed and data subset) and
-    judged by the two-sided ``confidence`` Student-t interval of its mean over the runs (a test
-    accuracy's standard error at least the binomial one at ``n_test`` points per run; one run:
-    no interval, inconclusive). (1) MLP-Attn's alignment moves more than 2L-ReLU's: per run,
-    |change| under MLP-Attn's largest-moving intervention minus |change| under 2L-ReLU's.
-    (2) Some intervention raises MLP-Attn's alignment. (3) One that does also raises its test
-    accuracy. Each holds when its interval lies above 0 (for some intervention), does not
-    reproduce when every interval lies below 0, and is otherwise inconclusive; inconclusive too
-    where a clean net it rests on is at chance.
+    judged by the two-sided Student-t interval of its mean over the runs (a test accuracy's
+    standard error at least the binomial one at ``n_test`` points per run; one run: no interval,
+    inconclusive). (1) MLP-Attn's alignment moves more than 2L-ReLU's: per run, the change under
+    each model's largest-moving intervention, signed in the direction of its mean (so run-to-run
+    noise does not count as response), MLP-Attn minus 2L-ReLU, at ``confidence``. (2) Some
+    intervention raises MLP-Attn's alignment; (3) one that does also raises its test accuracy:
+    these ask "some of k", so each of the k intervals is at the Bonferroni level
+    ``1 - (1 - confidence) / k``. Each holds when an interval lies above 0, does not reproduce
+    when every interval lies below 0, and is otherwise inconclusive; inconclusive too where a
+    clean net it rests on is at chance.
     """
     clean_name, moved = interventions[0], interventions[1:]
     mine = [r for r in rows if r["task"] == task]
     alignment = by_run(mine, ("model", "intervention"), "alignment")
     accuracy = by_run(mine, ("model", "intervention"), "test_accuracy")
     runs = len(alignment[(MODELS[0], clean_name)])
+    each = 1 - (1 - confidence) / len(moved)  # Bonferroni: some of len(moved) interventions
 
     def change(series: dict, model: str, name: str) -> list[float]:
-        return [a - c for a, c in zip(series[(model, name)], series[(model, clean_name)])]
+        return [a - c for a, c in zip(series[(model, name)], series[(model, clean_name)], strict=True)]
 
     def judged(intervals: dict, what: str) -> tuple[bool, str]:
         if any(low > 0 for _, low, _ in intervals.values()):
@@ -83,14 +86,17 @@ def dual_implication(task: str, rows: list[dict], num_classes: int, n_test: int,
             return False, ""
         return False, f"every interval of {what} over the runs reaches 0 or above"
 
-    align = {m: {i: run_interval(change(alignment, m, i), confidence) for i in moved} for m in MODELS}
+    span_of_change = (-2.0, 2.0)  # an alignment lies in [-1, 1]
+    align = {m: {i: run_interval(change(alignment, m, i), confidence, within=span_of_change) for i in moved}
+             for m in MODELS}
     largest = {m: max(moved, key=lambda i: abs(align[m][i][0])) for m in MODELS}
-    per_run = [abs(a) - abs(b) for a, b in zip(change(alignment, "MLP-Attn", largest["MLP-Attn"]),
-                                                change(alignment, "2L-ReLU", largest["2L-ReLU"]))]
-    lead = run_interval(per_run, confidence)
+    signed = {m: [math.copysign(1.0, align[m][largest[m]][0]) * c for c in change(alignment, m, largest[m])]
+              for m in MODELS}
+    lead = run_interval([a - b for a, b in zip(signed["MLP-Attn"], signed["2L-ReLU"], strict=True)], confidence,
+                        within=(-4.0, 4.0))
     clean = {f"{m} (Clean)": sum(accuracy[(m, clean_name)]) / runs for m in MODELS}
     attn_untrained = untrained({"MLP-Attn (Clean)": clean["MLP-Attn (Clean)"]}, num_classes, n_test)
-    span = f"{confidence:.0%} intervals over {runs} run(s); {settings}"
+    span = f"over {runs} run(s); {settings}"
     one = "one run: no spread to judge a change against" if runs < 2 else ""
     holds, undecided = _three_way({"lead": lead}, "the lead")
     verdicts = [Verdict.from_test(
@@ -98,18 +104,21 @@ def dual_implication(task: str, rows: list[dict], num_classes: int, n_test: int,
         "data-dependent kernel (qualitative)",
         f"largest |change| of alignment {fmt(abs(align['MLP-Attn'][largest['MLP-Attn']][0]))} (MLP-Attn, "
         f"{largest['MLP-Attn']}) vs {fmt(abs(align['2L-ReLU'][largest['2L-ReLU']][0]))} (2L-ReLU, "
-        f"{largest['2L-ReLU']}), lead {fmt_interval(lead)} ({span})",
+        f"{largest['2L-ReLU']}), lead {fmt_interval(lead)} ({confidence:.0%} interval {span})",
         holds, inconclusive=reasons(untrained(clean, num_classes, n_test), one, undecided))]
-    holds, undecided = judged(align["MLP-Attn"], "MLP-Attn's alignment change")
-    text = ", ".join(f"{i} {fmt_interval(found)}" for i, found in align["MLP-Attn"].items())
+    raising = {i: run_interval(change(alignment, "MLP-Attn", i), each, within=span_of_change) for i in moved}
+    holds, undecided = judged(raising, "MLP-Attn's alignment change")
+    text = ", ".join(f"{i} {fmt_interval(found)}" for i, found in raising.items())
     verdicts.append(Verdict.from_test(
         "Dual implication", f"{task}: an intervention raises MLP-Attn's alignment with the task",
         "the data-dependent kernel can align with the task (qualitative)",
-        f"MLP-Attn's alignment change: {text} ({span})", holds, inconclusive=reasons(attn_untrained, one, undecided)))
-    raised = [i for i, (_, low, _) in align["MLP-Attn"].items() if low > 0]
+        f"MLP-Attn's alignment change: {text} ({each:.2%} intervals, Bonferroni over {len(moved)}, {span})", holds,
+        inconclusive=reasons(attn_untrained, one, undecided)))
+    raised = [i for i, (_, low, _) in raising.items() if low > 0]
     base = accuracy[("MLP-Attn", clean_name)]
-    floor = math.sqrt(2 * (sum(base) / runs) * (1 - sum(base) / runs) / (n_test * runs))
-    gains = {i: run_interval(change(accuracy, "MLP-Attn", i), confidence, floor) for i in raised}
+    p = adjusted_proportion(sum(base) / runs, n_test * runs)
+    floor = math.sqrt(2 * p * (1 - p) / (n_test * runs))
+    gains = {i: run_interval(change(accuracy, "MLP-Attn", i), each, floor, (-1.0, 1.0)) for i in raised}
     holds, undecided = judged(gains, "the test-accuracy change")
     if not raised:
         undecided = "no intervention raises MLP-Attn's alignment beyond its interval"
@@ -117,9 +126,11 @@ def dual_implication(task: str, rows: list[dict], num_classes: int, n_test: int,
     verdicts.append(Verdict.from_test(
         "Dual implication", f"{task}: an intervention that raises MLP-Attn's alignment also raises its test accuracy",
         "can lower approximation error when aligned (qualitative)",
-        f"test-accuracy change {text or '-'} ({span})", holds, inconclusive=reasons(attn_untrained, one, undecided)))
+        f"test-accuracy change {text or '-'} ({each:.2%} intervals, {span})", holds,
+        inconclusive=reasons(attn_untrained, one, undecided)))
     found = {f"{task}/{m}/{i}": {"alignment": list(align[m][i]),
-                                 "test_accuracy": list(run_interval(change(accuracy, m, i), confidence))}
+                                 "test_accuracy": list(run_interval(change(accuracy, m, i), confidence, floor,
+                                                                    (-1.0, 1.0)))}
              for m in MODELS for i in moved}
     return verdicts, found
 
@@ -133,21 +144,22 @@ def _lead_over_noise(runs: dict[tuple[str, str], list[float]], attack: str, nois
                      confidence: float, pair: tuple[str, str] = ("MLP-Attn", "2L-ReLU")) -> tuple[float, float, float]:
     """The lead of the first of ``pair``'s excess over noise over the second's, with its interval
     over the runs (``runs`` keyed by (member of ``pair``, attack or noise)): per run, the flip
-    rate of ``attack`` minus the run's largest noise flip rate, first minus second (no noise:
-    the flip rates themselves). The standard error is floored at the binomial one of the four
-    rates over the ``attacked`` points of every run."""
-    def rates(model: str) -> tuple[list[float], list[float]]:
-        flips = runs[(model, attack)]
-        return flips, [max(runs[(model, k)][r] for k in noises) if noises else 0.0 for r in range(len(flips))]
-
-    lead, variance = [0.0] * len(runs[(pair[0], attack)]), 0.0
+    rate of ``attack`` minus the flip rate of the member's noise baseline, first minus second (no
+    noise: the flip rates themselves). Each member's baseline is the noise kind with the larger
+    mean over the runs (one kind for all runs: a per-run maximum of noisy rates would bias the
+    baseline up). The standard error is floored at the binomial one (Agresti-Coull) of the four
+    rates over the ``attacked`` points of every run; the bounds are clipped to [-1, 1]."""
+    lead, variance = None, 0.0
     for model, sign in ((pair[0], 1), (pair[1], -1)):
-        flips, noise = rates(model)
-        lead = [x + sign * (f - z) for x, f, z in zip(lead, flips, noise)]
+        flips = runs[(model, attack)]
+        kind = max(noises, key=lambda k: sum(runs[(model, k)])) if noises else None
+        noise = runs[(model, kind)] if kind else [0.0] * len(flips)
+        excess = [sign * (f - z) for f, z in zip(flips, noise, strict=True)]
+        lead = excess if lead is None else [x + e for x, e in zip(lead, excess, strict=True)]
         for series in (flips, noise):
-            p = sum(series) / len(series)
+            p = adjusted_proportion(sum(series) / len(series), attacked * len(series))
             variance += p * (1 - p)
-    return run_interval(lead, confidence, math.sqrt(variance / (attacked * len(lead))))
+    return run_interval(lead, confidence, math.sqrt(variance / (attacked * len(lead))), (-1.0, 1.0))
 
 
 def _three_way(intervals: dict, what: str) -> tuple[bool, str]:
@@ -172,10 +184,13 @@ def more_malleable(task: str, runs: dict[tuple[str, str], list[float]], attacks:
     standard error at least the binomial one over the ``attacked`` points of every run). The
     claim holds when every attack's interval lies above 0, fails when one lies below 0, and is
     inconclusive otherwise (one run has no interval). With ``parity_band`` the claim is the
-    paper's parity instead (binary CIFAR-10): every ratio of the mean flip rates, with its paired
-    bootstrap interval over runs, inside ``[1/band, band]`` holds, one wholly outside fails.
+    paper's parity instead (binary CIFAR-10): every ratio of the mean flip rates, with its
+    interval over runs (:func:`~ntklib.stats.ratio_interval`), inside ``[1/band, band]`` holds,
+    one wholly outside fails. Parity is the paper's claim about raw flip rates, so it is judged
+    without the noise baseline (two models flipping at noise level are at parity too); the lead
+    over noise is printed beside it.
     Returns the verdict and the measurements (per attack: ratio, its interval, lead interval)."""
-    ratios = {a: bootstrap_ratio_interval(runs[("MLP-Attn", a)], runs[("2L-ReLU", a)], confidence) for a in attacks}
+    ratios = {a: ratio_interval(runs[("MLP-Attn", a)], runs[("2L-ReLU", a)], attacked, confidence) for a in attacks}
     leads = {a: _lead_over_noise(runs, a, noises, attacked, confidence) for a in attacks}
     reported = paper.flip_rates(task)
     paper_text = ("x" + "/".join(fmt(flip_ratio(reported["MLP-Attn"][a], reported["2L-ReLU"][a])) for a in attacks)
@@ -192,7 +207,8 @@ def more_malleable(task: str, runs: dict[tuple[str, str], list[float]], attacks:
         if not holds and not outside:
             inconclusive = reasons(inconclusive, "a ratio's interval reaches beyond the band without leaving it")
         check = "MLP-Attn about as malleable as 2L-ReLU"
-        ours = f"flip-rate ratio {ratio_text}, band {fmt(1 / parity_band)}-{fmt(parity_band)}; lead {baseline} (points) {lead_text}"
+        ours = (f"flip-rate ratio {ratio_text}, band {fmt(1 / parity_band)}-{fmt(parity_band)}; lead {baseline} "
+                f"(points) {lead_text}")
     else:
         holds, undecided = _three_way(leads, "the lead")
         inconclusive = reasons(inconclusive, undecided)

@@ -51,7 +51,8 @@ def _train_runs(features: list[PixelFeatures], labels: list[torch.Tensor], num_c
 
 def malleability_study(train: Dataset | list[Dataset], test: Dataset | list[Dataset], settings: TrainingSettings, *,
                        seeds: list[int], width: int, tau: float, attacks: list[tuple[str, float]], steps: int,
-                       ridge: float | list[tuple[float, str]], ridge_scale: str = "absolute", preprocessing: str = "raw",
+                       ridge: float | list[tuple[float, str]], ridge_scale: str = "absolute",
+                       preprocessing: str = "raw",
                        models: tuple[str, ...] = MODELS, adversarial_eps: float = 0.0,
                        normalize_relu_inputs: bool = False) -> list[dict]:
     """:func:`~ntklib.nets.malleability` for every model and run of one task.
@@ -65,8 +66,8 @@ def malleability_study(train: Dataset | list[Dataset], test: Dataset | list[Data
     baselines alike) the top ``tau`` share of training points by |influence| is perturbed with
     ``steps`` iterations and the influences (kernel ridge regression, ``ridge`` under the
     ``ridge_scale`` reading) recomputed; ``ridge`` as a list of ``(ridge, ridge_scale)``
-    readings repeats this for each on the same trained nets. One row per (model, run, ridge, attack, eps), with the net's test accuracy
-    and :func:`~ntklib.nets.training_health`."""
+    readings repeats this for each on the same trained nets. One row per (model, run, ridge,
+    attack, eps), with the net's test accuracy and :func:`~ntklib.nets.training_health`."""
     trains, tests = _per_subset(train, settings), _per_subset(test, settings)
     if len(trains) != len(tests):
         raise ValueError(f"{len(trains)} training subsets but {len(tests)} test subsets")
@@ -84,7 +85,8 @@ def malleability_study(train: Dataset | list[Dataset], test: Dataset | list[Data
             for lam, scale in ridge if isinstance(ridge, (list, tuple)) else [(ridge, ridge_scale)]:
                 found, base, _ = malleability(net, f, tr.y, te.X, te.y, tr.num_classes, tau, attacks, steps, lam, seed,
                                               scale)
-                rows += [{"task": tr.task, "model": model, "seed": seed, "subset": j, "ridge": lam, "ridge_scale": scale,
+                rows += [{"task": tr.task, "model": model, "seed": seed, "subset": j, "ridge": lam,
+                          "ridge_scale": scale,
                           "condition": base.condition, "ridge_value": base.ridge, "test_accuracy": accuracy, **health,
                           **r} for r in found]
     return rows

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from .attacks import pgd, run_attack
+from .attacks import NOISES, pgd, run_attack
 from .influence import Influence, flip_rate, loo_influence, rank_correlation, scaled_ridge, top_fraction
 from .models import NetStack, init_stack
 from .ntk import empirical_ntk
@@ -100,11 +100,14 @@ def net_influence(net: NetStack, features: PixelFeatures, y_train: torch.Tensor,
 
 def attack_points(net: NetStack, features: PixelFeatures, y_train: torch.Tensor, idx: torch.Tensor,
                   num_classes: int, attack: str, eps: float, steps: int, seed: int) -> torch.Tensor:
-    """Adversarial pixels for the points ``idx``, maximising the net's loss on them."""
+    """Adversarial pixels for the points ``idx``, maximising the net's loss on them; for a noise
+    baseline of :data:`~ntklib.attacks.NOISES`, random pixels of the same radius, drawn from a
+    stream of their own (not PGD's random start, not the other noise's draw)."""
     loss = loss_for(num_classes)
     y_fit = targets(y_train, num_classes).to(features.X.dtype) if num_classes == 2 else y_train
     loss_fn = PixelLoss(net, features, idx, y_fit[idx], loss)
-    return run_attack(attack, loss_fn, features.pixels[idx], eps, steps, torch.Generator().manual_seed(seed))
+    stream = seed if attack not in NOISES else seed + 1_000_003 * (1 + NOISES.index(attack))
+    return run_attack(attack, loss_fn, features.pixels[idx], eps, steps, torch.Generator().manual_seed(stream))
 
 
 def malleability(net: NetStack, features: PixelFeatures, y_train: torch.Tensor, X_test: torch.Tensor,

@@ -28,7 +28,7 @@ __all__ = ["PREPROCESSINGS", "Preprocessing", "PixelFeatures", "PixelLoss"]
 PREPROCESSINGS = ("raw", "centred", "standardised")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # eq=False: a tensor field has no truth value; compare by identity
 class Preprocessing:
     """The affine input map ``x -> (x - mean) / scale`` of one input reading, its statistics
     fitted on a clean training set (:meth:`fit`) and then fixed: attacked or retrained sets go

@@ -18,8 +18,8 @@ from scipy.stats import t as student_t
 
 __all__ = ["MARGIN_SE", "CONFIDENCE", "chance_level", "binomial_difference_margin", "binomial_ratio_interval",
            "t_half_width", "loglog_trend", "loglog_slope", "interpolate_loglog", "paired_change", "aggregate",
-           "first_crossing_below", "by_run", "run_interval", "proportion_interval",
-           "bootstrap_ratio_interval"]
+           "first_crossing_below", "by_run", "adjusted_proportion", "run_interval",
+           "proportion_interval", "ratio_interval"]
 
 MARGIN_SE = 2.0  # the 2-SE rule: a difference counts when larger than this many standard errors
 CONFIDENCE = 0.95  # two-sided confidence of the Student-t intervals (slopes, means over seeds)
@@ -128,11 +128,22 @@ def first_crossing_below(x: list[float], y: list[float], level: float) -> float:
 
 def by_run(rows: list[dict], by: tuple[str, ...], metric: str) -> dict[tuple, list[float]]:
     """``metric`` per run, grouped by ``by``: each group's values ordered by run ``(subset, seed)``
-    (``subset`` 0 where rows have none), so two groups over the same runs pair up value by value."""
-    groups: dict[tuple, list[tuple]] = {}
+    (``subset`` 0 where rows have none), so two groups over the same runs pair up value by value.
+    A group holding one run twice is an error (``by`` misses a key that tells the rows apart)."""
+    groups: dict[tuple, dict[tuple, float]] = {}
     for r in rows:
-        groups.setdefault(tuple(r[k] for k in by), []).append((r.get("subset", 0), r["seed"], float(r[metric])))
-    return {k: [v for *_, v in sorted(vals)] for k, vals in groups.items()}
+        run, group = (r.get("subset", 0), r["seed"]), groups.setdefault(tuple(r[k] for k in by), {})
+        if run in group:
+            raise ValueError(f"two rows of run (subset, seed) = {run} in group {tuple(r[k] for k in by)}: "
+                             f"group by the key that tells them apart too (by = {by})")
+        group[run] = float(r[metric])
+    return {k: [v for _, v in sorted(vals.items())] for k, vals in groups.items()}
+
+
+def adjusted_proportion(p: float, count: int) -> float:
+    """The Agresti-Coull proportion ``(x + 2) / (count + 4)`` of ``x = p count`` successes: a
+    binomial standard error built on it does not vanish at 0 or 1 flips."""
+    return (p * count + 2) / (count + 4)
 
 
 def run_interval(values: list[float], confidence: float = CONFIDENCE, floor_se: float = 0.0,
@@ -140,11 +151,11 @@ def run_interval(values: list[float], confidence: float = CONFIDENCE, floor_se: 
     """Mean over runs and its two-sided ``confidence`` Student-t interval ``(mean, low, high)``
     from the spread of the per-run values (``len - 1`` degrees of freedom), the standard error
     never below ``floor_se`` (runs of discrete counts can agree by chance: two runs with the same
-    flip count have no spread, not no uncertainty) and the bounds clipped to ``within``; the
-    interval is infinite for one run (no spread to judge against). The mean is rounded to 12
-    decimals, so differences of equal rates print as 0, not 1e-15."""
-    if not values:
-        raise ValueError("an interval over runs needs at least one run")
+    flip count have no spread, not no uncertainty) and the bounds clipped to ``within``; one run
+    has no interval, ``(-inf, inf)``. The mean is rounded to 12 decimals, so differences of
+    equal rates print as 0, not 1e-15."""
+    if not values or not all(math.isfinite(v) for v in values):
+        raise ValueError(f"an interval over runs needs at least one run and finite values, not {values}")
     mean = round(math.fsum(values) / len(values), 12)
     if len(values) == 1:
         return mean, -math.inf, math.inf
@@ -155,35 +166,35 @@ def run_interval(values: list[float], confidence: float = CONFIDENCE, floor_se: 
 
 def proportion_interval(values: list[float], count: int, confidence: float = CONFIDENCE) -> tuple[float, float, float]:
     """:func:`run_interval` of a proportion measured over ``count`` points in each run (a flip
-    rate): the standard error at least the binomial one of the pooled points, bounds in [0, 1]."""
-    mean = math.fsum(values) / len(values)
-    return run_interval(values, confidence, math.sqrt(mean * (1 - mean) / (count * len(values))), (0.0, 1.0))
+    rate): the standard error at least the binomial one of the pooled points (Agresti-Coull, so
+    not 0 at 0 flips), bounds in [0, 1]."""
+    if not values:
+        raise ValueError("an interval over runs needs at least one run")
+    pooled = count * len(values)
+    p = adjusted_proportion(math.fsum(values) / len(values), pooled)
+    return run_interval(values, confidence, math.sqrt(p * (1 - p) / pooled), (0.0, 1.0))
 
 
-def bootstrap_ratio_interval(numerator: list[float], denominator: list[float], confidence: float = CONFIDENCE,
-                             resamples: int = 4000, seed: int = 0) -> tuple[float, float, float]:
-    """Ratio of the means of two paired per-run series and its percentile bootstrap interval
-    over runs ``(ratio, low, high)``: runs are resampled with replacement, pairs kept together
-    (one generator ``seed``, so the interval is reproducible). inf where a denominator mean is
-    0; the bounds take the order statistics next to the percentiles (no interpolation between
-    inf and a number). ``(ratio, 0, inf)`` for one run."""
-    a, b = np.asarray(numerator, dtype=float), np.asarray(denominator, dtype=float)
-    if len(a) != len(b) or len(a) == 0:
-        raise ValueError(f"paired runs needed: {len(a)} and {len(b)} values")
-
-    def ratio(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            r = x / y
-        return np.where(y == 0, np.where(x == 0, np.nan, np.inf), r)
-
-    point = float(ratio(a.mean(keepdims=True), b.mean(keepdims=True))[0])
-    if len(a) == 1:
-        return point, 0.0, math.inf
-    idx = np.random.default_rng(seed).integers(0, len(a), size=(resamples, len(a)))
-    draws = ratio(a[idx].mean(1), b[idx].mean(1))
-    draws = draws[~np.isnan(draws)]  # 0/0: both rates zero in a resample, no ratio
-    if draws.size == 0:
-        return point, 0.0, math.inf
-    tail = (1 - confidence) / 2
-    return (point, float(np.quantile(draws, tail, method="lower")),
-            float(np.quantile(draws, 1 - tail, method="higher")))
+def ratio_interval(numerator: list[float], denominator: list[float], count: int,
+                   confidence: float = CONFIDENCE) -> tuple[float, float, float]:
+    """Ratio of the mean proportions of two paired per-run series, each over ``count`` points per
+    run, and its ``confidence`` interval ``(ratio, low, high)``: delta method on the log of the
+    Agresti-Coull adjusted means (finite at 0 flips), each mean's variance the larger of its
+    spread over runs and its pooled binomial variance, their covariance left out (the two rates
+    rise and fall together over runs, so this errs wide), Student-t with ``runs - 1`` degrees of
+    freedom. The ratio itself is that of the raw means (inf where the denominator is 0); one
+    run gives ``(ratio, 0, inf)``."""
+    if len(numerator) != len(denominator) or not numerator:
+        raise ValueError(f"paired runs needed: {len(numerator)} and {len(denominator)} values")
+    runs, pooled = len(numerator), count * len(numerator)
+    a, b = math.fsum(numerator) / runs, math.fsum(denominator) / runs
+    ratio = math.inf if b == 0 else a / b
+    if runs == 1:
+        return ratio, 0.0, math.inf
+    log_var = 0.0
+    for series, mean in ((numerator, a), (denominator, b)):
+        p = adjusted_proportion(mean, pooled)
+        log_var += max(statistics.variance(series) / runs, p * (1 - p) / pooled) / p**2
+    centre = math.log(adjusted_proportion(a, pooled) / adjusted_proportion(b, pooled))
+    half = t_half_width(math.sqrt(log_var), runs - 1, confidence)
+    return ratio, math.exp(centre - half), math.exp(centre + half)

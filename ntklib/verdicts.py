@@ -17,11 +17,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .stats import CONFIDENCE, MARGIN_SE, binomial_difference_margin, chance_level, loglog_trend
+from .stats import CONFIDENCE, MARGIN_SE, binomial_difference_margin, chance_level, loglog_trend, proportion_interval
 
 __all__ = ["HOLDS", "FAILS", "PARTIAL", "INCONCLUSIVE", "Verdict", "Difference", "Trend", "difference",
            "binomial_difference", "trend", "within_band", "untrained", "reasons", "fmt", "fmt_bound", "fmt_spread",
-           "fmt_interval", "pct"]
+           "fmt_interval", "pct_interval", "pct"]
 
 HOLDS, FAILS, PARTIAL, INCONCLUSIVE = "holds", "does NOT reproduce", "partly reproduces", "inconclusive"
 
@@ -62,6 +62,12 @@ def fmt_interval(found: tuple[float, float, float] | list[float], scale: float =
     if math.isinf(low) and math.isinf(high):
         return fmt(value)
     return f"{fmt(value)} [{fmt(low)}, {fmt(high)}]"
+
+
+def pct_interval(values: list[float], count: int) -> str:
+    """A proportion measured per run over ``count`` points (a flip rate), in percent with its
+    95% interval over the runs (:func:`~ntklib.stats.proportion_interval`): ``35 [12, 58]``."""
+    return fmt_interval(proportion_interval(values, count), 100)
 
 
 def pct(stats: tuple[float, float]) -> str:

@@ -2,6 +2,8 @@
 
 import pytest
 
+from ntklib.models import MODELS
+
 from ntklib import claims
 from ntklib.verdicts import FAILS, HOLDS, INCONCLUSIVE, Trend
 
@@ -98,5 +100,29 @@ def test_ranking_at_every_eps_judges_each_radius():
     assert claims.ranking_at_every_eps("mnist", "PGD", runs, ["sign"], 1000, "s").status == HOLDS
     runs[("2L-ReLU", "PGD", 0.1)] = [0.5, 0.52, 0.51, 0.5]
     assert claims.ranking_at_every_eps("mnist", "PGD", runs, ["sign"], 1000, "s").status == FAILS
-    runs[("2L-ReLU", "PGD", 0.1)] = [0.31, 0.31, 0.31, 0.31]  # runs agree on a lead near 0: the binomial floor
-    assert claims.ranking_at_every_eps("mnist", "PGD", runs, ["sign"], 10, "s").status == INCONCLUSIVE
+    same = {(m, k, e): [v[0]] * 4 for (m, k, e), v in runs.items()}  # identical runs: no spread at all
+    same[("2L-ReLU", "PGD", 0.1)] = [0.2] * 4  # a lead of 0.09 every run
+    assert claims.ranking_at_every_eps("mnist", "PGD", same, ["sign"], 1000, "s").status == HOLDS
+    assert claims.ranking_at_every_eps("mnist", "PGD", same, ["sign"], 10, "s").status == INCONCLUSIVE  # the floor
+
+
+def test_dual_implication_pairs_runs_and_corrects_for_several_interventions():
+    def rows(attn_shift, accuracy_gain, relu_noise=0.0):
+        out = []
+        for seed in range(4):
+            for m in MODELS:
+                for i, name in enumerate(("Clean", "A", "B")):
+                    moved = name != "Clean"
+                    shift = (attn_shift if m == "MLP-Attn" else relu_noise * (-1) ** seed) * moved * (i == 1)
+                    out.append({"task": "t", "model": m, "seed": seed, "intervention": name,
+                                "alignment": 0.3 + 0.01 * seed + shift,
+                                "test_accuracy": 0.6 + 0.01 * seed + (accuracy_gain * moved * (i == 1) if m == "MLP-Attn" else 0)})
+        return out
+
+    up = claims.dual_implication("t", rows(0.1, 0.1), 10, 500, "s", ("Clean", "A", "B"))[0]
+    assert [v.status for v in up] == [HOLDS, HOLDS, HOLDS]
+    no_gain = claims.dual_implication("t", rows(0.1, -0.1), 10, 500, "s", ("Clean", "A", "B"))[0]
+    assert no_gain[2].status == FAILS
+    # 2L-ReLU's alignment only jitters from run to run: noise is not a larger response than MLP-Attn's shift
+    jitter = claims.dual_implication("t", rows(0.05, 0.0, relu_noise=0.2), 10, 500, "s", ("Clean", "A", "B"))[0]
+    assert jitter[0].status != FAILS

@@ -74,17 +74,25 @@ def test_run_interval_is_the_t_interval_over_runs():
     half = 3.182446305284263 * 0.03872983346207417 / 2
     assert mean == pytest.approx(0.315) and low == pytest.approx(0.315 - half) and high == pytest.approx(0.315 + half)
     assert run_interval([0.2]) == (0.2, -math.inf, math.inf)
+    assert run_interval([0.1, 0.1], floor_se=0.01, within=(0, 1))[1:] == (0, pytest.approx(0.1 + 12.706204736174698 * 0.01))
+    with pytest.raises(ValueError, match="finite values"):
+        run_interval([0.1, math.inf])
 
 
-def test_bootstrap_ratio_interval_pairs_runs_and_handles_zeros():
-    from ntklib.stats import bootstrap_ratio_interval
+def test_ratio_interval_is_the_delta_method_on_adjusted_means():
+    from ntklib.stats import adjusted_proportion, ratio_interval
 
-    ratio, low, high = bootstrap_ratio_interval([0.3, 0.4, 0.35], [0.05, 0.04, 0.06])
-    assert ratio == pytest.approx(0.35 / 0.05) and low <= ratio <= high
-    assert 0.3 / 0.06 <= low and high <= 0.4 / 0.04 * (1 + 1e-12)  # within the per-run extremes
-    assert bootstrap_ratio_interval([0.3, 0.4, 0.35], [0.05, 0.04, 0.06]) == (ratio, low, high)  # reproducible
-    assert bootstrap_ratio_interval([0.2, 0.3], [0.0, 0.0])[0] == math.inf
-    assert bootstrap_ratio_interval([0.2], [0.1]) == (pytest.approx(2.0), 0.0, math.inf)
+    a, b, count = [0.3, 0.4, 0.35], [0.05, 0.04, 0.06], 100
+    ratio, low, high = ratio_interval(a, b, count)
+    pa, pb = adjusted_proportion(0.35, 300), adjusted_proportion(0.05, 300)  # by hand: (105 + 2) / 304, (15 + 2) / 304
+    assert (pa, pb) == (pytest.approx(107 / 304), pytest.approx(17 / 304))
+    var = max(0.0025 / 3, pa * (1 - pa) / 300) / pa**2 + max(0.0001 / 3, pb * (1 - pb) / 300) / pb**2
+    half = 4.302652729911275 * math.sqrt(var)  # t(0.975, 2)
+    assert ratio == pytest.approx(7.0) and low == pytest.approx(pa / pb * math.exp(-half))
+    assert high == pytest.approx(pa / pb * math.exp(half))
+    zero = ratio_interval([0.2, 0.3, 0.25], [0.0, 0.0, 0.0], 20)  # nothing flipped: inf, but a finite interval
+    assert zero[0] == math.inf and 0 < zero[1] < zero[2] < math.inf
+    assert ratio_interval([0.2], [0.1], 10) == (pytest.approx(2.0), 0.0, math.inf)
 
 
 def test_by_run_orders_values_by_subset_then_seed():
@@ -93,12 +101,17 @@ def test_by_run_orders_values_by_subset_then_seed():
     rows = [{"m": "a", "seed": 1, "subset": 0, "v": 1.0}, {"m": "a", "seed": 0, "subset": 1, "v": 2.0},
             {"m": "a", "seed": 0, "subset": 0, "v": 3.0}, {"m": "b", "seed": 0, "v": 4.0}]
     assert by_run(rows, ("m",), "v") == {("a",): [3.0, 1.0, 2.0], ("b",): [4.0]}
+    with pytest.raises(ValueError, match="two rows of run"):  # a missing key would pair the wrong runs
+        by_run(rows + [{"m": "a", "seed": 0, "subset": 1, "v": 5.0}], ("m",), "v")
 
 
 def test_proportion_interval_has_a_binomial_floor_and_stays_in_0_1():
     from ntklib.stats import proportion_interval
 
     mean, low, high = proportion_interval([0.1, 0.1], 20)  # two equal runs: no spread, still uncertain
-    half = 12.706204736174698 * math.sqrt(0.1 * 0.9 / 40)  # t(0.975, 1) x the binomial SE of 40 points
+    half = 12.706204736174698 * math.sqrt(6 / 44 * 38 / 44 / 40)  # t(0.975, 1) x Agresti-Coull SE of 4 in 40
     assert mean == pytest.approx(0.1) and low == 0.0 and high == pytest.approx(0.1 + half)
-    assert proportion_interval([0.0, 0.0, 0.0], 10) == (0.0, 0.0, 0.0)  # nothing flipped in any run
+    nothing = proportion_interval([0.0, 0.0, 0.0], 10)  # nothing flipped in any run: still uncertain
+    assert nothing[:2] == (0.0, 0.0) and nothing[2] == pytest.approx(4.302652729911275 * math.sqrt(2 / 34 * 32 / 34 / 30))
+    with pytest.raises(ValueError, match="at least one run"):
+        proportion_interval([], 10)
