@@ -66,3 +66,12 @@ def test_malleability_lead_and_parity():
     assert claims.more_malleable("cifar10_automobile_vs_airplane", even, 5, "s", parity_band=2.0).status == INCONCLUSIVE
     apart = {("MLP-Attn", "PGD"): 0.40, ("2L-ReLU", "PGD"): 0.05}
     assert claims.more_malleable("cifar10_automobile_vs_airplane", apart, 300, "s", parity_band=2.0).status == FAILS
+
+
+def test_width_bound_is_an_arithmetic_check_not_a_reproduction():
+    from ntklib.verdicts import CONSISTENT, INCONSISTENT
+
+    verdict = claims.width_bound_from_kappa("mnist", 0.5, 0.1)
+    assert verdict.status == CONSISTENT and verdict.claim == "Thm 4.7 arithmetic"
+    assert verdict.check.startswith("Arithmetic check:") and "not a reproduction" in verdict.check
+    assert claims.width_bound_from_kappa("mnist", 0.01, 0.1).status == INCONSISTENT  # 1e18.48 vs 1e18
