@@ -68,6 +68,25 @@ def test_malleability_lead_and_parity():
     assert claims.more_malleable("cifar10_automobile_vs_airplane", apart, 300, "s", parity_band=2.0).status == FAILS
 
 
+def _sensitivity_rows(ratio_random, ratio_principal, slope=1.0, sizes=(50, 100, 200)):
+    """Rows as sensitivity_curve gives them: change = ratio x factor, the factor growing like n^slope."""
+    return [{"n": n, "j": 0, "direction": d, "bound": float(n) ** slope, "attention_total": ratio * float(n) ** slope,
+             "attention_normalized_total": 1.0, "polynomial_total": 0.5, "kernel_others": 0.1}
+            for n in sizes for d, ratio in (("random", ratio_random), ("principal", ratio_principal))]
+
+
+def test_sensitivity_rule_fails_where_the_factor_misses_the_change():
+    sizes = [50, 100, 200]
+
+    def statuses(rows):
+        return [v.status for v in claims.sensitivity("t", rows, sizes, 1.0, 2.0, 0.5, 1e-10)[0]]
+
+    assert statuses(_sensitivity_rows(1.05, 1.8)) == [HOLDS, HOLDS, FAILS]  # normalised rows flat here
+    assert statuses(_sensitivity_rows(1.05, 3.2))[:2] == [HOLDS, FAILS]  # left-out terms larger than the kept one
+    assert statuses(_sensitivity_rows(0.3, 1.5))[0] == FAILS  # far below the factor: its growth is not the change's
+    assert statuses(_sensitivity_rows(1.05, 1.5, slope=0.1))[0] == FAILS  # does not grow with n
+
+
 def test_width_bound_is_an_arithmetic_check_not_a_reproduction():
     from ntklib.verdicts import CONSISTENT, INCONSISTENT
 
