@@ -22,8 +22,9 @@
 # Readings we take (docs/paper.md): pixels in [0, 1], images flattened; a test point attends to the
 # training set, `f_att(x) = x X^T X`; `||G x_j||_1` is the l1 norm of column j of G,
 # `sum_k |x_k . x_j|`; "the change" is the total displacement of the n attention outputs,
-# `sum_i ||f_i(X') - f_i(X)||`. We use unnormalised features here (the kernel of Thm 4.1) and
-# also report the l2-normalised rows that MLP-Attn actually consumes.
+# `sum_i ||f_i(X') - f_i(X)||`, with `f(X')` recomputed from the moved set. We use unnormalised
+# features here (the kernel of Thm 4.1) and also report the l2-normalised rows that MLP-Attn
+# actually consumes.
 #
 # **Which run this copy holds.** The `profile` parameter below (papermill injects its own
 # cell after it) names the settings: `notebooks/` keeps the `quick` profile (small, on CPU,
@@ -36,7 +37,8 @@ import torch
 
 import ntklib as nl
 import ntklib.harness as nh
-from ntklib.kernels import class_contrast, linattn_kernel_triple_sum, mean_by_n, relative_error, sensitivity_curve
+from ntklib.kernels import (DIRECTIONS, class_contrast, linattn_kernel_triple_sum, mean_by_n, relative_error,
+                            sensitivity_curve)
 
 # %% tags=["parameters"]
 profile = "quick"  # output profile: quick -> build/quick/, paper -> figures/
@@ -51,7 +53,7 @@ sensitivity_sizes = [50, 100, 200, 500, 1000]  # n for Prop 4.5 (nested subsets)
 sensitivity_points = 3  # perturbed points j per n
 sensitivity_eps = 1.0  # l2 norm of each perturbation delta
 identity_rtol = 1e-10  # float64 tolerance for the exact identities of Thm 4.1
-ratio_band = 2.0  # Prop 4.5 "about": change / (||G[:,j]||_1 eps) must lie in [1/band, band]
+ratio_band = 2.0  # Prop 4.5 "about": change / (||G[:,j]||_1 eps) in [1/band, band]; 2: left-out terms at most kept
 growth_slope_min = 0.5  # Prop 4.5 "grows with n": log-log slope of the change above this
 
 # %%
@@ -145,49 +147,66 @@ for t in tasks:
 
 # %% [markdown]
 # ## 3. Proposition 4.5: sensitivity to one moved point
-# For each n (nested class-balanced subsets) we move points `j = 0, 1, 2` by a fixed random
-# direction of l2 norm `eps` and compute exactly (closed form, not first order):
-# the total displacement of all n attention outputs, the paper's factor `||G[:, j]||_1 eps`,
-# the same displacement after l2-normalising rows, and the displacement of the polynomial
-# kernel's features (only point j moves there).
+# **The rule, from the proposition's own terms.** At first order in eps, moving `x_j` by `delta`
+# changes output i by `G_ij delta + (x_i . delta) x_j`, and the moved point's own output by
+# `(X^T X + ||x_j||^2 I + x_j x_j^T) delta`. The paper's factor `||G[:, j]||_1 eps` is the total
+# size of the first term alone. So the factor is "about" the change when what it leaves out is
+# no larger than what it keeps: the ratio change / factor lies in `[1/ratio_band, ratio_band]`,
+# `ratio_band = 2` (and not far below 1 either, or the change's growth would not be the factor's).
+# "Grows with the data": the change's log-log slope in n exceeds `growth_slope_min`, while the
+# polynomial kernel's change does not depend on n at all (spread below `identity_rtol`).
+#
+# **Where the rule can fail.** The bound is claimed for every `||delta|| <= eps`. In a random
+# direction `delta` is nearly orthogonal to every `x_i` (d = 784 or 3072), so the left-out terms
+# nearly vanish and the ratio is close to 1 for any data: that test alone could hardly fail. We
+# therefore also move each point along the data's principal direction (top right singular
+# vector of X), where `x_i . delta` is large for every i at once, and judge the band there too.
+# A third verdict repeats the growth test on l2-normalised rows, what MLP-Attn sees (our
+# extension; `nl.claims.sensitivity` holds all three rules).
+#
+# **The measurement.** For each n (nested class-balanced subsets) we move points
+# `j = 0 .. sensitivity_points-1` by eps in a fixed random direction each and along the
+# principal direction, recompute the attention outputs of the moved set from scratch,
+# `X' (X'^T X')`, compare every row with the unmoved outputs, and set the total beside the
+# factor; likewise after l2-normalising rows, and for the polynomial kernel's features (only
+# point j moves there). Everything in float64.
 
 # %%
 curves = {t: sensitivity_curve(data[t].X.to(study.device), sensitivity_sizes, sensitivity_points,
                                sensitivity_eps, seed) for t in tasks}
 columns = ["attention_total", "bound", "attention_normalized_total", "polynomial_total", "kernel_others"]
-means = {(t, c): mean_by_n(curves[t], c, sensitivity_sizes, sensitivity_points) for t in tasks for c in columns}
-study.table(["task", "n", *columns], [[t, n, *(nl.fmt(means[(t, c)][i]) for c in columns)]
-                                      for t in tasks for i, n in enumerate(sensitivity_sizes)], "sensitivity")
+means = {(t, d, c): mean_by_n(curves[t], c, sensitivity_sizes, d) for t in tasks for d in DIRECTIONS for c in columns}
+study.table(["task", "direction", "n", *columns, "change / bound"],
+            [[t, d, n, *(nl.fmt(means[(t, d, c)][i]) for c in columns),
+              nl.fmt(means[(t, d, "attention_total")][i] / means[(t, d, "bound")][i])]
+             for t in tasks for d in DIRECTIONS for i, n in enumerate(sensitivity_sizes)], "sensitivity")
 
 # %%
 fig, axes = plt.subplots(1, len(tasks), figsize=(4.5 * len(tasks), 3.4), squeeze=False)
-styles = {"attention_total": dict(marker="o", color="C0", label="attention, sum_i ||df_i|| (measured)"),
-          "bound": dict(ls="--", color="black", label="||G[:,j]||_1 eps (the paper's factor)"),
-          "attention_normalized_total": dict(marker="s", color="C3", label="attention, rows l2-normalised (MLP-Attn)"),
-          "polynomial_total": dict(marker="^", color="C2", label="(x.y)^3 features (polynomial kernel)")}
+styles = {("random", "attention_total"): dict(marker="o", color="C0", label="attention, random delta (recomputed)"),
+          ("principal", "attention_total"): dict(marker="D", color="C1", label="attention, delta along the data"),
+          ("random", "bound"): dict(ls="--", color="black", label="||G[:,j]||_1 eps (the paper's factor)"),
+          ("random", "attention_normalized_total"): dict(marker="s", color="C3", label="attention, rows l2-normalised"),
+          ("random", "polynomial_total"): dict(marker="^", color="C2", label="(x.y)^3 features (polynomial kernel)")}
 for ax, t in zip(axes[0], tasks):
-    for key, style in styles.items():
-        ax.loglog(sensitivity_sizes, means[(t, key)], **style)
+    for (d, key), style in styles.items():
+        ax.loglog(sensitivity_sizes, means[(t, d, key)], **style)
     ax.set(title=f"{t}: one point moved by eps={sensitivity_eps}", xlabel="n (training points)",
            ylabel="total feature displacement")
 fig.legend(*axes[0][0].get_legend_handles_labels(), loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=2, fontsize=7)
-fig.suptitle("Prop 4.5: attention's change follows ||G x_j||_1 eps and grows with n; the polynomial kernel's "
-             "does not", fontsize=9)
+fig.suptitle("Prop 4.5: the recomputed change against ||G x_j||_1 eps as n grows; the polynomial kernel's "
+             "does not move", fontsize=9)
 study.figure(fig, "sensitivity_vs_n")
 
 # %% [markdown]
 # ## Verdicts
-# "About `||G x_j||_1 eps`": the ratio of the measured change to that factor stays in
-# `[1/ratio_band, ratio_band]`; "grows with the data": log-log slope in n above
-# `growth_slope_min`, while the polynomial kernel's change does not depend on n at all. The
-# same growth test on l2-normalised rows (what MLP-Attn sees) is reported separately
-# (`nl.claims.sensitivity`).
+# By the rules stated at the top of section 3 (`nl.claims.sensitivity`): random directions
+# (band, growth, polynomial flat), the principal direction (band), l2-normalised rows (growth).
 
 # %%
 for t in tasks:
     found, study.measurements[f"{t}_sensitivity"] = nl.claims.sensitivity(
-        t, curves[t], sensitivity_sizes, sensitivity_points, sensitivity_eps, ratio_band, growth_slope_min,
-        identity_rtol)
+        t, curves[t], sensitivity_sizes, sensitivity_eps, ratio_band, growth_slope_min, identity_rtol)
     study.judge(*found)
 
 # %%

@@ -21,6 +21,8 @@ __all__ = [
     "kernel_target_alignment",
     "Sensitivity",
     "perturbation_sensitivity",
+    "principal_direction",
+    "DIRECTIONS",
     "sensitivity_curve",
     "mean_by_n",
     "relative_error",
@@ -93,14 +95,18 @@ def kernel_target_alignment(K: torch.Tensor, Y: torch.Tensor) -> float:
 
 @dataclass(frozen=True)
 class Sensitivity:
-    """Effect of moving training point j by ``delta`` (Prop 4.5), exact (not first order).
+    """Effect of moving training point j by ``delta`` (Prop 4.5), measured, not derived.
+
+    The attention outputs of the perturbed set are formed anew, ``F' = X' (X'^T X')`` with row j
+    of X replaced by ``x_j + delta``, and compared row by row with ``F = X (X^T X)``; no
+    expansion in ``delta`` and no closed form of ``F' - F`` enters any field but ``bound``.
 
     ``attention_total``: ``sum_i ||f_i(X') - f_i(X)||`` over all n attention outputs
-    ``f_i = sum_k (x_i.x_k) x_k``; ``bound``: ``||G[:, j]||_1 * ||delta||``, the paper's factor;
-    ``attention_normalized_total``: the same for the l2-normalised rows MLP-Attn uses;
-    ``polynomial_total``: the same for the feature map of ``(x.y)^3``, where only point j moves;
-    ``kernel_others``: relative Frobenius change of ``G^3`` on pairs not involving j (exactly 0
-    for any kernel that depends on the pair only, such as the polynomial one).
+    ``f_i = sum_k (x_i.x_k) x_k``; ``bound``: ``||G[:, j]||_1 * ||delta||`` (G of the unmoved
+    X), the proposition's factor; ``attention_normalized_total``: the same for the l2-normalised
+    rows MLP-Attn uses; ``polynomial_total``: the same for the feature map of ``(x.y)^3``, where
+    only point j moves; ``kernel_others``: relative Frobenius change of ``G^3`` on pairs not
+    involving j (exactly 0 for any kernel that depends on the pair only, such as the polynomial one).
     """
 
     attention_total: float
@@ -112,60 +118,74 @@ class Sensitivity:
 
 def perturbation_sensitivity(X: torch.Tensor, j: int, delta: torch.Tensor, degree: int = 3,
                              F: torch.Tensor | None = None) -> Sensitivity:
-    """Exact change of attention features and kernels when ``x_j -> x_j + delta``.
+    """Change of attention features and kernels when ``x_j -> x_j + delta``, by recomputation.
 
-    ``X: (n, d)``, ``delta: (d,)``. Uses the closed form of ``F' - F`` for ``F = G X``
-    (O(nd) beyond one ``F``, which can be passed in, instead of recomputing ``G' X'``): with ``u = X delta`` and
-    ``s = ||delta||^2``,
-    ``dF = (G[:, j] + u) delta^T + u x_j^T + e_j (u^T X + u_j delta^T + s x_j^T + s delta^T)``.
+    ``X: (n, d)``, ``delta: (d,)``; ``F = X (X^T X)`` of the unmoved set can be passed in (it is
+    shared by every moved point at one n). The moved set's outputs are recomputed from scratch,
+    ``X' (X'^T X')``, an O(n d^2) product per call.
     """
     n, d = X.shape
     if delta.shape != (d,):
         raise ValueError(f"delta must have shape ({d},), got {tuple(delta.shape)}")
-    x_j = X[j]
-    u = X @ delta  # (n,): x_i . delta
-    s = delta @ delta
-    G_j = X @ x_j  # (n,): column j of G
     F = X @ (X.T @ X) if F is None else F  # (n, d)
-    dF = torch.outer(G_j + u, delta) + torch.outer(u, x_j)
-    dF[j] += u @ X + u[j] * delta + s * x_j + s * delta
-    eps = torch.sqrt(s)
-    F_new = F + dF
+    X_new = X.clone()
+    X_new[j] = X[j] + delta
+    F_new = X_new @ (X_new.T @ X_new)  # (n, d): the attention outputs of the moved set, formed anew
+    change = F_new - F
     normalized_change = normalize_rows(F_new) - normalize_rows(F)
     # polynomial feature map phi with phi(a).phi(b) = (a.b)^degree: ||phi(x') - phi(x)||^2 by the kernel trick
-    x_new = x_j + delta
+    x_j, x_new = X[j], X_new[j]
     poly_sq = (x_new @ x_new) ** degree + (x_j @ x_j) ** degree - 2 * (x_new @ x_j) ** degree
     others = torch.ones(n, dtype=torch.bool, device=X.device)
     others[j] = False
     K = F[others] @ F[others].T
     K_new = F_new[others] @ F_new[others].T
     return Sensitivity(
-        attention_total=float(dF.norm(dim=1).sum()),
-        bound=float(G_j.abs().sum() * eps),
+        attention_total=float(change.norm(dim=1).sum()),
+        bound=float((X @ x_j).abs().sum() * delta.norm()),  # ||G[:, j]||_1 ||delta||
         attention_normalized_total=float(normalized_change.norm(dim=1).sum()),
         polynomial_total=float(torch.sqrt(poly_sq.clamp_min(0))),
         kernel_others=float((K_new - K).norm() / K.norm()),
     )
 
 
+def principal_direction(X: torch.Tensor, seed: int, iterations: int = 200) -> torch.Tensor:
+    """Unit top right singular vector of ``X: (n, d)`` by power iteration on ``X^T X`` from a
+    random start drawn from ``seed``, oriented along the data (``v . sum_i x_i >= 0``)."""
+    gen = torch.Generator().manual_seed(seed)
+    v = torch.randn(X.shape[1], generator=gen, dtype=torch.float64).to(X)
+    for _ in range(iterations):
+        v = X.T @ (X @ v)
+        v = v / v.norm()
+    return -v if float(v @ X.sum(dim=0)) < 0 else v
+
+
+DIRECTIONS = ("random", "principal")  # the directions of sensitivity_curve
+
+
 def sensitivity_curve(X: torch.Tensor, sizes: list[int], points: int, eps: float, seed: int) -> list[dict]:
     """:func:`perturbation_sensitivity` over nested training sets ``X[:n]``, ``n`` in ``sizes``.
 
-    The perturbed points are ``j = 0 .. points-1`` (present in every nested set) and each gets
-    one fixed random direction of l2 norm ``eps`` (drawn from ``seed``), so only n changes
-    along the curve. Returns one row per (n, j) with the fields of :class:`Sensitivity`.
+    The perturbed points are ``j = 0 .. points-1`` (present in every nested set), each moved by
+    ``eps`` in two directions: ``random``, one fixed random direction per point (drawn from
+    ``seed``), and ``principal``, the top right singular vector of ``X[:max(sizes)]``
+    (:func:`principal_direction`), the direction in which ``x_i . delta`` is largest for the
+    data as a whole. Both are fixed along the curve, so only n changes. Returns one row per
+    (n, j, direction) with the fields of :class:`Sensitivity`.
     """
     if max(sizes) > X.shape[0] or points > min(sizes):
         raise ValueError(f"sizes {sizes} and points={points} do not fit the {X.shape[0]} points given")
     gen = torch.Generator().manual_seed(seed)
     directions = torch.randn(points, X.shape[1], generator=gen, dtype=torch.float64).to(X)
-    deltas = eps * directions / directions.norm(dim=1, keepdim=True)
+    moves = {"random": eps * directions / directions.norm(dim=1, keepdim=True),
+             "principal": eps * principal_direction(X[:max(sizes)], seed).expand(points, -1)}
     rows = []
     for n in sizes:
         F = X[:n] @ (X[:n].T @ X[:n])  # shared by the points j at this n
-        for j in range(points):
-            s = perturbation_sensitivity(X[:n], j, deltas[j], F=F)
-            rows.append({"n": n, "j": j, **s.__dict__})
+        for direction, deltas in moves.items():
+            for j in range(points):
+                s = perturbation_sensitivity(X[:n], j, deltas[j], F=F)
+                rows.append({"n": n, "j": j, "direction": direction, **s.__dict__})
     return rows
 
 
@@ -175,7 +195,11 @@ def relative_error(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a - b).abs().max() / b.abs().max())
 
 
-def mean_by_n(rows: list[dict], key: str, sizes: list[int], points: int) -> list[float]:
-    """Mean of ``key`` over the ``points`` perturbed points of each n in ``sizes``, for rows of
-    :func:`sensitivity_curve`."""
-    return [sum(r[key] for r in rows if r["n"] == n) / points for n in sizes]
+def mean_by_n(rows: list[dict], key: str, sizes: list[int], direction: str = "random") -> list[float]:
+    """Mean of ``key`` over the perturbed points of each n in ``sizes`` moved in ``direction``,
+    for rows of :func:`sensitivity_curve`."""
+    means = []
+    for n in sizes:
+        found = [r[key] for r in rows if r["n"] == n and r["direction"] == direction]
+        means.append(sum(found) / len(found))
+    return means

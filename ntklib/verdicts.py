@@ -9,6 +9,10 @@ the helpers here, which take their margins from :mod:`ntklib.stats`:
 - :func:`untrained` — the one did-the-nets-learn check: a verdict resting on a net at chance
   accuracy is **inconclusive**, the same way in every notebook.
 
+A check that only redoes the paper's own arithmetic (no measurement of ours enters it) is built
+with :meth:`Verdict.arithmetic`: its status says "consistent" or "inconsistent (arithmetic
+only)", never "holds", so that it is not counted as a reproduced claim.
+
 Numbers are printed through :func:`fmt` and friends, rounded so that nbval compares text.
 """
 
@@ -19,11 +23,14 @@ from dataclasses import dataclass
 
 from .stats import CONFIDENCE, MARGIN_SE, binomial_difference_margin, chance_level, loglog_trend, proportion_interval
 
-__all__ = ["HOLDS", "FAILS", "PARTIAL", "INCONCLUSIVE", "Verdict", "Difference", "Trend", "difference",
+__all__ = ["HOLDS", "FAILS", "PARTIAL", "INCONCLUSIVE", "CONSISTENT", "INCONSISTENT", "STATUSES", "Verdict", "Difference", "Trend", "difference",
            "binomial_difference", "trend", "within_band", "untrained", "reasons", "fmt", "fmt_bound", "fmt_spread",
            "fmt_interval", "pct_interval", "pct"]
 
 HOLDS, FAILS, PARTIAL, INCONCLUSIVE = "holds", "does NOT reproduce", "partly reproduces", "inconclusive"
+# the outcomes of an arithmetic check of the paper's own numbers: not a reproduction, never counted as one
+CONSISTENT, INCONSISTENT = "consistent (arithmetic only)", "inconsistent (arithmetic only)"
+STATUSES = (HOLDS, FAILS, PARTIAL, INCONCLUSIVE, CONSISTENT, INCONSISTENT)  # every status, in the order tables list them
 
 
 def fmt(x: float, digits: int = 3) -> str:
@@ -83,7 +90,7 @@ class Verdict:
     check: str  # what was measured, in words
     paper: str  # the paper's statement or number
     ours: str  # our measurement, with the settings that matter
-    status: str  # HOLDS, FAILS, PARTIAL or INCONCLUSIVE
+    status: str  # one of STATUSES
 
     @classmethod
     def from_test(cls, claim: str, check: str, paper: str, ours: str, holds: bool,
@@ -93,6 +100,15 @@ class Verdict:
         if inconclusive:
             return cls(claim, check, paper, f"{ours}; {inconclusive}", INCONCLUSIVE)
         return cls(claim, check, paper, ours, HOLDS if holds else FAILS)
+
+    @classmethod
+    def arithmetic(cls, claim: str, check: str, paper: str, ours: str, consistent: bool) -> "Verdict":
+        """An arithmetic check of the paper's own numbers (no measurement of ours enters it):
+        CONSISTENT or INCONSISTENT, never HOLDS or FAILS, and ``check`` begins "Arithmetic
+        check:" so that every table that shows it says what it is."""
+        prefix = "Arithmetic check: "
+        return cls(claim, check if check.startswith(prefix) else prefix + check, paper, ours,
+                   CONSISTENT if consistent else INCONSISTENT)
 
     @property
     def line(self) -> str:

@@ -1,10 +1,11 @@
 """Each claim's rule (ntklib.claims) on toy numbers: it holds, fails or is inconclusive as stated."""
 
+import math
+
 import pytest
 
-from ntklib.models import MODELS
-
 from ntklib import claims
+from ntklib.models import MODELS
 from ntklib.verdicts import FAILS, HOLDS, INCONCLUSIVE, Trend
 
 WIDTHS = [64, 256, 1024, 4096]
@@ -126,3 +127,65 @@ def test_dual_implication_pairs_runs_and_corrects_for_several_interventions():
     # 2L-ReLU's alignment only jitters from run to run: noise is not a larger response than MLP-Attn's shift
     jitter = claims.dual_implication("t", rows(0.05, 0.0, relu_noise=0.2), 10, 500, "s", ("Clean", "A", "B"))[0]
     assert jitter[0].status != FAILS
+
+
+def _sensitivity_rows(ratio_random, ratio_principal, slope=1.0, sizes=(50, 100, 200)):
+    """Rows as sensitivity_curve gives them: change = ratio x factor, the factor growing like n^slope."""
+    return [{"n": n, "j": 0, "direction": d, "bound": float(n) ** slope, "attention_total": ratio * float(n) ** slope,
+             "attention_normalized_total": 1.0, "polynomial_total": 0.5, "kernel_others": 0.1}
+            for n in sizes for d, ratio in (("random", ratio_random), ("principal", ratio_principal))]
+
+
+def test_sensitivity_rule_fails_where_the_factor_misses_the_change():
+    sizes = [50, 100, 200]
+
+    def statuses(rows):
+        return [v.status for v in claims.sensitivity("t", rows, sizes, 1.0, 2.0, 0.5, 1e-10)[0]]
+
+    assert statuses(_sensitivity_rows(1.05, 1.8)) == [HOLDS, HOLDS, FAILS]  # normalised rows flat here
+    assert statuses(_sensitivity_rows(1.05, 3.2))[:2] == [HOLDS, FAILS]  # left-out terms larger than the kept one
+    assert statuses(_sensitivity_rows(0.3, 1.5))[0] == FAILS  # far below the factor: its growth is not the change's
+    assert statuses(_sensitivity_rows(1.05, 1.5, slope=0.1))[0] == FAILS  # does not grow with n
+
+
+def test_truncation_rule_compares_like_with_like():
+    full = {100: 1e6, 200: 1e9, 400: 1e13, 800: math.inf}  # G singular from n = 800
+    bounded = {100: 50.0, 200: 52.0, 400: 51.0, 800: 53.0}
+    verdict, found = claims.truncation_bounds_growth("t", 10, full, bounded, 0.5)
+    assert verdict.status == HOLDS and "n=200..400" in verdict.ours and "rank-deficient from n=800" in verdict.ours
+    assert found["slope_full"] > 10 and abs(found["slope"]) < 0.5
+    growing = {n: float(n) for n in full}
+    assert claims.truncation_bounds_growth("t", 10, full, growing, 0.5)[0].status == FAILS
+    flat_full = {100: 1e6, 200: 1.1e6, 400: 1.2e6}  # nothing for truncation to bound
+    assert claims.truncation_bounds_growth("t", 10, flat_full, bounded, 0.5)[0].status == INCONCLUSIVE
+    singular = {100: 1e6, 200: math.inf, 400: math.inf}  # one full-rank n: no growth to compare
+    assert claims.truncation_bounds_growth("t", 10, singular, bounded, 0.5)[0].status == INCONCLUSIVE
+    assert claims.truncation_bounds_growth("t", 300, full, {800: 1.0}, 0.5)[0].status == INCONCLUSIVE  # r above n
+
+
+def test_lower_binary_kappa_compares_like_with_like():
+    import torch
+
+    from ntklib.spectra import GramSpectrum
+
+    def spectrum(n, rank, kappa):
+        return GramSpectrum(n=n, d=784, singular_values=torch.tensor([kappa**0.5] + [1.0] * (n - 1)), rank=rank)
+
+    cifar, mnist = "cifar10_automobile_vs_airplane", "mnist_3v8"
+    assert claims.lower_binary_kappa({cifar: spectrum(8, 8, 1e3), mnist: spectrum(8, 8, 1e4)}).status == HOLDS
+    assert claims.lower_binary_kappa({cifar: spectrum(8, 8, 1e4), mnist: spectrum(8, 8, 1e3)}).status == FAILS
+    singular = claims.lower_binary_kappa({cifar: spectrum(8, 8, 1e3), mnist: spectrum(8, 6, 1e4)})
+    assert singular.status == INCONCLUSIVE and "MNIST G rank 6 < n" in singular.ours  # inf vs finite decides nothing
+    with pytest.raises(ValueError, match="same n"):
+        claims.lower_binary_kappa({cifar: spectrum(8, 8, 1e3), mnist: spectrum(9, 9, 1e4)})
+    with pytest.raises(ValueError, match="mnist_3v8"):
+        claims.lower_binary_kappa({cifar: spectrum(8, 8, 1e3)})
+
+
+def test_width_bound_is_an_arithmetic_check_not_a_reproduction():
+    from ntklib.verdicts import CONSISTENT, INCONSISTENT
+
+    verdict = claims.width_bound_from_kappa("mnist", 0.5, 0.1)
+    assert verdict.status == CONSISTENT and verdict.claim == "Thm 4.7 arithmetic"
+    assert verdict.check.startswith("Arithmetic check:") and "not a reproduction" in verdict.check
+    assert claims.width_bound_from_kappa("mnist", 0.01, 0.1).status == INCONSISTENT  # 1e18.48 vs 1e18

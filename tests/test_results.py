@@ -75,3 +75,14 @@ def test_a_summary_after_a_failure_names_the_failed_notebooks_and_their_stale_ro
                             "stale, come from an earlier run; no results at all for 95_never_ran.")
     assert "`98_earlier` (unit; **stale**: from an earlier run, this run failed) |" in table
     assert "`99_fresh` (unit) |" in table
+
+
+def test_an_arithmetic_check_is_not_counted_as_a_reproduced_claim(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("NTKLIB_OUTPUT", str(tmp_path))
+    measured = Verdict.from_test("Thm X", "a measurement", "1.0", "1.0", True)
+    arithmetic = Verdict.arithmetic("Thm X arithmetic", "the paper's 1 + 1 = 2", "2", "1 + 1 = 2", True)
+    results.write_results("unit", "99_example", {"n": 3}, [measured, arithmetic])
+    rows = {line.split(" | ")[0]: line for line in results.dashboard_table("unit").splitlines()}
+    assert "1 holds" in rows["| Thm X"] and "1 consistent (arithmetic only)" in rows["| Thm X arithmetic"]
+    assert "holds" not in rows["| Thm X arithmetic"]
+    assert "| Thm X arithmetic: Arithmetic check: the paper's 1 + 1 = 2 |" in results.summary_table("unit")

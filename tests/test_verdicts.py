@@ -41,3 +41,10 @@ def test_within_band_and_reasons():
     assert verdicts.within_band(0.6, 1.5, 2.0) and not verdicts.within_band(0.4, 1.5, 2.0)
     assert not verdicts.within_band(0.0, math.inf, 2.0)  # a ratio over a zero rate is never parity
     assert verdicts.reasons("", "a", "", "b") == "a; b" and verdicts.reasons("", "") == ""
+
+
+def test_an_arithmetic_check_says_so_and_never_holds():
+    v = verdicts.Verdict.arithmetic("C", "the paper's sum", "2", "1 + 1 = 2", True)
+    assert v.status == verdicts.CONSISTENT and v.check == "Arithmetic check: the paper's sum"
+    assert verdicts.Verdict.arithmetic("C", "Arithmetic check: x", "2", "3", False).status == verdicts.INCONSISTENT
+    assert verdicts.HOLDS not in (verdicts.CONSISTENT, verdicts.INCONSISTENT)
