@@ -135,8 +135,9 @@ study.table(["task", "preprocessing", "weight decay", "model", "train accuracy",
              for t in tasks for p, mode in readings for m in nl.MODELS], "readings_grid")
 
 # %% [markdown]
-# The PGD flip rate of each model per reading, against the larger of its noise flip rates (the
-# grey bars): a bar that rises well above its grey partner is malleability beyond noise.
+# The PGD flip rate of each model per reading (95% intervals over runs), against the larger of
+# its noise flip rates (the grey bars): a bar that rises well above its grey partner is
+# malleability beyond noise. The dashed lines are the paper's PGD flip rates.
 
 # %%
 fig, axes = plt.subplots(1, len(tasks), figsize=(max(4.5, 1.2 * len(readings)) * len(tasks), 3.4), squeeze=False)
@@ -149,6 +150,8 @@ for ax, t in zip(axes[0], tasks):
         ax.bar(x, [100 * f[0] for f in found], width=0.36, color=f"C{i}", label=f"{m}, PGD")
         ax.bar(x, [100 * v for v in noise], width=0.18, color="0.6", label="largest noise" if i else None)
         nh.plotting.interval_bars(ax, x, [[100 * v for v in f] for f in found])
+        if not isinstance(nl.paper.flip_rate(t, m, "PGD"), str):  # the paper's value, one reading only
+            ax.axhline(nl.paper.flip_rate(t, m, "PGD"), color=f"C{i}", ls="--", lw=1, label=f"paper, {m}")
     ax.set_xticks(range(len(readings)), [f"{p}\n{mode}" for p, mode in readings], fontsize=7)
     ax.set(title=f"{t}, eps={eps}", ylabel="flip rate of the top-tau points (%)")
     ax.legend(fontsize=7)

@@ -24,9 +24,10 @@
 # step. For MLP-Attn the perturbed batch rows enter the attention over the training set. The
 # malleability measurement is that of notebook 04 (top-tau points, PGD, NTK influence), with its
 # noise baselines (the same points moved by random L-inf noise of the same eps) and its runs
-# (seeds x independent data subsets, intervals from their spread), under one reading
-# (`preprocessing`, `weight_decay_mode`; the paper's literal one by default). Results per
-# (task, regime, model) are cached, keyed by the parameters, device and library code.
+# (seeds x independent data subsets, intervals from their spread), under each input reading of
+# `preprocessings` and the `weight_decay_mode` (the paper's literal ones by default), one
+# verdict per reading. Results per (task, reading, regime, model) are cached, keyed by the
+# parameters, device and library code.
 #
 # **Which run this copy holds.** The `profile` parameter below (papermill injects its own
 # cell after it) names the settings: `notebooks/` keeps the `quick` profile (small, on CPU,
@@ -52,7 +53,7 @@ learning_rate = 0.001  # Adam (paper)
 batch_size = 128  # minibatch size (paper)
 weight_decay = 0.001  # weight decay (paper: "L2 (weight decay) 1e-3")
 weight_decay_mode = "l2"  # l2: L2 term in Adam's gradient (the paper's wording) | decoupled: AdamW | none
-preprocessing = "raw"  # raw [0, 1] pixels (paper) | centred | standardised
+preprocessings = ["raw"]  # input readings, one verdict each: raw [0, 1] pixels (paper) | centred | standardised
 tau = 0.1  # share of training points attacked, the most influential by |influence|
 eps = 0.3  # L-inf radius of the malleability attack
 train_eps = 0.3  # L-inf radius of adversarial training
@@ -79,13 +80,15 @@ names = ["PGD", *noises]
 # check in every notebook). The rule is `nl.claims.adversarial_training_raises_flip_rate`.
 
 # %% [markdown]
-# One cached step per (task, regime, model): an interrupted run keeps every finished stack.
+# One cached step per (task, reading, regime, model): an interrupted run keeps every finished
+# stack.
 
 # %%
-rows = [{**r, "regime": regime} for t in tasks for regime, radius in regimes.items() for model in nl.MODELS
-        for r in study.cached(f"{t}/{regime}/{model}", lambda: nl.malleability_study(
+rows = [{**r, "regime": regime, "preprocessing": p} for t in tasks for p in preprocessings
+        for regime, radius in regimes.items() for model in nl.MODELS
+        for r in study.cached(f"{t}/{p}/{regime}/{model}", lambda: nl.malleability_study(
             *data[t], study.settings, models=(model,), seeds=seeds, width=width, tau=tau,
-            attacks=[(a, eps) for a in names], steps=attack_steps, ridge=ridge, preprocessing=preprocessing,
+            attacks=[(a, eps) for a in names], steps=attack_steps, ridge=ridge, preprocessing=p,
             adversarial_eps=radius))]
 
 # %% [markdown]
@@ -96,16 +99,15 @@ rows = [{**r, "regime": regime} for t in tasks for regime, radius in regimes.ite
 
 # %%
 attacked = nl.influence.top_count(n_train, tau)  # points attacked per run
-per_run = nl.stats.by_run(rows, ("task", "model", "regime", "attack"), "flip_rate")
-accuracy = nl.stats.aggregate(rows, ("task", "model", "regime"), "test_accuracy")
-study.table(["task", "model", *(f"{r}: PGD flip % (paper / ours [95%])" for r in regimes),
+per_run = nl.stats.by_run(rows, ("task", "preprocessing", "model", "regime", "attack"), "flip_rate")
+accuracy = nl.stats.aggregate(rows, ("task", "preprocessing", "model", "regime"), "test_accuracy")
+study.table(["task", "inputs", "model", *(f"{r}: PGD flip % (paper / ours [95%])" for r in regimes),
              *(f"{r}: {k} flip %" for r in regimes for k in noises), *(f"test accuracy, {r}" for r in regimes)],
-            [[t, m, *(f"{paper} / {nl.verdicts.pct_interval(per_run[(t, m, r, 'PGD')], attacked)}"
-                      for paper, r in zip(nl.paper.ADV_TRAINING[(t, m)], regimes)),
-              *(nl.verdicts.pct_interval(per_run[(t, m, r, k)], attacked)
-                for r in regimes for k in noises),
-              *(nl.verdicts.fmt_spread(*accuracy[(t, m, r)]) for r in regimes)] for t in tasks for m in nl.MODELS],
-            "flip_rates")
+            [[t, p, m, *(f"{paper} / {nl.verdicts.pct_interval(per_run[(t, p, m, r, 'PGD')], attacked)}"
+                         for paper, r in zip(nl.paper.ADV_TRAINING[(t, m)], regimes)),
+              *(nl.verdicts.pct_interval(per_run[(t, p, m, r, k)], attacked) for r in regimes for k in noises),
+              *(nl.verdicts.fmt_spread(*accuracy[(t, p, m, r)]) for r in regimes)]
+             for t in tasks for p in preprocessings for m in nl.MODELS], "flip_rates")
 
 # %% [markdown]
 # **How far to trust a row.** The share of attacked points is `tau`, so with `n_train` points a
@@ -118,15 +120,14 @@ study.table(["task", "model", *(f"{r}: PGD flip % (paper / ours [95%])" for r in
 # By the rule stated before the measurement (above).
 
 # %%
-settings = (f"n={n_train}, m={width}, {epochs} epochs, train eps={train_eps}; reading {preprocessing} inputs, "
-            f"{weight_decay_mode} decay, absolute ridge {ridge}")
-for t in tasks:
-    for m in nl.MODELS:
-        study.measurements[f"{t}/{m}"] = {r: sum(per_run[(t, m, r, "PGD")]) / len(per_run[(t, m, r, "PGD")])
+for t, p, m in ((t, p, m) for t in tasks for p in preprocessings for m in nl.MODELS):
+    settings = (f"n={n_train}, m={width}, {epochs} epochs, train eps={train_eps}; reading {p} inputs, "
+                f"{weight_decay_mode} decay, absolute ridge {ridge}")
+    study.measurements[f"{t}/{p}/{m}"] = {r: sum(per_run[(t, p, m, r, "PGD")]) / len(per_run[(t, p, m, r, "PGD")])
                                           for r in regimes}
-        study.judge(nl.claims.adversarial_training_raises_flip_rate(
-            t, m, {(r, k): per_run[(t, m, r, k)] for r in regimes for k in names}, noises, attacked,
-            {r: accuracy[(t, m, r)][0] for r in regimes}, data[t][0][0].num_classes, n_test, settings))
+    study.judge(nl.claims.adversarial_training_raises_flip_rate(
+        t, m, {(r, k): per_run[(t, p, m, r, k)] for r in regimes for k in names}, noises, attacked,
+        {r: accuracy[(t, p, m, r)][0] for r in regimes}, data[t][0][0].num_classes, n_test, settings))
 
 # %%
 study.finish()

@@ -23,7 +23,8 @@
 # leakage:** the influences that pick the points are measured on a validation split held out
 # from the official training split (disjoint from the training points); the official test split
 # only scores the retrained nets. Every intervention retrains the net from the same
-# initialisation; runs are seeds x independent data subsets; alignment is the centred kernel-target
+# initialisation; runs are seeds x independent data subsets; each input reading of
+# `preprocessings` gets its own verdicts; alignment is the centred kernel-target
 # alignment (Cortes et al., 2012) of the trained net's empirical NTK with the training labels
 # of that condition (centring removes the constant part that dominates kernels of
 # non-negative pixels).
@@ -55,7 +56,7 @@ learning_rate = 0.001  # Adam (paper)
 batch_size = 128  # minibatch size (paper)
 weight_decay = 0.001  # weight decay (paper: "L2 (weight decay) 1e-3")
 weight_decay_mode = "l2"  # l2: L2 term in Adam's gradient (the paper's wording) | decoupled: AdamW | none
-preprocessing = "raw"  # raw [0, 1] pixels (paper) | centred | standardised
+preprocessings = ["raw"]  # input readings, one set of verdicts each: raw [0, 1] pixels (paper) | centred | standardised
 tau = 0.1  # share of training points curated or transformed
 eps = 0.3  # L-inf radius of the PGD perturbations
 attack_steps = 10  # PGD iterations
@@ -92,9 +93,10 @@ data = {t: ([s[0] for s in splits[t]], [s[1] for s in splits[t]],
 # Each task's result is cached, keyed by the parameters, device and library code.
 
 # %%
-rows = [r for t in tasks for r in study.cached(t, lambda: nl.interventions_study(
-    *data[t], study.settings, seeds=seeds, width=width, tau=tau, eps=eps, steps=attack_steps, ridge=ridge,
-    preprocessing=preprocessing))]
+rows = [{**r, "preprocessing": p} for t in tasks for p in preprocessings for r in study.cached(
+    f"{t}/{p}", lambda: nl.interventions_study(*data[t], study.settings, seeds=seeds, width=width, tau=tau, eps=eps,
+                                               steps=attack_steps, ridge=ridge, preprocessing=p))]
+lines = [(t, p, m) for t in tasks for p in preprocessings for m in nl.MODELS]
 
 # %% [markdown]
 # ## Test accuracy and kernel-target alignment under each intervention
@@ -102,20 +104,22 @@ rows = [r for t in tasks for r in study.cached(t, lambda: nl.interventions_study
 # standard error at least the binomial one at `n_test` points per run).
 
 # %%
-per_run = {k: nl.stats.by_run(rows, ("task", "model", "intervention"), k) for k in ("test_accuracy", "alignment")}
+per_run = {k: nl.stats.by_run(rows, ("task", "preprocessing", "model", "intervention"), k)
+           for k in ("test_accuracy", "alignment")}
 found = {"test_accuracy": {k: nl.stats.proportion_interval(v, n_test) for k, v in per_run["test_accuracy"].items()},
          "alignment": {k: nl.stats.run_interval(v, within=(-1, 1)) for k, v in per_run["alignment"].items()}}
-study.table(["task", "model", "intervention", "n", "test accuracy [95%]", "kernel-target alignment [95%]"],
-            [[t, m, i, next(r["n"] for r in rows if (r["task"], r["model"], r["intervention"]) == (t, m, i)),
-              *(nl.verdicts.fmt_interval(found[k][(t, m, i)]) for k in found)]
-             for t in tasks for m in nl.MODELS for i in nl.INTERVENTIONS], "interventions")
+study.table(["task", "inputs", "model", "intervention", "n", "test accuracy [95%]", "kernel-target alignment [95%]"],
+            [[t, p, m, i, next(r["n"] for r in rows if (r["task"], r["model"], r["intervention"]) == (t, m, i)),
+              *(nl.verdicts.fmt_interval(found[k][(t, p, m, i)]) for k in found)]
+             for t, p, m in lines for i in nl.INTERVENTIONS], "interventions")
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
 for ax, (name, key) in zip(axes, (("test accuracy", "test_accuracy"), ("kernel-target alignment", "alignment"))):
-    for k, (t, m) in enumerate((t, m) for t in tasks for m in nl.MODELS):
-        x = [i + (k - 1.5) * 0.08 for i in range(len(nl.INTERVENTIONS))]
-        nh.plotting.interval_line(ax, x, [found[key][(t, m, i)] for i in nl.INTERVENTIONS], f"C{k}", f"{m}, {t}")
+    for k, (t, p, m) in enumerate(lines):
+        x = [i + (k - (len(lines) - 1) / 2) * 0.3 / len(lines) for i in range(len(nl.INTERVENTIONS))]
+        nh.plotting.interval_line(ax, x, [found[key][(t, p, m, i)] for i in nl.INTERVENTIONS], f"C{k}",
+                                  f"{m}, {t}, {p}")
     if key == "test_accuracy":
         ax.axhline(1 / data[tasks[0]][0][0].num_classes, color="0.5", ls=":", label="chance")
     ax.set_xticks(range(len(nl.INTERVENTIONS)), nl.INTERVENTIONS, fontsize=7)
@@ -128,13 +132,13 @@ study.figure(fig, "interventions")
 # By the rule stated before the measurement (above).
 
 # %%
-settings = (f"n={n_train}, validation {n_validation}, m={width}, {epochs} epochs, tau={tau}, eps={eps}; reading "
-            f"{preprocessing} inputs, {weight_decay_mode} decay, absolute ridge {ridge}")
-for t in tasks:
-    verdicts, changes = nl.claims.dual_implication(t, rows, data[t][0][0].num_classes, n_test, settings,
-                                                   nl.INTERVENTIONS)
+for t, p in ((t, p) for t in tasks for p in preprocessings):
+    settings = (f"n={n_train}, validation {n_validation}, m={width}, {epochs} epochs, tau={tau}, eps={eps}; reading "
+                f"{p} inputs, {weight_decay_mode} decay, absolute ridge {ridge}")
+    verdicts, changes = nl.claims.dual_implication(t, [r for r in rows if r["preprocessing"] == p],
+                                                   data[t][0][0].num_classes, n_test, settings, nl.INTERVENTIONS)
     study.judge(*verdicts)
-    study.measurements.update(changes)
+    study.measurements.update({f"{p}/{k}": v for k, v in changes.items()})
 
 # %%
 study.finish()

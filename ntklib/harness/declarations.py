@@ -176,7 +176,7 @@ PARAMETERS: dict[str, Parameter] = {
     "preprocessing": Parameter(str, "input reading: raw [0, 1] pixels (the paper's literal reading) | centred: "
                                "per-pixel training mean removed | standardised: centred / one global std; part of "
                                "the model, attacks stay in [0, 1] pixels", PREPROCESSINGS),
-    "preprocessings": Parameter(str, "input readings of the readings grid (see preprocessing)", PREPROCESSINGS,
+    "preprocessings": Parameter(str, "input readings, one verdict (or set of verdicts) each (see preprocessing)", PREPROCESSINGS,
                                 is_list=True),
     "weight_decay_modes": Parameter(str, "weight-decay readings of the readings grid (see weight_decay_mode)",
                                     WEIGHT_DECAY_MODES, is_list=True),
