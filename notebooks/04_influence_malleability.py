@@ -26,8 +26,9 @@
 # explains by a lower kappa(G) there. Over eps in {0.1, 0.2, 0.3, 0.5} the ranking of the
 # models stays.
 #
-# This notebook tests the claim under one reading (by default the paper's literal one: raw
-# pixels, L2 weight decay, an absolute ridge), with what the paper does not report: **a noise
+# This notebook tests the claim under each input reading of `preprocessings` (by default the
+# paper's literal one, raw pixels, with L2 weight decay and an absolute ridge), one verdict per
+# reading, with what the paper does not report: **a noise
 # baseline** (the same points moved by random L-inf noise of the same eps, uniform and
 # random-sign: a flip rate counts as malleability only beyond what noise does) and **intervals
 # from runs** (initialisation seeds crossed with independent data subsets; the attacked points
@@ -73,7 +74,7 @@ learning_rate = 0.001  # Adam (paper)
 batch_size = 128  # minibatch size (paper)
 weight_decay = 0.001  # weight decay (paper: "L2 (weight decay) 1e-3")
 weight_decay_mode = "l2"  # l2: L2 term in Adam's gradient (the paper's wording) | decoupled: AdamW | none
-preprocessing = "raw"  # raw [0, 1] pixels (paper) | centred | standardised
+preprocessings = ["raw"]  # input readings, one verdict each: raw [0, 1] pixels (paper) | centred | standardised
 tau = 0.1  # share of training points attacked, the most influential by |influence|
 eps = 0.3  # L-inf radius on [0, 1] pixels
 attacks = ["FGSM", "PGD", "MIM"]  # attacks for the main tables
@@ -91,8 +92,9 @@ study = nh.start("04_influence_malleability", globals())
 sizes = {**{t: (n_train, n_test) for t in tasks}, **{t: (n_train_binary, n_test_binary) for t in binary_tasks}}
 data = {t: ([nl.load_task(t, "train", n=sizes[t][0], seed=j) for j in subsets],
             [nl.load_task(t, "test", n=sizes[t][1], seed=j) for j in subsets]) for t in sizes}
-reading = f"{preprocessing} inputs, {weight_decay_mode} decay, {ridge_scale} ridge {ridge}"
-settings = {t: f"n={sizes[t][0]}, m={width}, {epochs} epochs, tau={tau}; {reading}" for t in sizes}
+cases = [(t, p) for t in sizes for p in preprocessings]  # every task under every input reading
+settings = {(t, p): f"n={sizes[t][0]}, m={width}, {epochs} epochs, tau={tau}; reading {p} inputs, "
+                    f"{weight_decay_mode} decay, {ridge_scale} ridge {ridge}" for t, p in cases}
 
 # %% [markdown]
 # ## The rule, fixed before the measurement
@@ -116,18 +118,18 @@ settings = {t: f"n={sizes[t][0]}, m={width}, {epochs} epochs, tau={tau}; {readin
 # each verdict names the reading it is under.
 
 # %% [markdown]
-# One trained net per (task, model, run) serves every attack, noise and radius: the main tables
-# use `attacks` and `noises` at `eps`; the 10-class tasks also get the sweep. All runs of a model
-# train as one batched stack. Each task's result is cached, keyed by the parameters, the device
-# and the library code (`--recompute` to redo). The binary CIFAR-10 subsets overlap (the
-# exact-pixel file holds 762 training images of the two classes).
+# One trained net per (task, reading, model, run) serves every attack, noise and radius: the
+# main tables use `attacks` and `noises` at `eps`; the 10-class tasks also get the sweep. All
+# runs of a model train as one batched stack. Each (task, reading)'s result is cached, keyed by
+# the parameters, the device and the library code (`--recompute` to redo). The binary CIFAR-10
+# subsets overlap (the exact-pixel file holds 762 training images of the two classes).
 
 # %%
 main_pairs = [(a, eps) for a in attacks + noises]
 sweep_pairs = [(a, e) for a in sweep_attacks + noises for e in eps_sweep if (a, e) not in main_pairs]
-all_rows = [r for t in sizes for r in study.cached(t, lambda: nl.malleability_study(
+all_rows = [{**r, "preprocessing": p} for t, p in cases for r in study.cached(f"{t}/{p}", lambda: nl.malleability_study(
     *data[t], study.settings, seeds=seeds, width=width, tau=tau, steps=attack_steps, ridge=ridge,
-    ridge_scale=ridge_scale, preprocessing=preprocessing, attacks=main_pairs + (sweep_pairs if t in tasks else []),
+    ridge_scale=ridge_scale, preprocessing=p, attacks=main_pairs + (sweep_pairs if t in tasks else []),
     normalize_relu_inputs=normalize_relu_inputs))]
 attacked = {t: nl.influence.top_count(sizes[t][0], tau) for t in sizes}  # points attacked per run
 
@@ -140,12 +142,12 @@ attacked = {t: nl.influence.top_count(sizes[t][0], tau) for t in sizes}  # point
 
 # %%
 rows = [r for r in all_rows if r["eps"] == eps]
-per_run = nl.stats.by_run(rows, ("task", "model", "attack"), "flip_rate")
-intervals = {k: nl.stats.proportion_interval(v, attacked[k[0]]) for k, v in per_run.items()}
+per_run = nl.stats.by_run(rows, ("task", "preprocessing", "model", "attack"), "flip_rate")
 names = attacks + noises
-study.table(["task", "model", *(f"{a} flip % (paper / ours [95%])" for a in names)],
-            [[t, m, *(f"{nl.paper.flip_rate(t, m, a)} / {nl.verdicts.fmt_interval(intervals[(t, m, a)], 100)}"
-                      for a in names)] for t in sizes for m in nl.MODELS], "flip_rates")
+study.table(["task", "inputs", "model", *(f"{a} flip % (paper / ours [95%])" for a in names)],
+            [[t, p, m, *(f"{nl.paper.flip_rate(t, m, a)} / "
+                         f"{nl.verdicts.pct_interval(per_run[(t, p, m, a)], attacked[t])}" for a in names)]
+             for t, p in cases for m in nl.MODELS], "flip_rates")
 
 # %% [markdown]
 # The ratio MLP-Attn / 2L-ReLU of the mean flip rates, ours with its 95% interval over runs
@@ -153,15 +155,15 @@ study.table(["task", "model", *(f"{a} flip % (paper / ours [95%])" for a in name
 # the influences before and after the attack.
 
 # %%
-ratios = {(t, a): nl.stats.ratio_interval(per_run[(t, "MLP-Attn", a)], per_run[(t, "2L-ReLU", a)], attacked[t])
-          for t in sizes for a in attacks}
-rhos = nl.stats.aggregate(rows, ("task", "model", "attack"), "spearman")
-study.measurements["flip_ratio"] = {f"{t}/{a}": list(r) for (t, a), r in ratios.items()}
-study.table(["task", *(f"{a} ratio (paper / ours [95%])" for a in attacks),
+ratios = {(t, p, a): nl.stats.ratio_interval(per_run[(t, p, "MLP-Attn", a)], per_run[(t, p, "2L-ReLU", a)],
+                                             attacked[t]) for t, p in cases for a in attacks}
+rhos = nl.stats.aggregate(rows, ("task", "preprocessing", "model", "attack"), "spearman")
+study.measurements["flip_ratio"] = {f"{t}/{p}/{a}": list(r) for (t, p, a), r in ratios.items()}
+study.table(["task", "inputs", *(f"{a} ratio (paper / ours [95%])" for a in attacks),
              *(f"{m} PGD Spearman rho" for m in nl.MODELS)],
-            [[t, *(f"{nl.paper.flip_ratio(t, a)} / {nl.verdicts.fmt_interval(ratios[(t, a)])}" for a in attacks),
-              *(nl.verdicts.fmt_spread(*rhos[(t, m, "PGD")]) for m in nl.MODELS if (t, m, "PGD") in rhos)]
-             for t in sizes], "flip_ratio")
+            [[t, p, *(f"{nl.paper.flip_ratio(t, a)} / {nl.verdicts.fmt_interval(ratios[(t, p, a)])}" for a in attacks),
+              *(nl.verdicts.fmt_spread(*rhos[(t, p, m, "PGD")]) for m in nl.MODELS if (t, p, m, "PGD") in rhos)]
+             for t, p in cases], "flip_ratio")
 
 # %% [markdown]
 # ### Did the nets learn?
@@ -169,19 +171,21 @@ study.table(["task", *(f"{a} ratio (paper / ours [95%])" for a in attacks),
 # runs): training and test accuracy, and the RMS of the first-layer weights (1 at
 # initialisation, `W ~ N(0, 1)`; near 0 means weight decay has shrunk the net away). For
 # MLP-Attn also the mean cosine between its training inputs (the normalised attention
-# outputs, under this notebook's preprocessing): near 1, every input points almost the same
+# outputs, under each input reading): near 1, every input points almost the same
 # way and only a small residual carries the class.
 
 # %%
-cosine = {t: nl.mean_pairwise_cosine(nl.attention_features(
-    nl.Preprocessing.fit(preprocessing, data[t][0][0].X.double())(data[t][0][0].X.double()))) for t in sizes}
-per_net = [r for r in rows if r["attack"] == attacks[0]]  # one row per (task, model, run)
-health = {k: nl.stats.aggregate(per_net, ("task", "model"), k)
+cosine = {(t, p): nl.mean_pairwise_cosine(nl.attention_features(
+    nl.Preprocessing.fit(p, data[t][0][0].X.double())(data[t][0][0].X.double()))) for t, p in cases}
+per_net = [r for r in rows if r["attack"] == attacks[0]]  # one row per (task, reading, model, run)
+health = {k: nl.stats.aggregate(per_net, ("task", "preprocessing", "model"), k)
           for k in ("train_accuracy", "test_accuracy", "weight_rms")}
-study.measurements["attention_mean_cosine"] = cosine
-study.table(["task", "model", "train accuracy", "test accuracy", "weight RMS (init 1)", "inputs' mean cosine"],
-            [[t, m, *(nl.verdicts.fmt_spread(*health[k][(t, m)]) for k in health),
-              nl.fmt(cosine[t]) if m == "MLP-Attn" else "-"] for t in sizes for m in nl.MODELS], "training_health")
+study.measurements["attention_mean_cosine"] = {f"{t}/{p}": c for (t, p), c in cosine.items()}
+study.table(["task", "inputs", "model", "train accuracy", "test accuracy", "weight RMS (init 1)",
+             "inputs' mean cosine"],
+            [[t, p, m, *(nl.verdicts.fmt_spread(*health[k][(t, p, m)]) for k in health),
+              nl.fmt(cosine[(t, p)]) if m == "MLP-Attn" else "-"] for t, p in cases for m in nl.MODELS],
+            "training_health")
 
 # %% [markdown]
 # ## 2. kappa(G) of each task
@@ -202,20 +206,22 @@ for t, spec in kappa.items():
 
 # %%
 sweep = [r for r in all_rows if r["task"] in tasks]
-sweep_runs = nl.stats.by_run(sweep, ("task", "model", "attack", "eps"), "flip_rate")
-fig, axes = plt.subplots(1, len(tasks), figsize=(4.5 * len(tasks), 3.2), squeeze=False)
-for ax, t in zip(axes[0], tasks):
+sweep_runs = nl.stats.by_run(sweep, ("task", "preprocessing", "model", "attack", "eps"), "flip_rate")
+fig, axes = plt.subplots(len(preprocessings), len(tasks), figsize=(4.5 * len(tasks), 3.2 * len(preprocessings)),
+                         squeeze=False)
+for ax, (t, p) in zip(axes.T.flat, ((t, p) for t in tasks for p in preprocessings)):
     for m, colour in zip(nl.MODELS, ("C0", "C1")):
         for a in sweep_attacks:
-            found = [nl.stats.proportion_interval(sweep_runs[(t, m, a, e)], attacked[t]) for e in eps_sweep]
+            found = [nl.stats.proportion_interval(sweep_runs[(t, p, m, a, e)], attacked[t]) for e in eps_sweep]
             nh.plotting.interval_line(ax, eps_sweep, [[100 * v for v in f] for f in found], colour, f"{m}, {a}")
             if not isinstance(nl.paper.flip_rate(t, m, a), str):
                 ax.plot([eps], [nl.paper.flip_rate(t, m, a)], marker="D", mfc="none", color=colour, ls="none",
                         label=f"paper, {m}, {a}")
-        noise = [100 * max(nl.stats.proportion_interval(sweep_runs[(t, m, k, e)], attacked[t])[0] for k in noises)
+        noise = [100 * max(sum(sweep_runs[(t, p, m, k, e)]) / len(sweep_runs[(t, p, m, k, e)]) for k in noises)
                  for e in eps_sweep]
         ax.plot(eps_sweep, noise, ls="--", color=colour, label=f"{m}, noise")
-    ax.set(title=t, xlabel="eps (L-inf, pixels in [0, 1])", ylabel="flip rate of the top-tau points (%)")
+    ax.set(title=f"{t}, {p} inputs", xlabel="eps (L-inf, pixels in [0, 1])",
+           ylabel="flip rate of the top-tau points (%)")
     ax.legend(fontsize=7)
 study.figure(fig, "eps_sweep")
 
@@ -224,24 +230,22 @@ study.figure(fig, "eps_sweep")
 # By the rule stated before the measurement (above).
 
 # %%
-accuracy = nl.stats.aggregate(rows, ("task", "model"), "test_accuracy")
-at_chance = {t: nl.verdicts.untrained({m: accuracy[(t, m)][0] for m in nl.MODELS}, data[t][0][0].num_classes,
-                                      sizes[t][1]) for t in sizes}
-for t in sizes:
-    verdict, study.measurements[f"lead_{t}"] = nl.claims.more_malleable(
-        t, {(m, a): per_run[(t, m, a)] for m in nl.MODELS for a in names}, attacks, noises, attacked[t], settings[t],
-        at_chance[t],
-        parity_band=parity_band if t == "cifar10_automobile_vs_airplane" else None)
+accuracy = nl.stats.aggregate(rows, ("task", "preprocessing", "model"), "test_accuracy")
+at_chance = {(t, p): nl.verdicts.untrained({m: accuracy[(t, p, m)][0] for m in nl.MODELS}, data[t][0][0].num_classes,
+                                           sizes[t][1]) for t, p in cases}
+for t, p in cases:
+    verdict, study.measurements[f"lead_{t}_{p}"] = nl.claims.more_malleable(
+        t, {(m, a): per_run[(t, p, m, a)] for m in nl.MODELS for a in names}, attacks, noises, attacked[t],
+        settings[(t, p)], at_chance[(t, p)], parity_band=parity_band if t == "cifar10_automobile_vs_airplane" else None)
     study.judge(verdict)
 
 # %%
 if {"mnist_3v8", "cifar10_automobile_vs_airplane"} <= set(binary_tasks):  # the paper's explanation needs both
     study.judge(nl.claims.lower_binary_kappa(kappa))
-for t in tasks:
-    for a in sweep_attacks:
-        study.judge(nl.claims.ranking_at_every_eps(
-            t, a, {(m, k, e): sweep_runs[(t, m, k, e)] for m in nl.MODELS for k in [a, *noises] for e in eps_sweep},
-            noises, attacked[t], settings[t], at_chance[t]))
+for t, p, a in ((t, p, a) for t in tasks for p in preprocessings for a in sweep_attacks):
+    study.judge(nl.claims.ranking_at_every_eps(
+        t, a, {(m, k, e): sweep_runs[(t, p, m, k, e)] for m in nl.MODELS for k in [a, *noises] for e in eps_sweep},
+        noises, attacked[t], settings[(t, p)], at_chance[(t, p)]))
 
 # %%
 study.finish()

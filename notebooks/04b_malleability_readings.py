@@ -111,6 +111,8 @@ found = [{**r, "preprocessing": p, "mode": mode, "n": n_train}
              ridge=ridges[(t, p, mode)], preprocessing=p, **study_of))]
 rows = [r for r in found if r["ridge_scale"] == "absolute"]
 ridge_rows = [r for r in found if r["ridge_scale"] == "mean_diagonal"]
+
+# %%
 n_rows = [{**r, "n": n} for n in sizes for r in (
     [r for r in rows if r["task"] == tasks[0] and (r["preprocessing"], r["mode"]) == readings[0]] if n == n_train
     else study.cached(f"{tasks[0]}/n{n}", lambda: nl.malleability_study(

@@ -173,11 +173,10 @@ PARAMETERS: dict[str, Parameter] = {
                              "ridge x mean of the kernel's diagonal, fixed from the clean kernel", RIDGE_SCALES),
     "ridge_multiples": Parameter(float, "ridge sweep: multiples of the kernel's mean diagonal", _POSITIVE,
                                  is_list=True),
-    "preprocessing": Parameter(str, "input reading: raw [0, 1] pixels (the paper's literal reading) | centred: "
-                               "per-pixel training mean removed | standardised: centred / one global std; part of "
-                               "the model, attacks stay in [0, 1] pixels", PREPROCESSINGS),
-    "preprocessings": Parameter(str, "input readings, one verdict (or set of verdicts) each (see preprocessing)", PREPROCESSINGS,
-                                is_list=True),
+    "preprocessings": Parameter(str, "input readings, one verdict (or set of verdicts) each: raw [0, 1] pixels (the "
+                                "paper's literal reading) | centred: per-pixel training mean removed | standardised: "
+                                "centred / one global std; part of the model, attacks stay in [0, 1] pixels",
+                                PREPROCESSINGS, is_list=True),
     "weight_decay_modes": Parameter(str, "weight-decay readings of the readings grid (see weight_decay_mode)",
                                     WEIGHT_DECAY_MODES, is_list=True),
     "noises": Parameter(str, "noise baselines of every flip rate: random L-inf perturbations of the same radius "
