@@ -4,6 +4,8 @@ stand-ins that write the executed notebook, so no kernel starts."""
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -121,9 +123,26 @@ def test_runner_records_which_cached_steps_a_notebook_reused(monkeypatch, tmp_pa
     assert "NTKLIB_CACHE_JOURNAL" not in os.environ
 
 
+def _ran_in_a_fresh_interpreter(test: str) -> bool:
+    """Run ``test`` alone in a new interpreter and check that it passed (True), unless this is
+    that interpreter (False: run the body). The tests that fork workers need it: forking the
+    pytest process after earlier tests have started torch's OpenMP threads can deadlock a worker
+    (a clean-clone CI run hung there once); a fresh interpreter has imported torch but run
+    nothing, so it holds no such threads."""
+    if os.environ.get("NTKLIB_FRESH_INTERPRETER"):
+        return False
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"{__file__}::{test}"],
+                          env={**os.environ, "NTKLIB_FRESH_INTERPRETER": "1"}, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    return True
+
+
 def test_notebooks_side_by_side_keep_their_own_journals_and_timings(monkeypatch, tmp_path):
     """--jobs 2: each notebook runs in its own worker with its own cache journal and thread count;
     timings.md says how many ran at once; a failing notebook does not stop the other."""
+    if _ran_in_a_fresh_interpreter("test_notebooks_side_by_side_keep_their_own_journals_and_timings"):
+        return
     from ntklib.harness.cache import cached
 
     def kernel(*args, **kwargs):  # stands in for the kernel, which inherits the worker's environment
@@ -242,6 +261,8 @@ def test_ctrl_c_exits_130_with_one_line_and_keeps_what_finished(monkeypatch, tmp
 def test_ctrl_c_with_notebooks_side_by_side_ends_the_workers(monkeypatch, tmp_path, capsys):
     """--jobs 2: a real SIGINT reaches the runner while both workers run; the workers are ended
     (their temporary notebooks removed) and the runner exits 130 in one line."""
+    if _ran_in_a_fresh_interpreter("test_ctrl_c_with_notebooks_side_by_side_ends_the_workers"):
+        return
     import signal
     import time
 
