@@ -36,7 +36,8 @@ smoke: setup  ## paper parameters at 1 epoch into build/smoke: every paper-scale
 
 test: setup  ## unit tests, pair sync, environment check, nbval over the committed notebooks
 	NTKLIB_PROGRESS=0 MPLBACKEND=agg $(PY) -m pytest tests
-	NTKLIB_PROGRESS=0 NTKLIB_RECOMPUTE=1 $(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg notebooks
+	# env -u MPLBACKEND: the kernels draw figures inline, as the committed outputs were made (runner)
+	env -u MPLBACKEND NTKLIB_PROGRESS=0 NTKLIB_RECOMPUTE=1 $(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg notebooks
 
 refresh: setup  ## re-execute notebooks/*.ipynb in place (after editing a .py), for committing
 	$(PY) -m ntklib --refresh-committed $(NOTEBOOKS)
