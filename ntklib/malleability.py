@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 
 from .data import Dataset
-from .influence import top_count, top_fraction
+from .influence import top_fraction
 from .kernels import kernel_target_alignment
 from .models import MODELS, NetStack
 from .nets import attack_points, malleability, net_influence, test_accuracy, train_nets, training_health
@@ -28,6 +28,15 @@ __all__ = ["malleability_study", "INTERVENTIONS", "interventions_study", "by_n_t
 def _per_subset(data: Dataset | list[Dataset], settings: TrainingSettings) -> list[Dataset]:
     """One dataset per data subset, on the training device and dtype."""
     return [d.to(settings.device, settings.torch_dtype) for d in (data if isinstance(data, (list, tuple)) else [data])]
+
+
+def _runs_and_features(model: str, trains: list[Dataset], seeds: list[int], preprocessing: str,
+                       normalize_relu_inputs: bool) -> tuple[list[tuple[int, int]], list[PixelFeatures]]:
+    """The runs ``(seed, subset)``, every seed on every subset, and each subset's features under
+    the ``preprocessing`` reading (fitted on that subset's clean training pixels)."""
+    runs = [(seed, j) for j in range(len(trains)) for seed in seeds]
+    return runs, [PixelFeatures(model, t.X, normalize_relu_inputs, Preprocessing.fit(preprocessing, t.X))
+                  for t in trains]
 
 
 def _train_runs(features: list[PixelFeatures], labels: list[torch.Tensor], num_classes: int, width: int,
@@ -71,11 +80,9 @@ def malleability_study(train: Dataset | list[Dataset], test: Dataset | list[Data
     trains, tests = _per_subset(train, settings), _per_subset(test, settings)
     if len(trains) != len(tests):
         raise ValueError(f"{len(trains)} training subsets but {len(tests)} test subsets")
-    runs = [(seed, j) for j in range(len(trains)) for seed in seeds]
     rows = []
     for model in models:
-        features = [PixelFeatures(model, t.X, normalize_relu_inputs, Preprocessing.fit(preprocessing, t.X))
-                    for t in trains]
+        runs, features = _runs_and_features(model, trains, seeds, preprocessing, normalize_relu_inputs)
         nets = _train_runs(features, [t.y for t in trains], trains[0].num_classes, width, runs, settings,
                            adversarial_eps=adversarial_eps, adversarial_steps=steps)
         for (seed, j), net in zip(runs, nets):
@@ -112,24 +119,21 @@ def interventions_study(train: Dataset | list[Dataset], validation: Dataset | li
     trains, vals, tests = (_per_subset(d, settings) for d in (train, validation, test))
     if not len(trains) == len(vals) == len(tests):
         raise ValueError(f"{len(trains)} training, {len(vals)} validation and {len(tests)} test subsets")
-    runs = [(seed, j) for j in range(len(trains)) for seed in seeds]
     num_classes, rows = trains[0].num_classes, []
     for model in models:
-        features = [PixelFeatures(model, t.X, normalize_relu_inputs, Preprocessing.fit(preprocessing, t.X))
-                    for t in trains]
+        runs, features = _runs_and_features(model, trains, seeds, preprocessing, normalize_relu_inputs)
         bases = _train_runs(features, [t.y for t in trains], num_classes, width, runs, settings)
         data = {name: [] for name in INTERVENTIONS}  # per intervention, one (features, y) per run
         for (seed, j), base in zip(runs, bases):
             f, y, n = features[j], trains[j].y, trains[j].n
             influence = net_influence(base, f, y, vals[j].X, vals[j].y, num_classes, ridge, ridge_scale).values
-            k = top_count(n, tau)
-            for name, drop in (("Curated", top_fraction(influence, tau)),
-                               ("Curated (harmful)", torch.argsort(influence, stable=True)[:k])):
+            idx = top_fraction(influence, tau)  # the top-tau points by |influence|: curated or transformed
+            harmful = torch.argsort(influence, stable=True)[:len(idx)]  # the most negative influences
+            for name, drop in (("Curated", idx), ("Curated (harmful)", harmful)):
                 keep = torch.ones(n, dtype=torch.bool, device=y.device)
                 keep[drop] = False
                 data[name].append((PixelFeatures(model, f.pixels[keep], normalize_relu_inputs, f.preprocessing),
                                    y[keep]))
-            idx = top_fraction(influence, tau)
             everything = torch.arange(n, device=y.device)
             adversarial = attack_points(base, f, y, everything, num_classes, "PGD", eps, steps, seed)
             data["Clean"].append((f, y))

@@ -1,10 +1,10 @@
 """Statistics behind every verdict: margins, intervals, trends and aggregation over runs.
 
-The rules are defined once here and named in the notebooks: a difference of two proportions
-counts when it exceeds :data:`MARGIN_SE` binomial standard errors (the "2-SE rule"); a mean
-over runs or a log-log slope counts when zero lies outside its two-sided :data:`CONFIDENCE`
-Student-t interval; a net "did not learn" when its test accuracy is within :data:`MARGIN_SE`
-binomial standard errors of chance (:func:`chance_level`).
+The rules are defined once here and named in the notebooks: a mean over runs (seeds x data
+subsets) or a log-log slope counts when zero lies outside its two-sided :data:`CONFIDENCE`
+Student-t interval (for a proportion, its standard error floored at the binomial one); a net
+"did not learn" when its test accuracy is within :data:`MARGIN_SE` binomial standard errors of
+chance (:func:`chance_level`).
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ import numpy as np
 from scipy.stats import linregress
 from scipy.stats import t as student_t
 
-__all__ = ["MARGIN_SE", "CONFIDENCE", "chance_level", "binomial_difference_margin", "binomial_ratio_interval",
+__all__ = ["MARGIN_SE", "CONFIDENCE", "chance_level",
            "t_half_width", "loglog_trend", "loglog_slope", "interpolate_loglog", "paired_change", "aggregate",
            "first_crossing_below", "by_run", "adjusted_proportion", "run_interval",
            "proportion_interval", "ratio_interval"]
 
-MARGIN_SE = 2.0  # the 2-SE rule: a difference counts when larger than this many standard errors
+MARGIN_SE = 2.0  # a net at chance: test accuracy within this many binomial standard errors of 1/C
 CONFIDENCE = 0.95  # two-sided confidence of the Student-t intervals (slopes, means over seeds)
 
 
@@ -30,27 +30,6 @@ def chance_level(num_classes: int, n_test: int, num_se: float = MARGIN_SE) -> fl
     ``num_se`` binomial standard errors at ``n_test`` points."""
     p = 1.0 / num_classes
     return p + num_se * math.sqrt(p * (1 - p) / n_test)
-
-
-def binomial_difference_margin(p: float, q: float, count: int, num_se: float = MARGIN_SE) -> float:
-    """``num_se`` binomial standard errors of ``p - q``, two proportions (flip rates, test
-    accuracies) each measured over ``count`` independent points (normal approximation): the
-    margin a difference has to clear to be more than another draw of seeds or points gives."""
-    if count < 1:
-        raise ValueError(f"a proportion needs at least one point, not count={count}")
-    return num_se * math.sqrt((p * (1 - p) + q * (1 - q)) / count)
-
-
-def binomial_ratio_interval(p: float, q: float, count: int, num_se: float = MARGIN_SE) -> tuple[float, float]:
-    """``num_se``-SE interval of the ratio ``p / q`` of two proportions each over ``count`` points
-    (delta method on the log scale: ``Var log p = (1 - p) / (p count)``); ``(0, inf)`` when
-    either is 0, where the ratio says nothing."""
-    if count < 1:
-        raise ValueError(f"a proportion needs at least one point, not count={count}")
-    if p == 0 or q == 0:
-        return 0.0, math.inf
-    half = num_se * math.sqrt(((1 - p) / p + (1 - q) / q) / count)
-    return p / q * math.exp(-half), p / q * math.exp(half)
 
 
 def t_half_width(stderr: float, dof: int, confidence: float = CONFIDENCE) -> float:

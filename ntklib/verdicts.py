@@ -3,7 +3,8 @@
 A notebook states each rule before its measurement and builds a :class:`Verdict` from it with
 the helpers here, which take their margins from :mod:`ntklib.stats`:
 
-- :func:`difference` — a difference beyond a margin (e.g. the 2-SE binomial rule);
+- :func:`~ntklib.stats.run_interval` and friends (in :mod:`ntklib.stats`) — a mean over runs
+  whose interval lies above or below 0 (the malleability rules of :mod:`ntklib.claims`);
 - :func:`trend` — a log-log slope whose confidence interval excludes zero (falls / rises / flat);
 - :func:`within_band` — a value or an interval inside a band;
 - :func:`untrained` — the one did-the-nets-learn check: a verdict resting on a net at chance
@@ -21,11 +22,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .stats import CONFIDENCE, MARGIN_SE, binomial_difference_margin, chance_level, loglog_trend, proportion_interval
+from .stats import CONFIDENCE, MARGIN_SE, chance_level, loglog_trend, proportion_interval
 
-__all__ = ["HOLDS", "FAILS", "PARTIAL", "INCONCLUSIVE", "CONSISTENT", "INCONSISTENT", "STATUSES", "Verdict", "Difference", "Trend", "difference",
-           "binomial_difference", "trend", "within_band", "untrained", "reasons", "fmt", "fmt_bound", "fmt_spread",
-           "fmt_interval", "pct_interval", "pct"]
+__all__ = ["HOLDS", "FAILS", "PARTIAL", "INCONCLUSIVE", "CONSISTENT", "INCONSISTENT", "STATUSES", "Verdict", "Trend",
+           "trend", "within_band", "untrained", "reasons", "fmt", "fmt_bound", "fmt_spread",
+           "fmt_interval", "pct_interval"]
 
 HOLDS, FAILS, PARTIAL, INCONCLUSIVE = "holds", "does NOT reproduce", "partly reproduces", "inconclusive"
 # the outcomes of an arithmetic check of the paper's own numbers: not a reproduction, never counted as one
@@ -77,11 +78,6 @@ def pct_interval(values: list[float], count: int) -> str:
     return fmt_interval(proportion_interval(values, count), 100)
 
 
-def pct(stats: tuple[float, float]) -> str:
-    """A proportion's ``(mean, std)`` over runs in percent, as :func:`fmt_spread`."""
-    return fmt_spread(100 * stats[0], 100 * stats[1])
-
-
 @dataclass(frozen=True)
 class Verdict:
     """One checked claim. ``status`` is computed from the data by the rule the notebook states."""
@@ -118,34 +114,6 @@ class Verdict:
 def reasons(*found: str) -> str:
     """Reasons for an inconclusive verdict joined into one (empty ones dropped)."""
     return "; ".join(filter(None, found))
-
-
-@dataclass(frozen=True)
-class Difference:
-    """``value = a - b`` against the ``margin`` it has to clear."""
-
-    value: float
-    margin: float
-
-    @property
-    def beyond(self) -> bool:
-        """The difference exceeds its margin (in the positive direction)."""
-        return self.value > self.margin
-
-    def points(self) -> str:
-        """The difference of two proportions in percentage points, with its margin."""
-        return f"{fmt(100 * self.value)} points, margin {fmt(100 * self.margin)}"
-
-
-def difference(a: float, b: float, margin: float) -> Difference:
-    """``a - b`` against a given ``margin`` (a t half-width, a tolerance)."""
-    return Difference(a - b, margin)
-
-
-def binomial_difference(a: float, b: float, count: int, num_se: float = MARGIN_SE) -> Difference:
-    """``a - b`` of two proportions each over ``count`` points against the ``num_se``-SE
-    binomial margin (:func:`ntklib.stats.binomial_difference_margin`)."""
-    return Difference(a - b, binomial_difference_margin(a, b, count, num_se))
 
 
 @dataclass(frozen=True)

@@ -10,32 +10,6 @@ from ntklib import stats
 COVERAGE_TOLERANCE = 0.01  # Monte-Carlo error of a rejection or coverage rate over 20,000 draws (~5 SE)
 
 
-def test_binomial_difference_margin_rejects_equal_rates_about_as_often_as_two_se_should():
-    """Two flip rates drawn from the same p exceed the 2-SE margin of their difference in about
-    4.6% of draws (two-sided normal tail beyond 2): the margin is the noise the verdicts allow."""
-    import numpy as np
-
-    rng = np.random.default_rng(0)
-    count, p = 300, 0.25
-    a, b = rng.binomial(count, p, 20_000) / count, rng.binomial(count, p, 20_000) / count
-    margins = np.array([stats.binomial_difference_margin(x, y, count) for x, y in zip(a, b)])
-    assert np.mean(np.abs(a - b) > margins) == pytest.approx(0.0455, abs=COVERAGE_TOLERANCE)
-    assert stats.binomial_difference_margin(0.5, 0.5, 100) == pytest.approx(2 * math.sqrt(0.5 / 100))
-    with pytest.raises(ValueError, match="count=0"):
-        stats.binomial_difference_margin(0.5, 0.5, 0)
-
-
-def test_binomial_ratio_interval_covers_the_true_ratio():
-    import numpy as np
-
-    rng = np.random.default_rng(1)
-    count, p, q = 300, 0.3, 0.2
-    a, b = rng.binomial(count, p, 20_000) / count, rng.binomial(count, q, 20_000) / count
-    covered = [lo <= p / q <= hi for lo, hi in (stats.binomial_ratio_interval(x, y, count) for x, y in zip(a, b))]
-    assert np.mean(covered) == pytest.approx(0.9545, abs=COVERAGE_TOLERANCE)
-    assert stats.binomial_ratio_interval(0.0, 0.3, 100) == (0.0, math.inf)
-
-
 def test_t_intervals_of_slopes_and_paired_changes():
     assert stats.t_half_width(1.0, 7) == pytest.approx(2.364624, rel=1e-6)  # t_{0.975, 7}
     assert math.isinf(stats.t_half_width(1.0, 0))

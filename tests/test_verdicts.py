@@ -25,12 +25,7 @@ def test_nets_at_chance_make_a_verdict_inconclusive():
     assert Verdict.from_test("C", "check", "paper", "ours", False).status == "does NOT reproduce"
 
 
-def test_difference_and_trend_helpers():
-    lead = verdicts.binomial_difference(0.30, 0.10, 100)
-    assert lead.value == pytest.approx(0.2) and lead.margin == pytest.approx(2 * math.sqrt((0.21 + 0.09) / 100))
-    assert lead.beyond and not verdicts.binomial_difference(0.12, 0.10, 100).beyond
-    assert lead.points() == f"20 points, margin {verdicts.fmt(100 * lead.margin)}"
-    assert not verdicts.difference(1.0, 0.0, 1.0).beyond  # the margin itself is not beyond it
+def test_trend_helper():
     widths = [16, 64, 256, 1024]
     assert verdicts.trend(widths, [m**-0.5 * (1 + 0.01 * (-1) ** i) for i, m in enumerate(widths)]).direction == "falls"
     assert verdicts.trend(widths, [m**0.3 for m in widths]).direction == "rises"
