@@ -325,9 +325,6 @@ def _run_profile(notebooks: list[str], profile: str, settings: dict[str, dict] |
     check_writable(cache_dir())
     if profile == "paper" and not overridden:
         _warn_without_gpu(notebooks)
-    # figures show inline in the executed notebooks whatever the caller's MPLBACKEND (MPLBACKEND=agg,
-    # as for headless tests, would drop every figure output, and nbval then fails on the commit)
-    os.environ.pop("MPLBACKEND", None)
     # kernels import ntklib from this checkout even where the package is not installed (a lent GPU)
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
     jobs = max(1, min(jobs, len(notebooks)))
@@ -394,7 +391,6 @@ def _refresh_committed(notebooks: list[str]) -> int:
     import nbformat  # noqa: PLC0415
 
     os.environ["NTKLIB_PROGRESS"] = "0"  # progress bars never enter committed outputs
-    os.environ.pop("MPLBACKEND", None)  # figures inline, as nbval re-executes them (see _run_profile)
     for nb in notebooks:
         path = NOTEBOOK_DIR / f"{nb}.ipynb"
         subprocess.run([sys.executable, "-m", "jupytext", "--sync", str(NOTEBOOK_DIR / f"{nb}.py")], check=True)
@@ -452,6 +448,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.recompute:
             os.environ["NTKLIB_RECOMPUTE"] = "1"  # inherited by the kernels
+        # figures show inline in the executed notebooks whatever the caller's MPLBACKEND (MPLBACKEND=agg,
+        # as for headless tests, would drop every figure output, and nbval then fails on the commit)
+        os.environ.pop("MPLBACKEND", None)
         if args.refresh_committed:
             return _refresh_committed(notebooks)
         return _run_profile(notebooks, args.profile, _parse_settings(args.set, notebooks),
