@@ -237,7 +237,7 @@ for t, p in cases:
     verdict, study.measurements[f"lead_{t}_{p}"] = nl.claims.more_malleable(
         t, {(m, a): per_run[(t, p, m, a)] for m in nl.MODELS for a in names}, attacks, noises, attacked[t],
         settings[(t, p)], at_chance[(t, p)], parity_band=parity_band if t == "cifar10_automobile_vs_airplane" else None)
-    study.judge(verdict)
+    study.judge(verdict, reading={"preprocessing": p})
 
 # %%
 if {"mnist_3v8", "cifar10_automobile_vs_airplane"} <= set(binary_tasks):  # the paper's explanation needs both
@@ -245,7 +245,7 @@ if {"mnist_3v8", "cifar10_automobile_vs_airplane"} <= set(binary_tasks):  # the 
 for t, p, a in ((t, p, a) for t in tasks for p in preprocessings for a in sweep_attacks):
     study.judge(nl.claims.ranking_at_every_eps(
         t, a, {(m, k, e): sweep_runs[(t, p, m, k, e)] for m in nl.MODELS for k in [a, *noises] for e in eps_sweep},
-        noises, attacked[t], settings[(t, p)], at_chance[(t, p)]))
+        noises, attacked[t], settings[(t, p)], at_chance[(t, p)]), reading={"preprocessing": p})
 
 # %%
 study.finish()

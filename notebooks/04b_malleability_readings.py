@@ -201,7 +201,7 @@ for t, (p, mode) in itertools.product(tasks, readings):
         f"reading {p} inputs, {mode} decay, absolute ridge {ridge}; {settings}",
         nl.verdicts.untrained({m: accuracy[(t, p, mode, m)][0] for m in nl.MODELS}, train[(t, n_train)][0].num_classes,
                               n_test))
-    study.judge(verdict)
+    study.judge(verdict, reading={"preprocessing": p, "weight_decay_mode": mode})
 
 # %%
 ridge_accuracy = nl.stats.aggregate(ridge_rows, ("model",), "test_accuracy")
@@ -212,7 +212,8 @@ for c in ridge_multiples:
         f"reading {readings[0][0]} inputs, {readings[0][1]} decay, ridge {nl.fmt(c)} x mean diagonal; {settings}",
         nl.verdicts.untrained({m: ridge_accuracy[(m,)][0] for m in nl.MODELS},
                               train[(tasks[0], n_train)][0].num_classes, n_test))
-    study.judge(verdict)
+    study.judge(verdict, reading={"preprocessing": readings[0][0], "weight_decay_mode": readings[0][1],
+                                  "ridge_scale": "mean_diagonal", "ridge": c})
 
 # %%
 study.finish()

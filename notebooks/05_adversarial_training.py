@@ -127,7 +127,8 @@ for t, p, m in ((t, p, m) for t in tasks for p in preprocessings for m in nl.MOD
                                           for r in regimes}
     study.judge(nl.claims.adversarial_training_raises_flip_rate(
         t, m, {(r, k): per_run[(t, p, m, r, k)] for r in regimes for k in names}, noises, attacked,
-        {r: accuracy[(t, p, m, r)][0] for r in regimes}, data[t][0][0].num_classes, n_test, settings))
+        {r: accuracy[(t, p, m, r)][0] for r in regimes}, data[t][0][0].num_classes, n_test, settings),
+        reading={"preprocessing": p})
 
 # %%
 study.finish()

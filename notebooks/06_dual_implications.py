@@ -137,7 +137,7 @@ for t, p in ((t, p) for t in tasks for p in preprocessings):
                 f"{p} inputs, {weight_decay_mode} decay, absolute ridge {ridge}")
     verdicts, changes = nl.claims.dual_implication(t, [r for r in rows if r["preprocessing"] == p],
                                                    data[t][0][0].num_classes, n_test, settings, nl.INTERVENTIONS)
-    study.judge(*verdicts)
+    study.judge(*verdicts, reading={"preprocessing": p})
     study.measurements.update({f"{p}/{k}": v for k, v in changes.items()})
 
 # %%

@@ -15,7 +15,7 @@ from .models import MODELS
 from .spectra import GramSpectrum
 from .stats import (CONFIDENCE, adjusted_proportion, by_run, first_crossing_below, loglog_slope,
                     paired_change, ratio_interval, run_interval, t_half_width)
-from .verdicts import Trend, Verdict, fmt, fmt_interval, reasons, trend, untrained, within_band
+from .verdicts import Effect, Trend, Verdict, fmt, fmt_interval, reasons, trend, untrained, within_band
 
 __all__ = ["sensitivity", "width_bound_from_kappa", "kappa_of_data", "truncation_bounds_growth", "init_rate",
            "approaches_limit", "exceeds_over_seeds", "width_threshold_measured", "optimiser_laziness", "distance_trend",
@@ -49,7 +49,9 @@ def adversarial_training_raises_flip_rate(task: str, model: str, runs: dict[tupl
         f"{paper_before}% -> {paper_after}%",
         f"PGD {mean(('standard', 'PGD'))}% -> {mean(('adversarial', 'PGD'))}%{noise}; rise of the excess over noise "
         f"(points) {fmt_interval(rise, 100)} ({confidence:.0%} interval over {count} run(s); {settings})",
-        holds, inconclusive=reasons(untrained(accuracy, num_classes, n_test), undecided))
+        holds, inconclusive=reasons(untrained(accuracy, num_classes, n_test), undecided),
+        effect=Effect("rise of the PGD excess over noise (points)", *(100 * x for x in rise),
+                      paper=paper_after - paper_before))
 
 
 def dual_implication(task: str, rows: list[dict], num_classes: int, n_test: int, settings: str,
@@ -107,7 +109,8 @@ def dual_implication(task: str, rows: list[dict], num_classes: int, n_test: int,
         f"largest |change| of alignment {fmt(abs(align['MLP-Attn'][largest['MLP-Attn']][0]))} (MLP-Attn, "
         f"{largest['MLP-Attn']}) vs {fmt(abs(align['2L-ReLU'][largest['2L-ReLU']][0]))} (2L-ReLU, "
         f"{largest['2L-ReLU']}), lead {fmt_interval(lead)} ({confidence:.0%} interval {span})",
-        holds, inconclusive=reasons(untrained(clean, num_classes, n_test), one, undecided))]
+        holds, inconclusive=reasons(untrained(clean, num_classes, n_test), one, undecided),
+        effect=Effect("lead of MLP-Attn's signed alignment change", *lead))]
     raising = {i: run_interval(change(alignment, "MLP-Attn", i), each, within=span_of_change) for i in moved}
     holds, undecided = judged(raising, "MLP-Attn's alignment change")
     text = ", ".join(f"{i} {fmt_interval(found)}" for i, found in raising.items())
@@ -115,7 +118,9 @@ def dual_implication(task: str, rows: list[dict], num_classes: int, n_test: int,
         "Dual implication", f"{task}: an intervention raises MLP-Attn's alignment with the task",
         "the data-dependent kernel can align with the task (qualitative)",
         f"MLP-Attn's alignment change: {text} ({each:.2%} intervals, Bonferroni over {len(moved)}, {span})", holds,
-        inconclusive=reasons(attn_untrained, one, undecided)))
+        inconclusive=reasons(attn_untrained, one, undecided),
+        effect=Effect("MLP-Attn's alignment change, the intervention with the highest low bound",
+                      *max(raising.values(), key=lambda found: found[1]))))
     raised = [i for i, (_, low, _) in raising.items() if low > 0]
     base = accuracy[("MLP-Attn", clean_name)]
     p = adjusted_proportion(sum(base) / runs, n_test * runs)
@@ -129,7 +134,10 @@ def dual_implication(task: str, rows: list[dict], num_classes: int, n_test: int,
         "Dual implication", f"{task}: an intervention that raises MLP-Attn's alignment also raises its test accuracy",
         "can lower approximation error when aligned (qualitative)",
         f"test-accuracy change {text or '-'} ({each:.2%} intervals, {span})", holds,
-        inconclusive=reasons(attn_untrained, one, undecided)))
+        inconclusive=reasons(attn_untrained, one, undecided),
+        effect=Effect("MLP-Attn's test-accuracy change (points), the raising intervention with the highest low bound",
+                      *(100 * x for x in max(gains.values(), key=lambda found: found[1])))
+        if gains else None))
     found = {f"{task}/{m}/{i}": {"alignment": list(align[m][i]),
                                  "test_accuracy": list(run_interval(change(accuracy, m, i), confidence, floor,
                                                                     (-1.0, 1.0)))}
@@ -174,6 +182,21 @@ def _three_way(intervals: dict, what: str) -> tuple[bool, str]:
     return False, f"an interval of {what} over the runs contains 0"
 
 
+def _paper_ratio(reported: dict | None, attack: str) -> float | None:
+    """The paper's flip-rate ratio MLP-Attn / 2L-ReLU for ``attack``, None where it reports none."""
+    if not reported or attack not in reported["MLP-Attn"]:
+        return None
+    return flip_ratio(reported["MLP-Attn"][attack], reported["2L-ReLU"][attack])
+
+
+def _paper_difference(reported: dict | None, attack: str) -> float | None:
+    """The paper's flip-rate difference MLP-Attn - 2L-ReLU for ``attack`` in points: its lead
+    without a noise baseline (it reports none), the nearest thing to ours it gives."""
+    if not reported or attack not in reported["MLP-Attn"]:
+        return None
+    return reported["MLP-Attn"][attack] - reported["2L-ReLU"][attack]
+
+
 def more_malleable(task: str, runs: dict[tuple[str, str], list[float]], attacks: list[str], noises: list[str],
                    attacked: int, settings: str, inconclusive: str = "", parity_band: float | None = None,
                    confidence: float = CONFIDENCE) -> tuple[Verdict, dict]:
@@ -203,7 +226,11 @@ def more_malleable(task: str, runs: dict[tuple[str, str], list[float]], attacks:
     lead_text = ", ".join(f"{a} {fmt(100 * mean)} [{fmt(100 * low)}, {fmt(100 * high)}]"
                           for a, (mean, low, high) in leads.items())
     ratio_text = ", ".join(f"{a} x{fmt(r)} [{fmt(low)}, {fmt(high)}]" for a, (r, low, high) in ratios.items())
+    weakest = min(attacks, key=lambda a: leads[a][1])  # the attack whose lead the rule finds least sure
     if parity_band is not None:
+        furthest = max(attacks, key=lambda a: abs(math.log(ratios[a][0])) if 0 < ratios[a][0] < math.inf else math.inf)
+        effect = Effect("flip-rate ratio MLP-Attn / 2L-ReLU, the attack furthest from parity", *ratios[furthest],
+                        paper=_paper_ratio(reported, furthest), threshold=1.0)
         holds = all(within_band(low, high, parity_band) for _, low, high in ratios.values())
         outside = any(low > parity_band or high < 1 / parity_band for _, low, high in ratios.values())
         if not holds and not outside:
@@ -214,11 +241,14 @@ def more_malleable(task: str, runs: dict[tuple[str, str], list[float]], attacks:
     else:
         holds, undecided = _three_way(leads, "the lead")
         inconclusive = reasons(inconclusive, undecided)
+        effect = Effect("lead of MLP-Attn's excess over noise, the attack with the lowest bound (points)",
+                        *(100 * x for x in leads[weakest]), paper=_paper_difference(reported, weakest))
         check = "MLP-Attn more malleable than 2L-ReLU beyond random noise, under every attack"
         ours = f"lead of MLP-Attn's excess {baseline} (points) {lead_text}; flip-rate ratio {ratio_text}"
     verdict = Verdict.from_test(
         "Malleability", f"{task}: {check}", f"flip-rate ratio {paper_text}",
-        f"{ours} ({confidence:.0%} intervals over {count} run(s); {settings})", holds, inconclusive=inconclusive)
+        f"{ours} ({confidence:.0%} intervals over {count} run(s); {settings})", holds, inconclusive=inconclusive,
+        effect=effect)
     return verdict, {a: {"ratio": list(ratios[a]), "lead": list(leads[a])} for a in attacks}
 
 
@@ -305,7 +335,9 @@ def distance_trend(model: str, task: str, metric: str, distances: dict[int, floa
         f"with m ({'approaches' if model == '2L-ReLU' else 'does not approach'} the limit)",
         f"{paper_word} (the paper's trend, under the other reading of its weight decay)" if reading else paper_word,
         f"log-log slope {fmt(found.slope)} +- {fmt(found.margin)} ({confidence:.0%}) over m={widths[0]}..{widths[-1]}: "
-        f"{found.direction} ({settings})", found.direction == expected, inconclusive=inconclusive), found
+        f"{found.direction} ({settings})", found.direction == expected, inconclusive=inconclusive,
+        effect=Effect("log-log slope of the NTK distance in m", found.slope, found.slope - found.margin,
+                      found.slope + found.margin)), found
 
 
 def sensitivity(task: str, rows: list[dict], sizes: list[int], eps: float, ratio_band: float,
@@ -447,7 +479,9 @@ def approaches_limit(model: str, task: str, distances: dict[int, float], expecte
         "Thm 4.2 / 4.7", f"{model}, {task}: the {what} {expected} with m", paper_text,
         f"{fmt(distances[widths[0]])} at m={widths[0]} -> {fmt(distances[widths[-1]])} at m={widths[-1]}, log-log "
         f"slope {fmt(found.slope)} +- {fmt(found.margin)} ({confidence:.0%}): {found.direction} ({settings})",
-        falls if expected == "falls" else not falls, inconclusive=reasons(inconclusive, too_wide)), found
+        falls if expected == "falls" else not falls, inconclusive=reasons(inconclusive, too_wide),
+        effect=Effect(f"log-log slope of the {what} in m", found.slope, found.slope - found.margin,
+                      found.slope + found.margin, threshold=MONTE_CARLO_RATE if expected == "does not fall" else 0.0)), found
 
 
 def exceeds_over_seeds(claim: str, check: str, paper_text: str, larger: list[float], smaller: list[float],
@@ -465,7 +499,9 @@ def exceeds_over_seeds(claim: str, check: str, paper_text: str, larger: list[flo
         claim, check, paper_text,
         f"{what}: {fmt(sum(larger) / len(larger))} vs {fmt(sum(smaller) / len(smaller))}, factor {fmt(math.exp(mean))} "
         f"({confidence:.0%} interval {interval}, {len(larger)} seed(s)) ({settings})",
-        mean - margin > 0, inconclusive=reasons(inconclusive, undecided))
+        mean - margin > 0, inconclusive=reasons(inconclusive, undecided),
+        effect=Effect(f"factor {what}", math.exp(mean), math.exp(mean - margin), math.exp(mean + margin),
+                      threshold=1.0))
 
 
 def width_threshold_measured(task: str, level: float, widths: list[int], errors: dict[str, list[float]],

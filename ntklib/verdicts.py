@@ -20,11 +20,11 @@ Numbers are printed through :func:`fmt` and friends, rounded so that nbval compa
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .stats import CONFIDENCE, MARGIN_SE, chance_level, loglog_trend, proportion_interval
 
-__all__ = ["HOLDS", "FAILS", "PARTIAL", "INCONCLUSIVE", "CONSISTENT", "INCONSISTENT", "STATUSES", "Verdict", "Trend",
+__all__ = ["Effect", "HOLDS", "FAILS", "PARTIAL", "INCONCLUSIVE", "CONSISTENT", "INCONSISTENT", "STATUSES", "Verdict", "Trend",
            "trend", "within_band", "untrained", "reasons", "fmt", "fmt_bound", "fmt_spread",
            "fmt_interval", "pct_interval"]
 
@@ -79,6 +79,22 @@ def pct_interval(values: list[float], count: int) -> str:
 
 
 @dataclass(frozen=True)
+class Effect:
+    """The number a verdict's rule judges, with its interval, in machine-readable form: what the
+    readings grid (notebook 07) draws across readings. ``value`` and ``[low, high]`` are on the
+    scale of ``name`` (its unit in the name); ``paper`` is the paper's value on the same scale
+    where it gives one (None otherwise); ``threshold`` is where the rule puts the line (e.g. 0 for
+    a lead that must lie above 0)."""
+
+    name: str
+    value: float
+    low: float
+    high: float
+    paper: float | None = None
+    threshold: float = 0.0
+
+
+@dataclass(frozen=True)
 class Verdict:
     """One checked claim. ``status`` is computed from the data by the rule the notebook states."""
 
@@ -87,15 +103,16 @@ class Verdict:
     paper: str  # the paper's statement or number
     ours: str  # our measurement, with the settings that matter
     status: str  # one of STATUSES
+    effect: Effect | None = field(default=None, compare=False)  # the judged number, for the readings grid
 
     @classmethod
     def from_test(cls, claim: str, check: str, paper: str, ours: str, holds: bool,
-                  inconclusive: str = "") -> "Verdict":
+                  inconclusive: str = "", effect: Effect | None = None) -> "Verdict":
         """HOLDS or FAILS from ``holds``; a non-empty ``inconclusive`` reason (e.g. from
         :func:`untrained`) makes it INCONCLUSIVE instead, with the reason in ``ours``."""
         if inconclusive:
-            return cls(claim, check, paper, f"{ours}; {inconclusive}", INCONCLUSIVE)
-        return cls(claim, check, paper, ours, HOLDS if holds else FAILS)
+            return cls(claim, check, paper, f"{ours}; {inconclusive}", INCONCLUSIVE, effect)
+        return cls(claim, check, paper, ours, HOLDS if holds else FAILS, effect)
 
     @classmethod
     def arithmetic(cls, claim: str, check: str, paper: str, ours: str, consistent: bool) -> "Verdict":

@@ -4,8 +4,6 @@ stand-ins that write the executed notebook, so no kernel starts."""
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -28,12 +26,15 @@ def test_runner_refuses_a_bad_profile_before_any_compute(tmp_path, monkeypatch, 
     assert "n_chek" in capsys.readouterr().err and not started
 
 
+EXECUTED = '{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'  # an executed (empty) notebook
+
+
 def _papermill(monkeypatch, kernel):
     """papermill replaced by ``kernel(*args, **kwargs)``, after which the executed notebook is
     written (as papermill does, to the path it is given)."""
     def execute_notebook(*args, **kwargs):
         kernel(*args, **kwargs)
-        Path(args[1]).write_text('{"executed": true}')
+        Path(args[1]).write_text(EXECUTED)
 
     monkeypatch.setitem(__import__("sys").modules, "papermill", type("P", (), {"execute_notebook": execute_notebook}))
     monkeypatch.setattr(run, "_strip_local_paths", lambda path, final: None)
@@ -123,29 +124,13 @@ def test_runner_records_which_cached_steps_a_notebook_reused(monkeypatch, tmp_pa
     assert "NTKLIB_CACHE_JOURNAL" not in os.environ
 
 
-def _ran_in_a_fresh_interpreter(test: str) -> bool:
-    """Run ``test`` alone in a new interpreter and check that it passed (True), unless this is
-    that interpreter (False: run the body). The tests that fork workers need it: forking the
-    pytest process after earlier tests have started torch's OpenMP threads can deadlock a worker
-    (a clean-clone CI run hung there once); a fresh interpreter has imported torch but run
-    nothing, so it holds no such threads."""
-    if os.environ.get("NTKLIB_FRESH_INTERPRETER"):
-        return False
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"{__file__}::{test}"],
-                          env={**os.environ, "NTKLIB_FRESH_INTERPRETER": "1"}, capture_output=True, text=True,
-                          timeout=300)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
-    return True
-
-
 def test_notebooks_side_by_side_keep_their_own_journals_and_timings(monkeypatch, tmp_path):
-    """--jobs 2: each notebook runs in its own worker with its own cache journal and thread count;
-    timings.md says how many ran at once; a failing notebook does not stop the other."""
-    if _ran_in_a_fresh_interpreter("test_notebooks_side_by_side_keep_their_own_journals_and_timings"):
-        return
+    """--jobs 2 (a local Dask cluster of two worker processes): each notebook runs with its own
+    cache journal and thread count; timings.md says how many ran at once; a failing notebook
+    does not stop the other."""
     from ntklib.harness.cache import cached
 
-    def kernel(*args, **kwargs):  # stands in for the kernel, which inherits the worker's environment
+    def kernel(*args, **kwargs):  # stands in for the kernel (it travels to the worker), which inherits its environment
         name = os.path.basename(args[0])
         if name.startswith("04"):
             raise RuntimeError("diverged")
@@ -153,7 +138,6 @@ def test_notebooks_side_by_side_keep_their_own_journals_and_timings(monkeypatch,
 
     _kernel_stand_in(monkeypatch, tmp_path, kernel)
     monkeypatch.setattr(os, "cpu_count", lambda: 8)
-    monkeypatch.setattr(run, "_START_METHOD", "fork")  # the workers must see the stand-in above
     notebooks = ["01_gram_induced_kernel", "03_ntk_convergence", "04_influence_malleability"]
     assert run._run_profile(notebooks, "quick", jobs=2) == 1  # 04 failed
     rows = json.loads((tmp_path / "out" / "quick" / "timings.json").read_text())
@@ -259,27 +243,25 @@ def test_ctrl_c_exits_130_with_one_line_and_keeps_what_finished(monkeypatch, tmp
 
 
 def test_ctrl_c_with_notebooks_side_by_side_ends_the_workers(monkeypatch, tmp_path, capsys):
-    """--jobs 2: a real SIGINT reaches the runner while both workers run; the workers are ended
-    (their temporary notebooks removed) and the runner exits 130 in one line."""
-    if _ran_in_a_fresh_interpreter("test_ctrl_c_with_notebooks_side_by_side_ends_the_workers"):
-        return
+    """--jobs 2: a real SIGINT reaches the runner while both workers run; the workers are ended,
+    the temporary notebooks they were writing removed, and the runner exits 130 in one line."""
     import signal
     import time
 
     root = _prepare_output(tmp_path, monkeypatch)
+    runner = os.getpid()
 
     def kernel(source, output, **kwargs):
         Path(output).write_text("running")
         if os.path.basename(source).startswith("01"):
-            time.sleep(0.5)  # both notebooks are running
-            os.kill(os.getppid(), signal.SIGINT)
-        time.sleep(30)
+            time.sleep(1.0)  # both notebooks are running
+            os.kill(runner, signal.SIGINT)
+        time.sleep(60)
 
     _papermill(monkeypatch, kernel)
-    monkeypatch.setattr(run, "_START_METHOD", "fork")  # the workers must see the stand-in above
     t0 = time.perf_counter()
     assert run.main(["01", "02", "--jobs", "2"]) == 130
-    assert time.perf_counter() - t0 < 15
+    assert time.perf_counter() - t0 < 40
     assert capsys.readouterr().err.strip().startswith("interrupted:")
     assert not list((root / "executed").iterdir())
 

@@ -101,3 +101,25 @@ def check_writable(folder: Path) -> None:
         error = OutputError(os_error_message(folder, exc, folder=folder))
         error.errno = exc.errno
         raise error from exc
+
+
+def remove_orphaned_temporaries(folder: Path) -> list[Path]:
+    """Remove the temporary files of :func:`replacing` in ``folder`` whose writing process no
+    longer runs (a worker ended mid-write, e.g. by Ctrl-C on a cluster); files of running
+    processes are left alone. Returns what was removed."""
+    removed = []
+    for path in Path(folder).glob(".*.tmp*"):
+        pid = path.name.rsplit(".tmp", 1)[0].rsplit(".", 1)[-1].split("-", 1)[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue  # still running: its own block removes or renames it
+        except ProcessLookupError:
+            pass
+        except OSError:  # another user's process, or no way to tell: leave it
+            continue
+        with contextlib.suppress(OSError):
+            path.unlink()
+            removed.append(path)
+    return removed

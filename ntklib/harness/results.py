@@ -27,8 +27,9 @@ README_START, README_END = "<!-- summary:start -->", "<!-- summary:end -->"
 
 
 def write_results(profile: str, notebook: str, parameters: dict[str, Any], verdicts: list[Verdict],
-                  measurements: dict[str, Any] | None = None) -> None:
-    """Write ``results/<notebook>.json`` (parameters, verdicts, measurements); print the lines.
+                  measurements: dict[str, Any] | None = None, readings: list[dict[str, Any]] | None = None) -> None:
+    """Write ``results/<notebook>.json`` (parameters, verdicts with the reading each is under,
+    measurements); print the lines.
 
     The file is strict JSON: a non-finite number (the condition number of a singular Gram, a
     ratio over a zero flip rate) is written as the string ``"inf"``, ``"-inf"`` or ``"nan"``,
@@ -49,7 +50,7 @@ def write_results(profile: str, notebook: str, parameters: dict[str, Any], verdi
         "notebook": notebook,
         "profile": profile,
         "parameters": parameters,
-        "verdicts": [asdict(v) for v in verdicts],
+        "verdicts": [{**asdict(v), "reading": r} for v, r in zip(verdicts, readings or [{}] * len(verdicts), strict=True)],
         "measurements": measurements or {},
     }
     write_atomic(path, json.dumps(_finite_or_text(payload), indent=1, sort_keys=True, default=str, allow_nan=False)

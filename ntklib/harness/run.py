@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import gc
 import json
 import logging
@@ -32,10 +33,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from .cache import cache_dir, read_journal
-from .files import OutputError, check_writable, replacing, write_atomic
+from .engine import Outcome, Task, run_tasks, scheduler_address
+from .files import OutputError, check_writable, remove_orphaned_temporaries, replacing, write_atomic
 from .params import (ParameterError, check_destination, check_parameters, describe, load_profile, notebook_defaults,
                      read_yaml)
 from .paths import FIGURES_DIR, NOTEBOOK_DIR, REPO_ROOT, output_root, results_file
@@ -205,27 +208,21 @@ def _parse_settings(items: list[str], notebooks: list[str]) -> dict[str, dict]:
     return per_notebook
 
 
-def _execute(nb: str, profile: str, parameters: dict, journal: Path, threads: int | None,
-             progress_bar: bool) -> tuple[str, float, int | None, dict | None, str | None]:
-    """Execute one notebook with papermill: ``(name, seconds, peak GPU memory, cache counts,
-    error or None)``. Runs in the runner or in a worker process of ``--jobs``. The executed
-    notebook replaces the earlier one only when it ran through; a failed one is kept as
-    ``<notebook>.failed.ipynb`` beside it."""
-    import papermill  # noqa: PLC0415  (heavy import, only when running)
-
-    os.environ["NTKLIB_CACHE_JOURNAL"] = str(journal)  # the kernel's cached() steps report here
-    if threads:  # notebooks side by side share the CPU cores
-        os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
+def _execute(execute_notebook: Callable, progress_bar: bool, task: Task) -> Outcome:
+    """Execute one notebook with papermill (``execute_notebook``), in whichever process runs the
+    task, its environment set (:mod:`~ntklib.harness.engine`). The executed notebook replaces the
+    earlier one only when it ran through; a failed one is kept as ``<notebook>.failed.ipynb``
+    beside it."""
+    nb, profile = task.notebook, task.profile
     executed = output_root(profile) / "executed" / f"{nb}.ipynb"
     failed = executed.with_suffix(".failed.ipynb")
     t0 = time.perf_counter()
-    print(f"[{profile}] {nb} ...", flush=True)
     try:
         with replacing(executed) as tmp:
             try:
-                papermill.execute_notebook(
+                execute_notebook(
                     str(NOTEBOOK_DIR / f"{nb}.ipynb"), str(tmp),
-                    parameters=parameters, cwd=str(NOTEBOOK_DIR), kernel_name="python3", language="python",
+                    parameters=task.parameters, cwd=str(NOTEBOOK_DIR), kernel_name="python3", language="python",
                     progress_bar=progress_bar,
                     # the kernel writes its own stderr (fd 2, shared with this process) straight
                     # through instead of capturing it into the notebook: that is where progress goes.
@@ -242,32 +239,42 @@ def _execute(nb: str, profile: str, parameters: dict, journal: Path, threads: in
                 raise
             _strip_local_paths(tmp, executed)
         failed.unlink(missing_ok=True)
-    except OutputError:
-        raise  # the output folder itself: the runner stops with the reason
+    except OutputError as exc:  # the output folder itself: the task stops with the reason
+        return Outcome(task.name, time.perf_counter() - t0, error=f"error: {exc}")
     except Exception as exc:  # noqa: BLE001  (reported by the runner; other notebooks still run)
         where = f"; the executed notebook: {_shown(failed)}" if failed.is_file() else ""
-        return nb, time.perf_counter() - t0, None, None, _one_line(exc) + where
-    finally:
-        os.environ.pop("NTKLIB_CACHE_JOURNAL", None)
-    return nb, time.perf_counter() - t0, _peak_gpu_memory(profile, nb), read_journal(journal), None
+        return Outcome(task.name, time.perf_counter() - t0, error=_one_line(exc) + where)
+    journal = os.environ.get("NTKLIB_CACHE_JOURNAL")
+    return Outcome(task.name, time.perf_counter() - t0, _peak_gpu_memory(profile, nb),
+                   read_journal(Path(journal)) if journal else None)
 
 
-def _execute_task(task: tuple) -> tuple:
-    return _execute(*task)
+def _papermill_execute() -> Callable:
+    """papermill's ``execute_notebook``, resolved here (where the runner starts) and carried by
+    each task to the process that runs it."""
+    import papermill  # noqa: PLC0415  (heavy import, only when running)
+
+    return papermill.execute_notebook
 
 
-def _worker_signals() -> None:
-    """In a ``--jobs`` worker: Ctrl-C is the runner's to handle (it then ends the workers); the
-    end (SIGTERM) unwinds, so that a notebook's temporary files are removed."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(130))
+# variables every task carries to its kernel (made absolute by the runner): a worker of a cluster
+# may have been started elsewhere, with another environment
+_CARRIED = ("NTKLIB_OUTPUT", "NTKLIB_RESULT_CACHE", "NTKLIB_DATA", "NTKLIB_CACHE", "NTKLIB_RECOMPUTE",
+            "NTKLIB_PROGRESS", "PYTHONPATH")
 
 
-# how --jobs starts its workers: spawn (fresh interpreters) rather than fork, since this process
-# may already have initialised CUDA (torch.cuda.is_available for --jobs auto, the machine name in
-# timings.md) and forking a multi-threaded process can deadlock; the unit tests use fork so that
-# their stand-in for papermill reaches the workers
-_START_METHOD = "spawn"
+def _task_environment(**extra: str | None) -> dict[str, str]:
+    """The environment of one task: the carried variables as the runner has them, and ``extra``."""
+    found = {k: os.environ[k] for k in _CARRIED if os.environ.get(k)}
+    return {**found, **{k: v for k, v in extra.items() if v is not None}}
+
+
+def _journal_parent() -> Path:
+    """Where the runs' cache journals go: beside the result cache, which every worker of a
+    cluster sees (a local temporary folder may not be shared)."""
+    parent = cache_dir() / "journals"
+    parent.mkdir(parents=True, exist_ok=True)
+    return parent
 
 
 def _jobs(jobs: str, count: int) -> int:
@@ -311,7 +318,7 @@ def _check_before_compute(notebooks: list[str], profile: str, settings: dict[str
 
 
 def _run_profile(notebooks: list[str], profile: str, settings: dict[str, dict] | None = None,
-                 jobs: int = 1) -> int:
+                 jobs: int = 1, scheduler: str | None = None) -> int:
     # the kernels run in notebooks/: folders given relative to where the runner was started
     # must mean the same there
     for var in ("NTKLIB_OUTPUT", "NTKLIB_RESULT_CACHE", "NTKLIB_DATA", "NTKLIB_CACHE"):
@@ -334,39 +341,37 @@ def _run_profile(notebooks: list[str], profile: str, settings: dict[str, dict] |
     if os.environ.get("NTKLIB_PROGRESS", "1") != "0":
         os.environ["NTKLIB_PROGRESS"] = "terminal" if jobs == 1 else "0"
     failures, timings, start = [], [], time.perf_counter()
-    journal_dir = Path(tempfile.mkdtemp(prefix="ntklib-cache-journal-"))
-    tasks = [(nb, profile, overrides[nb], journal_dir / f"{nb}.jsonl",
-              max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None,
-              jobs == 1 and sys.stderr.isatty()) for nb in notebooks]
+    journal_dir = Path(tempfile.mkdtemp(prefix="ntklib-cache-journal-", dir=_journal_parent()))
+    threads = str(max(1, (os.cpu_count() or 1) // jobs)) if jobs > 1 else None
+    execute = functools.partial(_execute, _papermill_execute(), jobs == 1 and sys.stderr.isatty())
+    tasks = [Task(nb, nb, profile, overrides[nb],
+                  _task_environment(NTKLIB_CACHE_JOURNAL=str(journal_dir / f"{nb}.jsonl"), OMP_NUM_THREADS=threads,
+                                    MKL_NUM_THREADS=threads), execute) for nb in notebooks]
 
-    def finished(nb, seconds, memory, cache, error):
-        if error:
+    def finished(outcome: Outcome) -> None:
+        nb = outcome.name
+        if outcome.error:
+            if outcome.error.startswith("error: "):  # the output folder: nothing else can be written either
+                raise OutputError(outcome.error.removeprefix("error: "))
             failures.append(nb)
-            print(f"[{profile}] {nb} FAILED after {seconds:.1f} s: {error}", file=sys.stderr, flush=True)
+            print(f"[{profile}] {nb} FAILED after {outcome.seconds:.1f} s: {outcome.error}", file=sys.stderr, flush=True)
             return
-        timings.append((nb, seconds, memory, cache))
-        print(f"[{profile}] {nb} done in {seconds:.1f} s" + (f", peak GPU memory {memory / 2**30:.2f} GiB"
-                                                             if memory is not None else "")
+        cache = outcome.cache or {"reused": 0, "computed": 0, "reused_seconds": None}
+        timings.append((nb, outcome.seconds, outcome.memory, cache))
+        print(f"[{profile}] {nb} done in {outcome.seconds:.1f} s" + (
+            f", peak GPU memory {outcome.memory / 2**30:.2f} GiB" if outcome.memory is not None else "")
               + (f"; {cache['reused']} of {cache['reused'] + cache['computed']} cached steps reused"
                  if cache["reused"] else ""), flush=True)
         # after every notebook, so that a run stopped halfway keeps the rows of those that finished
         _write_timings(profile, timings, time.perf_counter() - start, jobs)
 
+    where = f" on the cluster at {scheduler}" if scheduler else f", {jobs} at a time" if jobs > 1 else ""
+    print(f"[{profile}] {len(tasks)} notebook(s){where}: " + ", ".join(notebooks), flush=True)
     try:
-        if jobs == 1:
-            for task in tasks:
-                finished(*_execute(*task))
-        else:
-            import multiprocessing  # noqa: PLC0415
-
-            context = multiprocessing.get_context(_START_METHOD)
-            print(f"[{profile}] {len(tasks)} notebooks, {jobs} at a time", flush=True)
-            # leaving the block (also on Ctrl-C) ends the workers
-            with context.Pool(jobs, initializer=_worker_signals) as pool:
-                for result in pool.imap_unordered(_execute_task, tasks):
-                    finished(*result)
+        run_tasks(tasks, jobs, finished, scheduler, label=profile, show=lambda line: print(line, flush=True))
     finally:
         shutil.rmtree(journal_dir, ignore_errors=True)
+        remove_orphaned_temporaries(output_root(profile) / "executed")  # of workers ended mid-write
     total = time.perf_counter() - start
     _write_timings(profile, timings, total, jobs)
     summary = write_atomic(output_root(profile) / "summary.md", summary_table(profile, failed=failures))
@@ -427,6 +432,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", default="1", metavar="N",
                         help="run N notebooks at a time, or 'auto': all at once on a GPU machine, one at a "
                              "time on CPU (default 1)")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="run on the Dask cluster at ADDRESS (e.g. tcp://host:8786; default: NTKLIB_SCHEDULER, "
+                             "else this machine). docs/running.md shows SLURM and PBS clusters")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="override a parameter of every chosen notebook that has it (VALUE as YAML; 1e-3 is a "
                              "number), e.g. --set epochs=1. figures/ takes only the paper profile's own parameters: "
@@ -454,7 +462,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.refresh_committed:
             return _refresh_committed(notebooks)
         return _run_profile(notebooks, args.profile, _parse_settings(args.set, notebooks),
-                            _jobs(args.jobs, len(notebooks)))
+                            _jobs(args.jobs, len(notebooks)), scheduler_address(args.scheduler))
     except ParameterError as exc:
         print(f"parameter error: {exc}", file=sys.stderr)
         return 2

@@ -45,6 +45,7 @@ class Study:
         self.device = resolve_device(self.params.get("device", "auto"))
         self.settings = self.training() if "epochs" in self.params else None
         self.verdicts: list[Verdict] = []
+        self.readings: list[dict[str, Any]] = []  # per verdict: the notebook's own reading it is under
         self.measurements: dict[str, Any] = {}
         use_style()
 
@@ -69,13 +70,16 @@ class Study:
         save_figure(fig, self.profile, self.notebook, name)
         plt.show()
 
-    def judge(self, *verdicts: Verdict) -> None:
-        """Collect verdicts; :meth:`finish` prints and writes them."""
+    def judge(self, *verdicts: Verdict, reading: dict[str, Any] | None = None) -> None:
+        """Collect verdicts; :meth:`finish` prints and writes them. ``reading``: the notebook's own
+        reading the verdicts are under where it runs several (e.g. ``{"preprocessing": "centred"}``),
+        recorded beside each verdict for the readings grid."""
         self.verdicts.extend(verdicts)
+        self.readings.extend([dict(reading or {})] * len(verdicts))
 
     def finish(self) -> None:
         """Print every verdict and write the results file (parameters, verdicts, measurements)."""
-        write_results(self.profile, self.notebook, self.params, self.verdicts, self.measurements)
+        write_results(self.profile, self.notebook, self.params, self.verdicts, self.measurements, self.readings)
 
 
 def start(notebook: str, namespace: dict[str, Any]) -> Study:
