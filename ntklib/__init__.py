@@ -9,7 +9,7 @@ data -> attention -> kernels and NTKs -> models and training -> influence and at
 (parameters, cache, outputs, runner) is ``ntklib.harness``; nothing here imports it.
 """
 
-from . import claims, paper, spectra, stats, verdicts
+from . import claims, paper, readings, spectra, stats, verdicts
 from .attacks import run_attack
 from .attention import attention_features, linear_attention, mean_pairwise_cosine, normalize_rows, truncated_attention
 from .convergence import convergence_study
@@ -40,7 +40,7 @@ __all__ = [
     # studies
     "convergence_study", "malleability_study", "interventions_study", "INTERVENTIONS",
     # judging
-    "Verdict", "fmt", "claims", "stats", "verdicts", "spectra", "paper",
+    "Verdict", "fmt", "claims", "readings", "stats", "verdicts", "spectra", "paper",
 ]
 
 __version__ = "0.1.0"

@@ -4,10 +4,11 @@ cache, tables and figures, results files and the README summary, and the runner
 imports it.
 """
 
+from . import grid
 from .cache import cached
 from .params import ParameterError
 from .plotting import save_figure, save_table, use_style
 from .results import write_results
 from .study import Study, start
 
-__all__ = ["start", "Study", "cached", "save_figure", "save_table", "use_style", "write_results", "ParameterError"]
+__all__ = ["grid", "start", "Study", "cached", "save_figure", "save_table", "use_style", "write_results", "ParameterError"]

@@ -42,6 +42,7 @@ class Parameter:
     meaning: str
     values: str | tuple[str, ...] | re.Pattern | None = None
     is_list: bool = False  # a non-empty list of distinct values
+    may_be_empty: bool = False  # a list that may be empty (e.g. no binary tasks)
     _bounds: tuple = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -57,7 +58,8 @@ class Parameter:
         """The kind and allowed values, in words: ``a list of integers in [1, inf)``."""
         kind = _KINDS[self.kind]
         if self.is_list:
-            kind = "a non-empty list of distinct " + {int: "integers", float: "numbers", str: "names"}[self.kind]
+            kind = ("a list of distinct " if self.may_be_empty else "a non-empty list of distinct ") + {
+                int: "integers", float: "numbers", str: "names"}[self.kind]
         if isinstance(self.values, str):
             return f"{kind} in {self.values}"
         if isinstance(self.values, tuple):
@@ -73,7 +75,7 @@ class Parameter:
             return self._scalar_problem(value)
         if not isinstance(value, list | tuple):
             return f"is {_article(value)}, but must be {self.describe()}"
-        if not value:
+        if not value and not self.may_be_empty:
             return f"is empty, but must be {self.describe()}"
         for item in value:
             problem = self._scalar_problem(item)
@@ -133,7 +135,7 @@ PARAMETERS: dict[str, Parameter] = {
                          "unit the intervals come from", "[0, inf)", is_list=True),
     # data
     "tasks": Parameter(str, "10-class tasks (data sets)", _TEN_CLASS, is_list=True),
-    "binary_tasks": Parameter(str, "binary tasks (MSE, targets +-1)", _BINARY, is_list=True),
+    "binary_tasks": Parameter(str, "binary tasks (MSE, targets +-1)", _BINARY, is_list=True, may_be_empty=True),
     "decay_check_tasks": Parameter(str, "tasks trained again under the other weight_decay_mode (among tasks)",
                                    _TEN_CLASS, is_list=True),
     "n_train": Parameter(int, "training points per task (class-balanced)", _SIZE),
@@ -214,4 +216,8 @@ PARAMETERS: dict[str, Parameter] = {
     "laziness_steps": Parameter(int, "steps after which the output change is measured", _SIZE),
     "adam_learning_rate": Parameter(float, "Adam's learning rate in the laziness comparison", _POSITIVE),
     "min_fitted_share": Parameter(float, "share of ||Y||^2 a gradient descent horizon must reach to be judged", "(0, 1]"),
+    # the readings grid (notebook 07)
+    "claims": Parameter(str, "claims judged across the readings of the grid (verdicts' claim names)",
+                        ("Malleability", "Adversarial training", "Dual implication", "Thm 4.7", "Thm 4.2 / 4.7",
+                         "NTK distance"), is_list=True),
 }

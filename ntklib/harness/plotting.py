@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from .files import replacing, write_atomic
 from .paths import notebook_output
 from .results import markdown_table
 
-__all__ = ["save_figure", "save_table", "use_style", "interval_line", "interval_bars"]
+__all__ = ["save_figure", "save_table", "use_style", "interval_line", "interval_bars", "specification_curves"]
 
 
 def use_style() -> None:
@@ -71,3 +72,57 @@ def _errors(found: list[tuple[float, float, float]]) -> tuple[list[float], list[
     below = [0.0 if math.isinf(lo) else v - lo for v, lo, _ in found]
     above = [0.0 if math.isinf(hi) else hi - v for v, _, hi in found]
     return values, [below, above]
+
+
+# colour of each outcome in the specification curves (the statuses of ntklib.verdicts)
+_STATUS_COLOURS = {"holds": "tab:green", "does NOT reproduce": "tab:red", "partly reproduces": "tab:orange"}
+
+
+def specification_curves(groups: dict[tuple[str, str], list[dict]], labels: dict[tuple[str, str], list[str]],
+                         columns: int = 2) -> plt.Figure:
+    """One panel per (claim, check) of the readings grid: the judged effect under each reading
+    (``groups``: rows with ``value``, ``low``, ``high``, ``status``, ``name``, ``threshold`` and
+    ``paper``), sorted by value, with its interval, coloured by the verdict under that reading
+    (grey: inconclusive), the rule's line dotted and the paper's value dashed where it gives
+    one; ``labels`` names each row's reading under its point. Ratios and factors (line at 1,
+    positive values) are drawn on a log axis, where unbounded intervals stop at the frame."""
+    keys = list(groups)
+    rows_n = math.ceil(len(keys) / columns)
+    fig, axes = plt.subplots(rows_n, columns, figsize=(5.2 * columns, 3.3 * rows_n), squeeze=False)
+    for ax in axes.flat[len(keys):]:
+        ax.set_visible(False)
+    for ax, key in zip(axes.flat, keys, strict=False):
+        order = sorted(range(len(groups[key])), key=lambda i: groups[key][i]["value"])
+        rows = [groups[key][i] for i in order]
+        names = [labels[key][i] for i in order]
+        log = rows[0]["threshold"] == 1.0 and all(r["value"] > 0 for r in rows)
+        finite = [x for r in rows for x in (r["value"], r["low"], r["high"], r["threshold"],
+                                             r["value"] if r["paper"] is None else r["paper"])
+                  if math.isfinite(x) and (x > 0 or not log)]
+        low, high = min(finite), max(finite)
+        pad = (high / low) ** 0.1 if log else 0.1 * (high - low or 1.0)
+        bottom, top = (low / pad, high * pad) if log else (low - pad, high + pad)
+        for x, r in enumerate(rows):
+            lo = max(r["low"], bottom) if math.isfinite(r["low"]) else bottom
+            hi = min(r["high"], top) if math.isfinite(r["high"]) else top
+            colour = _STATUS_COLOURS.get(r["status"], "tab:gray")
+            ax.plot([x, x], [lo, hi], color=colour, lw=2, alpha=0.6)
+            ax.plot(x, r["value"], "o", color=colour, ms=6)
+        ax.axhline(rows[0]["threshold"], color="black", ls=":", lw=1)
+        papers = {r["paper"] for r in rows if r["paper"] is not None}
+        for value in papers:
+            ax.axhline(value, color="tab:blue", ls="--", lw=1)
+        if log:
+            ax.set_yscale("log")
+        ax.set_ylim(bottom, top)
+        ax.set_xticks(range(len(rows)), names, rotation=30, ha="right", fontsize=7)
+        ax.set_xlim(-0.6, len(rows) - 0.4)
+        ax.set_ylabel(textwrap.fill(rows[0]["name"], 45), fontsize=7)
+        ax.set_title(textwrap.fill(f"{key[0]}: {key[1]}", 75), fontsize=8)
+    handles = [plt.Line2D([], [], color=c, marker="o", lw=2, label=s)
+               for s, c in [*_STATUS_COLOURS.items(), ("inconclusive", "tab:gray")]]
+    handles += [plt.Line2D([], [], color="black", ls=":", label="the rule's line"),
+                plt.Line2D([], [], color="tab:blue", ls="--", label="the paper's value (without a noise baseline)")]
+    fig.legend(handles=handles, loc="upper center", ncol=len(handles), fontsize=7, bbox_to_anchor=(0.5, 1.0))
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    return fig

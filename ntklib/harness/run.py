@@ -37,6 +37,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .cache import cache_dir, read_journal
+from . import grid
 from .engine import Outcome, Task, run_tasks, scheduler_address
 from .files import OutputError, check_writable, remove_orphaned_temporaries, replacing, write_atomic
 from .params import (ParameterError, check_destination, check_parameters, describe, load_profile, notebook_defaults,
@@ -334,7 +335,10 @@ def _run_profile(notebooks: list[str], profile: str, settings: dict[str, dict] |
         _warn_without_gpu(notebooks)
     # kernels import ntklib from this checkout even where the package is not installed (a lent GPU)
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
-    jobs = max(1, min(jobs, len(notebooks)))
+    # the readings notebook summarises the grid: its cells run beside the other notebooks, it after them
+    summary_nb = [nb for nb in notebooks if nb == READINGS_NOTEBOOK]
+    cell_count = len(grid.cells(profile)[0]) if summary_nb else 0
+    jobs = max(1, min(jobs, len(notebooks) - len(summary_nb) + cell_count))
     # progress bars of long work go to this terminal (the kernels share its stderr), not into
     # the executed notebooks; NTKLIB_PROGRESS=0 silences them, and so do notebooks side by side
     # (their bars would overwrite each other; the runner's per-notebook lines remain)
@@ -344,12 +348,23 @@ def _run_profile(notebooks: list[str], profile: str, settings: dict[str, dict] |
     journal_dir = Path(tempfile.mkdtemp(prefix="ntklib-cache-journal-", dir=_journal_parent()))
     threads = str(max(1, (os.cpu_count() or 1) // jobs)) if jobs > 1 else None
     execute = functools.partial(_execute, _papermill_execute(), jobs == 1 and sys.stderr.isatty())
-    tasks = [Task(nb, nb, profile, overrides[nb],
-                  _task_environment(NTKLIB_CACHE_JOURNAL=str(journal_dir / f"{nb}.jsonl"), OMP_NUM_THREADS=threads,
-                                    MKL_NUM_THREADS=threads), execute) for nb in notebooks]
+
+    def task(nb: str, **environment: str) -> Task:
+        return Task(nb, nb, profile, overrides[nb],
+                    _task_environment(NTKLIB_CACHE_JOURNAL=str(journal_dir / f"{nb}.jsonl"), OMP_NUM_THREADS=threads,
+                                      MKL_NUM_THREADS=threads, **environment), execute)
+
+    cells, bad_cells = _grid_tasks(profile, execute, threads) if summary_nb else ([], [])
+    tasks = [task(nb) for nb in notebooks if nb not in summary_nb] + cells
+    grid_failures = [cell.name for cell, _ in bad_cells]
+    for cell, reason in bad_cells:
+        print(f"[{profile}] grid cell {cell.name} FAILED before compute: {reason}", file=sys.stderr, flush=True)
 
     def finished(outcome: Outcome) -> None:
         nb = outcome.name
+        if "/" in nb:  # a grid cell
+            _cell_finished(profile, outcome, grid_failures)
+            return
         if outcome.error:
             if outcome.error.startswith("error: "):  # the output folder: nothing else can be written either
                 raise OutputError(outcome.error.removeprefix("error: "))
@@ -366,9 +381,13 @@ def _run_profile(notebooks: list[str], profile: str, settings: dict[str, dict] |
         _write_timings(profile, timings, time.perf_counter() - start, jobs)
 
     where = f" on the cluster at {scheduler}" if scheduler else f", {jobs} at a time" if jobs > 1 else ""
-    print(f"[{profile}] {len(tasks)} notebook(s){where}: " + ", ".join(notebooks), flush=True)
+    print(f"[{profile}] {len(tasks) - len(cells)} notebook(s)" + (f" and {len(cells)} grid cell(s)" if cells else "")
+          + f"{where}: " + ", ".join(nb for nb in notebooks if nb not in summary_nb), flush=True)
     try:
         run_tasks(tasks, jobs, finished, scheduler, label=profile, show=lambda line: print(line, flush=True))
+        if summary_nb:  # the cells ran just now: 07 only reads them (NTKLIB_GRID_RAN), even under --recompute
+            run_tasks([task(READINGS_NOTEBOOK, NTKLIB_GRID_RAN=profile)], 1, finished, scheduler, label=profile,
+                      show=lambda line: print(line, flush=True))
     finally:
         shutil.rmtree(journal_dir, ignore_errors=True)
         remove_orphaned_temporaries(output_root(profile) / "executed")  # of workers ended mid-write
@@ -386,8 +405,55 @@ def _run_profile(notebooks: list[str], profile: str, settings: dict[str, dict] |
         memory = f", peak GPU memory {max(peaks) / 2**30:.2f} GiB" + (
             f" per notebook, at most {sum(peaks) / 2**30:.2f} GiB at once" if jobs > 1 else "")
     print(f"[{profile}] {len(notebooks) - len(failures)}/{len(notebooks)} notebooks in {total:.1f} s"
-          + memory + f"; summary: {_shown(summary)}" + (f"; FAILED: {', '.join(failures)}" if failures else ""))
-    return 1 if failures else 0
+          + memory + f"; summary: {_shown(summary)}" + (f"; FAILED: {', '.join(failures)}" if failures else "")
+          + (f"; grid cells FAILED: {', '.join(grid_failures)} (rerun the same command: it runs only these)"
+             if grid_failures else ""))
+    return 1 if failures or grid_failures else 0
+
+
+READINGS_NOTEBOOK = "07_readings"  # summarises the grid of its profile (ntklib.harness.grid)
+
+
+def _grid_tasks(profile: str, execute: Callable, threads: str | None,
+                recompute: bool | None = None, path: Path | None = None) -> tuple[list[Task], list[tuple]]:
+    """Tasks for the grid cells of ``profile`` that are not done (all with ``recompute``, by
+    default when NTKLIB_RECOMPUTE=1), and the cells whose parameters fail (with the reason)."""
+    found, bad = grid.cells(profile, path)
+    recompute = os.environ.get("NTKLIB_RECOMPUTE") == "1" if recompute is None else recompute
+    tasks = [Task(c.name, c.notebook, profile, c.parameters,
+                  _task_environment(NTKLIB_OUTPUT=str(grid.cell_root(c)), OMP_NUM_THREADS=threads,
+                                    MKL_NUM_THREADS=threads), execute, c.readings)
+             for c in found if recompute or not grid.is_done(c)]
+    return tasks, bad
+
+
+def _cell_finished(profile: str, outcome: Outcome, failures: list[str], quiet: bool = False) -> None:
+    if outcome.error:
+        failures.append(outcome.name)
+        print(f"[{profile}] grid cell {outcome.name} FAILED after {outcome.seconds:.1f} s: {outcome.error}",
+              file=sys.stderr, flush=True)
+    elif not quiet:
+        print(f"[{profile}] grid cell {outcome.name} done in {outcome.seconds:.1f} s", flush=True)
+
+
+def run_grid(profile: str, jobs: int = 1, scheduler: str | None = None, path: Path | None = None,
+             recompute: bool | None = None, quiet: bool = False) -> list[str]:
+    """Run the cells of ``profile``'s grid that are not done (see :func:`_grid_tasks`); returns
+    the names of those that failed. ``quiet``: no progress lines (inside notebook 07)."""
+    threads = str(max(1, (os.cpu_count() or 1) // jobs)) if jobs > 1 else None
+    execute = functools.partial(_execute, _papermill_execute(), False)
+    tasks, bad = _grid_tasks(profile, execute, threads, recompute, path)
+    failures = [cell.name for cell, _ in bad]
+    for cell, reason in bad:
+        print(f"[{profile}] grid cell {cell.name} FAILED before compute: {reason}", file=sys.stderr, flush=True)
+    try:
+        run_tasks(tasks, jobs, lambda o: _cell_finished(profile, o, failures, quiet), scheduler, label=f"{profile} grid",
+                  show=(lambda line: None) if quiet else (lambda line: print(line, flush=True)))
+    finally:
+        for task in tasks:
+            remove_orphaned_temporaries(grid.cell_root(grid.Cell(profile, task.notebook, task.readings, {}))
+                                        / profile / "executed")
+    return failures
 
 
 def _refresh_committed(notebooks: list[str]) -> int:
