@@ -84,6 +84,18 @@ def test_malleability_lead_over_noise_has_three_outcomes():
     assert claims.more_malleable("mnist", one, ["PGD"], ["uniform", "sign"], 100, "s")[0].status == INCONCLUSIVE
 
 
+def test_malleability_effect_is_the_attack_the_rule_is_least_sure_of():
+    """The number the readings grid draws: the lead (points) of the attack with the lowest
+    bound, beside the paper's raw difference for that attack."""
+    runs = {("MLP-Attn", "PGD"): [0.30, 0.34, 0.28], ("2L-ReLU", "PGD"): [0.03, 0.05, 0.04],
+            ("MLP-Attn", "FGSM"): [0.10, 0.12, 0.08], ("2L-ReLU", "FGSM"): [0.03, 0.05, 0.04],
+            ("MLP-Attn", "sign"): [0.05, 0.06, 0.04], ("2L-ReLU", "sign"): [0.02, 0.01, 0.02]}
+    verdict, found = claims.more_malleable("mnist", runs, ["FGSM", "PGD"], ["sign"], 100, "s")
+    effect = verdict.effect
+    assert (effect.value, effect.low, effect.high) == pytest.approx(tuple(100 * x for x in found["FGSM"]["lead"]))
+    assert effect.paper == pytest.approx(34.6 - 4.1) and effect.threshold == 0.0
+
+
 def test_malleability_parity_from_the_runs():
     even = {("MLP-Attn", "PGD"): [0.15, 0.16, 0.14, 0.15], ("2L-ReLU", "PGD"): [0.14, 0.15, 0.16, 0.15]}
     task = "cifar10_automobile_vs_airplane"

@@ -74,6 +74,8 @@ def _data_requests(notebook: str, p: dict) -> list[tuple[str, str, int]]:
                 + [(t, "test", p["n_test"]) for t in p["tasks"]])
     if notebook.startswith("02"):
         return [(t, "train", max(p["sizes"])) for t in p["tasks"]]
+    if notebook.startswith("07"):
+        return []  # reads the grid's results (its cells are checked below)
     both = [(t, "train", p["n_train"]) for t in p["tasks"]] + [(t, "test", p["n_test"]) for t in p["tasks"]]
     if notebook.startswith("04b"):
         return both + [(p["tasks"][0], "train", max(p["n_sweep"]))]
@@ -97,3 +99,18 @@ def test_every_profile_fits_the_data_it_reads(notebook, profile, data_available)
     for task, split, n in _data_requests(notebook, p):
         for seed in p.get("subsets", [p.get("seed", 0)]):
             assert len(data.load_task(task, split, n=n, seed=seed).y) == n, (task, split, n)
+
+
+@pytest.mark.parametrize("profile", sorted(p.parent.name for p in params.PARAMETER_DIR.glob("*/grid.yaml")))
+def test_every_grid_cell_is_valid_and_fits_the_data_it_reads(profile, data_available):
+    """Every cell of every readings grid passes its declarations and asks for no more points
+    than the data hold (a bad cell would fail alone, but a committed grid has none)."""
+    from ntklib.harness import grid
+
+    cells, bad = grid.cells(profile)
+    assert not bad, bad
+    for cell in cells:
+        p = params.check_parameters(cell.notebook, cell.parameters)
+        for task, split, n in _data_requests(cell.notebook, p):
+            for seed in p.get("subsets", [p.get("seed", 0)]):
+                assert len(data.load_task(task, split, n=n, seed=seed).y) == n, (cell.name, task, split, n)
