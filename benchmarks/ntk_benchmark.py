@@ -4,7 +4,9 @@ net at a time, the kernel launches of a PGD call (closed-form pixel gradient vs 
 training with subnormal weights flushed or not (CPU);
 with ``--compile``, instead, whether torch.compile (and CUDA graphs) of the PGD gradient pays;
 with ``--trace``, where one epoch of adversarial training spends its time (torch.profiler: the
-busiest ops, and how much of the wall time the device computes at all).
+busiest ops, and how much of the wall time the device computes at all); with ``--grid``, the
+wall time of a profile's readings grid (notebook 07 and its cells, recomputed) one cell at a
+time against a local Dask cluster of ``--grid-workers`` processes.
 Speed is measured here, never in timed tests.
 
     python benchmarks/ntk_benchmark.py                  # CPU-sized defaults
@@ -12,6 +14,7 @@ Speed is measured here, never in timed tests.
     python benchmarks/ntk_benchmark.py --profile quick  # also time every notebook of a profile
     python benchmarks/ntk_benchmark.py --compile --device cuda --d 3072 --adv-n 1000 --adv-width 1024
     python benchmarks/ntk_benchmark.py --trace --device cuda --d 3072 --adv-n 1000 --adv-width 1024
+    python benchmarks/ntk_benchmark.py --grid quick     # the readings grid: sequential vs Dask
 
 Appends a Markdown section to benchmarks/RESULTS.md naming the machine.
 """
@@ -90,8 +93,16 @@ def main() -> None:
                         help="only measure torch.compile of the PGD gradient in adversarial training (own section)")
     parser.add_argument("--trace", action="store_true",
                         help="only profile one epoch of adversarial training per model (own section)")
+    parser.add_argument("--grid", metavar="PROFILE", default=None,
+                        help="only time the readings grid of PROFILE (and notebook 07) one cell at a time and on a "
+                             "local Dask cluster (own section)")
+    parser.add_argument("--grid-workers", type=int, default=os.cpu_count() or 1,
+                        help="worker processes of the local cluster for --grid (default: the CPU count)")
     args = parser.parse_args()
     device = torch.device(args.device)
+    if args.grid:
+        _grid_section(args.grid, args.grid_workers, args.out)
+        return
     if args.trace:
         _trace_section(device, args.d, args.adv_n, args.adv_width, args.adv_steps, args.train_seeds, args.out)
         return
@@ -450,6 +461,40 @@ def _profile_timings(profile: str) -> str:
     subprocess.run([sys.executable, "-m", "ntklib", "--profile", profile, "--recompute"], check=True)
     return "\nWhole profile, notebook by notebook (`python -m ntklib`, recomputing):\n\n" + (
         output_root(profile) / "timings.md").read_text()
+
+
+def _grid_section(profile: str, workers: int, out: str) -> None:
+    """Time ``python -m ntklib 07 --profile P --recompute`` with ``--jobs 1`` and with ``--jobs
+    workers`` (a local Dask cluster), each into its own fresh output and cache folders, and
+    append the two wall times and their ratio."""
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+
+    from ntklib.harness import grid  # noqa: PLC0415
+
+    cells = len(grid.cells(profile)[0])
+    seconds = {}
+    with tempfile.TemporaryDirectory(prefix="ntklib-grid-benchmark-") as tmp:
+        for jobs in (1, workers):
+            env = {**os.environ, "NTKLIB_OUTPUT": f"{tmp}/{jobs}", "NTKLIB_RESULT_CACHE": f"{tmp}/{jobs}/cache",
+                   "NTKLIB_PROGRESS": "0"}
+            env.pop("MPLBACKEND", None)
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "ntklib", "07", "--profile", profile, "--jobs", str(jobs),
+                            "--recompute"], check=True, env=env, stdout=subprocess.DEVNULL)
+            seconds[jobs] = time.perf_counter() - t0
+    section = f"""
+## {datetime.date.today()} on {machine(torch.device("cpu"))}: the readings grid
+
+| measurement | setting | time | ratio |
+|---|---|---|---|
+| readings grid and notebook 07, one cell at a time | profile {profile}, {cells} cells, recomputed | {seconds[1]:.1f} s | |
+| readings grid and notebook 07, local Dask cluster | {workers} single-threaded worker processes | {seconds[workers]:.1f} s | one at a time / Dask = {seconds[1] / seconds[workers]:.2f} |
+"""
+    print(section)
+    with open(out, "a") as f:
+        f.write(section)
 
 
 if __name__ == "__main__":
