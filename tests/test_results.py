@@ -86,3 +86,22 @@ def test_an_arithmetic_check_is_not_counted_as_a_reproduced_claim(tmp_path, monk
     assert "1 holds" in rows["| Thm X"] and "1 consistent (arithmetic only)" in rows["| Thm X arithmetic"]
     assert "holds" not in rows["| Thm X arithmetic"]
     assert "| Thm X arithmetic: Arithmetic check: the paper's 1 + 1 = 2 |" in results.summary_table("unit")
+
+
+def test_dashboard_falls_back_in_order_and_counts_the_grid_apart(tmp_path, monkeypatch):
+    """Notebooks without results in the profile come from the first fallback that has them (a
+    profile or a committed folder); notebook 07's verdicts (checks across readings) fill a column
+    of their own instead of adding to the claim's checks."""
+    monkeypatch.setenv("NTKLIB_OUTPUT", str(tmp_path))
+    holds = Verdict.from_test("Malleability", "mnist", "x8", "ours", True)
+    results.write_results("reduced", "04_influence_malleability", {}, [holds])
+    results.write_results("quick", "04_influence_malleability", {}, [holds, holds])
+    results.write_results("quick", "05_adversarial_training", {}, [Verdict.from_test("Adversarial training", "c", "p",
+                                                                                     "o", False)])
+    results.write_results("reduced", "07_readings", {}, [Verdict("Malleability", "mnist (across readings)", "x8", "o",
+                                                                 "partly reproduces")])
+    table = results.dashboard_table("paper", [tmp_path / "reduced", "quick"])
+    assert ("| Malleability | MLP-Attn's influence signs flip 6-9x more often than 2L-ReLU's under attack | 1 holds | "
+            "1 partly reproduces (07, reduced) | 04 (reduced) |") in table
+    assert "| Adversarial training | adversarial training raises both models' flip rates | 1 does NOT reproduce | - | " \
+        "05 (quick) |" in table

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -78,14 +78,46 @@ def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _results_files(profile: str, fallback: str | None) -> dict[str, tuple[Path, str]]:
-    """``{notebook: (results file, profile it comes from)}``: the profile's, then the fallback's
-    for notebooks the profile has none of."""
+Fallback = str | Path | Sequence[str | Path] | None
+
+
+def _roots(fallback: Fallback) -> list[tuple[Path, str]]:
+    """The results folders of a fallback chain: a profile name means its output root, a path
+    (relative to the checkout) a folder holding ``results/`` (e.g. a committed CPU run)."""
+    items = [] if fallback is None else [fallback] if isinstance(fallback, str | Path) else list(fallback)
+    roots = []
+    for item in items:
+        if isinstance(item, Path) or "/" in str(item):
+            path = Path(item) if Path(item).is_absolute() else REPO_ROOT / item
+            roots.append((path / "results", path.name))
+        else:
+            roots.append((output_root(str(item)) / "results", str(item)))
+    return roots
+
+
+def _results_files(profile: str, fallback: Fallback) -> dict[str, tuple[Path, str]]:
+    """``{notebook: (results file, profile it comes from)}``: the profile's, then each
+    fallback's in turn for notebooks the ones before have none of."""
     files = {p.stem: (p, profile) for p in (output_root(profile) / "results").glob("*.json")}
-    if fallback:
-        for p in (output_root(fallback) / "results").glob("*.json"):
-            files.setdefault(p.stem, (p, fallback))
+    for folder, name in _roots(fallback):
+        for p in folder.glob("*.json"):
+            files.setdefault(p.stem, (p, name))
     return files
+
+
+README_SOURCES = REPO_ROOT / "parameters" / "readme.yaml"
+
+
+def readme_fallback() -> list[str]:
+    """Where the README takes results from for notebooks without paper results, in order
+    (``parameters/readme.yaml``, key ``fallback``; "quick" without it)."""
+    from .params import read_yaml  # noqa: PLC0415
+
+    try:
+        found = read_yaml(README_SOURCES.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        return ["quick"]
+    return list(found.get("fallback", ["quick"]))
 
 
 def _read_results(path: Path) -> tuple[str, str, str | None, dict | None, list[list[str]]]:
@@ -100,7 +132,7 @@ def _read_results(path: Path) -> tuple[str, str, str | None, dict | None, list[l
         raise ValueError(f"not a results file (no field {exc})") from exc
 
 
-def summary_table(profile: str, fallback: str | None = None, failed: Collection[str] = ()) -> str:
+def summary_table(profile: str, fallback: Fallback = None, failed: Collection[str] = ()) -> str:
     """Markdown table of every verdict in ``results/*.json`` of ``profile``, by notebook.
 
     With ``fallback``, notebooks that have no results in ``profile`` are taken from the
@@ -159,7 +191,7 @@ PAPER_SAYS = {
 STATUS_ORDER = (*STATUSES, "unreadable")
 
 
-def dashboard_table(profile: str, fallback: str | None = None) -> str:
+def dashboard_table(profile: str, fallback: Fallback = None) -> str:
     """One row per claim of the paper: what it says, how many of our checks of it hold, do not
     reproduce or are inconclusive (with the notebooks and profiles they come from), from the
     same results files as :func:`summary_table`, whose full table is the detail."""
@@ -171,22 +203,35 @@ def dashboard_table(profile: str, fallback: str | None = None) -> str:
             verdicts = [(v["claim"], v["status"]) for v in data["verdicts"]]
         except (OSError, ValueError, KeyError, TypeError):
             continue  # summary_table names unreadable files
+        across = notebook == "07_readings"  # the readings grid: checks judged across readings, a column of their own
         for claim, status in verdicts:
-            entry = claims.setdefault(claim, {"counts": {}, "where": {}})
-            entry["counts"][status] = entry["counts"].get(status, 0) + 1
-            entry["where"][notebook[:3].rstrip("_")] = data.get("profile", "?") + (
-                "" if data.get("code") == current else "; earlier code")
+            entry = claims.setdefault(claim, {"counts": {}, "where": {}, "across": {}})
+            key = "across" if across else "counts"
+            entry[key][status] = entry[key].get(status, 0) + 1
+            if not across:
+                entry["where"][notebook[:3].rstrip("_")] = data.get("profile", "?") + (
+                    "" if data.get("code") == current else "; earlier code")
+            else:
+                grid_profile = data.get("profile", "?") + ("" if data.get("code") == current else "; earlier code")
+                entry["grid"] = grid_profile
+
+    def counted(counts: dict) -> str:
+        return ", ".join(f"{counts[s]} {s}" for s in STATUS_ORDER if s in counts)
+
     rows = []
     for claim, entry in claims.items():
-        counts = ", ".join(f"{entry['counts'][s]} {s}" for s in STATUS_ORDER if s in entry["counts"])
+        if not entry["counts"]:
+            continue
         where = ", ".join(f"{nb} ({p})" for nb, p in entry["where"].items())
-        rows.append([claim, PAPER_SAYS.get(claim, "-"), counts, where])
+        grid = f"{counted(entry['across'])} (07, {entry['grid']})" if entry["across"] else "-"
+        rows.append([claim, PAPER_SAYS.get(claim, "-"), counted(entry["counts"]), grid, where])
     if not rows:
         return f"_No results for profile '{profile}' yet: run the notebooks._\n"
-    return markdown_table(["claim", "the paper says", "our checks", "notebooks (profile)"], rows)
+    return markdown_table(["claim", "the paper says", "our checks", "checks across readings", "notebooks (profile)"],
+                          rows)
 
 
-def update_readme(profile: str, readme: Path = REPO_ROOT / "README.md", fallback: str | None = "quick",
+def update_readme(profile: str, readme: Path = REPO_ROOT / "README.md", fallback: Fallback | bool = True,
                   detail: Path | bool = True) -> None:
     """Replace the README's block between the summary markers by the profile's claims dashboard
     (:func:`dashboard_table`), and write the full verdict table (:func:`summary_table`) to
@@ -194,15 +239,15 @@ def update_readme(profile: str, readme: Path = REPO_ROOT / "README.md", fallback
     into the README block instead). Notebooks without results in ``profile`` fall back to
     ``fallback``."""
     detail = readme.parent / "docs" / "verdicts.md" if detail is True else detail or None
+    fallback = readme_fallback() if fallback is True else fallback or None
     text = readme.read_text(encoding="utf-8")
     if README_START not in text or README_END not in text:
         raise ValueError(f"{readme} lacks the markers {README_START} ... {README_END}")
     head, rest = text.split(README_START, 1)
     _, tail = rest.split(README_END, 1)
     shown = []
-    for p in (profile, fallback) if fallback else (profile,):
-        root = output_root(p)
-        shown.append(f"`{root.relative_to(REPO_ROOT) if root.is_relative_to(REPO_ROOT) else root}/results/*.json`")
+    for folder in [output_root(profile) / "results", *(f for f, _ in _roots(fallback))]:
+        shown.append(f"`{folder.relative_to(REPO_ROOT) if folder.is_relative_to(REPO_ROOT) else folder}/*.json`")
     note = (f"\n_Generated from {' then '.join(shown)} by `python -m ntklib --update-readme`; "
             "do not edit by hand._\n\n")
     if detail is None:

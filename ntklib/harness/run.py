@@ -398,7 +398,7 @@ def _run_profile(notebooks: list[str], profile: str, settings: dict[str, dict] |
         print(f"[{profile}] README summary left as it was: {len(failures)} notebook(s) failed; after a rerun, or to "
               "take the finished ones in now: python -m ntklib --update-readme", file=sys.stderr)
     elif into_figures:
-        update_readme(profile, fallback="quick")  # only a paper run into figures/ speaks for the README
+        update_readme(profile)  # only a paper run into figures/ speaks for the README
     peaks = [m for _, _, m, _ in timings if m is not None]
     memory = ""
     if peaks:
@@ -506,7 +506,8 @@ def main(argv: list[str] | None = None) -> int:
                              "number), e.g. --set epochs=1. figures/ takes only the paper profile's own parameters: "
                              "use with NTKLIB_OUTPUT (make smoke does both)")
     parser.add_argument("--update-readme", action="store_true",
-                        help="rebuild the README summary from paper results (quick ones where a notebook has none)")
+                        help="rebuild the README summary from paper results (for notebooks without them: the runs "
+                             "parameters/readme.yaml names, in order)")
     args = parser.parse_args(argv)
     previous = signal.signal(signal.SIGINT, _stop)
     try:
@@ -514,7 +515,7 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join(available_notebooks()))
             return 0
         if args.update_readme:
-            update_readme("paper", fallback="quick")
+            update_readme("paper")
             return 0
         notebooks = _select(args.notebooks)
         if args.describe:
