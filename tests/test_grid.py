@@ -190,3 +190,26 @@ def test_a_real_scheduler_with_two_workers_gives_what_a_sequential_run_gives(mon
         found[how] = _results(tmp_path / how / "grid")
     assert len(found["sequential"]) == 2 and found["cluster"] == found["sequential"]
     shutil.rmtree(tmp_path / "sequential", ignore_errors=True)
+
+
+def test_set_values_reach_the_cells_and_never_a_committed_summary(monkeypatch, tmp_path, capsys):
+    """`--set epochs=1` (make smoke) runs every cell at one epoch, and notebook 07 is told so
+    (it judges the cells that ran); into figures/ such a summary is refused before compute."""
+    started = []
+
+    def execute_notebook(source, output, parameters, **kwargs):
+        started.append((os.path.basename(source)[:-6], parameters, os.environ.get(grid.SETTINGS_ENV)))
+        Path(output).write_text('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
+
+    monkeypatch.setitem(sys.modules, "papermill", type("P", (), {"execute_notebook": staticmethod(execute_notebook)}))
+    monkeypatch.setattr(run, "summary_table", lambda *a, **k: "")
+    monkeypatch.setenv("NTKLIB_OUTPUT", str(tmp_path / "out"))
+    monkeypatch.setenv("NTKLIB_RESULT_CACHE", str(tmp_path / "cache"))
+    assert run.main(["07", "--profile", "quick", "--set", "epochs=1"]) == 0
+    cells = {nb: p for nb, p, _ in started[:-1]}
+    assert cells["04_influence_malleability"]["epochs"] == 1 and "epochs" not in cells["03b_linearized_dynamics"]
+    assert started[-1][0] == "07_readings" and json.loads(started[-1][2])["04_influence_malleability"] == {"epochs": 1}
+    monkeypatch.delenv("NTKLIB_OUTPUT")
+    started.clear()
+    assert run.main(["07", "--profile", "paper", "--set", "epochs=1"]) == 2
+    assert "summary of grid cells run with --set values" in capsys.readouterr().err and not started

@@ -26,7 +26,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +64,7 @@ class Cell:
     notebook: str
     readings: dict[str, Any]
     overrides: dict[str, Any]
+    settings: dict[str, Any] = field(default_factory=dict)  # --set NAME=VALUE of the run: above everything
 
     @property
     def name(self) -> str:
@@ -73,7 +74,7 @@ class Cell:
 
     @property
     def parameters(self) -> dict[str, Any]:
-        return {**self.overrides, **self.readings}
+        return {**self.overrides, **self.readings, **self.settings}
 
 
 def cell_root(cell: Cell) -> Path:
@@ -117,15 +118,28 @@ def load_grid(profile: str, path: Path | None = None) -> dict[str, dict[str, dic
     return grid
 
 
-def cells(profile: str, path: Path | None = None) -> tuple[list[Cell], list[tuple[Cell, str]]]:
+SETTINGS_ENV = "NTKLIB_GRID_SET"  # the run's --set values, per notebook, as JSON (for notebook 07's own checks)
+
+
+def run_settings() -> dict[str, dict[str, Any]]:
+    """The ``--set`` values of the run that started this process (``NTKLIB_GRID_SET``), per notebook."""
+    return json.loads(os.environ.get(SETTINGS_ENV) or "{}")
+
+
+def cells(profile: str, path: Path | None = None,
+          settings: dict[str, dict[str, Any]] | None = None) -> tuple[list[Cell], list[tuple[Cell, str]]]:
     """Every cell of the grid, and those whose parameters fail their declarations (with the
-    one-line reason): those fail alone, before any compute."""
+    one-line reason): those fail alone, before any compute. ``settings``: the run's ``--set``
+    values per notebook (default: :func:`run_settings`), above the cells' own values, as
+    ``make smoke`` needs (every cell at one epoch)."""
+    settings = run_settings() if settings is None else settings
     good, bad = [], []
     for notebook, spec in load_grid(profile, path).items():
         overrides = {**load_profile(notebook, profile), **spec["base"]}
         names = list(spec["axes"])
         for values in itertools.product(*spec["axes"].values()):
-            cell = Cell(profile, notebook, dict(zip(names, values, strict=True)), overrides)
+            cell = Cell(profile, notebook, dict(zip(names, values, strict=True)), overrides,
+                        dict(settings.get(notebook, {})))
             try:
                 check_parameters(notebook, cell.parameters, origin=f"grid cell {cell.name}")
             except ParameterError as exc:

@@ -329,6 +329,9 @@ def _run_profile(notebooks: list[str], profile: str, settings: dict[str, dict] |
     overridden = any(settings.values())
     overrides = _check_before_compute(notebooks, profile, settings)
     into_figures = output_root(profile).resolve() == FIGURES_DIR.resolve()  # only with the paper parameters
+    if into_figures and READINGS_NOTEBOOK in notebooks and overridden:
+        raise ParameterError(f"{READINGS_NOTEBOOK} would write into figures/ a summary of grid cells run with --set "
+                             "values: set NTKLIB_OUTPUT to another folder (make smoke does: build/smoke)")
     check_writable(output_root(profile) / "executed")
     check_writable(cache_dir())
     if profile == "paper" and not overridden:
@@ -337,7 +340,7 @@ def _run_profile(notebooks: list[str], profile: str, settings: dict[str, dict] |
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
     # the readings notebook summarises the grid: its cells run beside the other notebooks, it after them
     summary_nb = [nb for nb in notebooks if nb == READINGS_NOTEBOOK]
-    cell_count = len(grid.cells(profile)[0]) if summary_nb else 0
+    cell_count = len(grid.cells(profile, settings=settings)[0]) if summary_nb else 0
     jobs = max(1, min(jobs, len(notebooks) - len(summary_nb) + cell_count))
     # progress bars of long work go to this terminal (the kernels share its stderr), not into
     # the executed notebooks; NTKLIB_PROGRESS=0 silences them, and so do notebooks side by side
@@ -354,7 +357,7 @@ def _run_profile(notebooks: list[str], profile: str, settings: dict[str, dict] |
                     _task_environment(NTKLIB_CACHE_JOURNAL=str(journal_dir / f"{nb}.jsonl"), OMP_NUM_THREADS=threads,
                                       MKL_NUM_THREADS=threads, **environment), execute)
 
-    cells, bad_cells = _grid_tasks(profile, execute, threads) if summary_nb else ([], [])
+    cells, bad_cells = _grid_tasks(profile, execute, threads, settings=settings) if summary_nb else ([], [])
     tasks = [task(nb) for nb in notebooks if nb not in summary_nb] + cells
     grid_failures = [cell.name for cell, _ in bad_cells]
     for cell, reason in bad_cells:
@@ -386,7 +389,8 @@ def _run_profile(notebooks: list[str], profile: str, settings: dict[str, dict] |
     try:
         run_tasks(tasks, jobs, finished, scheduler, label=profile, show=lambda line: print(line, flush=True))
         if summary_nb:  # the cells ran just now: 07 only reads them (NTKLIB_GRID_RAN), even under --recompute
-            run_tasks([task(READINGS_NOTEBOOK, NTKLIB_GRID_RAN=profile)], 1, finished, scheduler, label=profile,
+            run_tasks([task(READINGS_NOTEBOOK, NTKLIB_GRID_RAN=profile, NTKLIB_GRID_SET=json.dumps(settings))], 1,
+                      finished, scheduler, label=profile,
                       show=lambda line: print(line, flush=True))
     finally:
         shutil.rmtree(journal_dir, ignore_errors=True)
@@ -414,11 +418,12 @@ def _run_profile(notebooks: list[str], profile: str, settings: dict[str, dict] |
 READINGS_NOTEBOOK = "07_readings"  # summarises the grid of its profile (ntklib.harness.grid)
 
 
-def _grid_tasks(profile: str, execute: Callable, threads: str | None,
-                recompute: bool | None = None, path: Path | None = None) -> tuple[list[Task], list[tuple]]:
+def _grid_tasks(profile: str, execute: Callable, threads: str | None, recompute: bool | None = None,
+                path: Path | None = None, settings: dict[str, dict] | None = None) -> tuple[list[Task], list[tuple]]:
     """Tasks for the grid cells of ``profile`` that are not done (all with ``recompute``, by
-    default when NTKLIB_RECOMPUTE=1), and the cells whose parameters fail (with the reason)."""
-    found, bad = grid.cells(profile, path)
+    default when NTKLIB_RECOMPUTE=1), and the cells whose parameters fail (with the reason).
+    ``settings``: the run's ``--set`` values per notebook (default: those the runner passed on)."""
+    found, bad = grid.cells(profile, path, settings)
     recompute = os.environ.get("NTKLIB_RECOMPUTE") == "1" if recompute is None else recompute
     tasks = [Task(c.name, c.notebook, profile, c.parameters,
                   _task_environment(NTKLIB_OUTPUT=str(grid.cell_root(c)), OMP_NUM_THREADS=threads,
@@ -528,7 +533,9 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.pop("MPLBACKEND", None)
         if args.refresh_committed:
             return _refresh_committed(notebooks)
-        return _run_profile(notebooks, args.profile, _parse_settings(args.set, notebooks),
+        parsed = notebooks + ([nb for nb in grid.load_grid(args.profile) if nb not in notebooks]
+                              if READINGS_NOTEBOOK in notebooks else [])  # --set reaches the grid's cells too
+        return _run_profile(notebooks, args.profile, _parse_settings(args.set, parsed),
                             _jobs(args.jobs, len(notebooks)), scheduler_address(args.scheduler))
     except ParameterError as exc:
         print(f"parameter error: {exc}", file=sys.stderr)
