@@ -223,9 +223,8 @@ def more_malleable(task: str, runs: dict[tuple[str, str], list[float]], attacks:
         else "(not reported for this task)"
     count = len(runs[("MLP-Attn", attacks[0])])
     baseline = f"over {'/'.join(noises)} noise" if noises else "(no noise baseline)"
-    lead_text = ", ".join(f"{a} {fmt(100 * mean)} [{fmt(100 * low)}, {fmt(100 * high)}]"
-                          for a, (mean, low, high) in leads.items())
-    ratio_text = ", ".join(f"{a} x{fmt(r)} [{fmt(low)}, {fmt(high)}]" for a, (r, low, high) in ratios.items())
+    lead_text = ", ".join(f"{a} {fmt_interval(found, 100)}" for a, found in leads.items())
+    ratio_text = ", ".join(f"{a} x{fmt_interval(found)}" for a, found in ratios.items())
     weakest = min(attacks, key=lambda a: leads[a][1])  # the attack whose lead the rule finds least sure
     if parity_band is not None:
         furthest = max(attacks, key=lambda a: abs(math.log(ratios[a][0])) if 0 < ratios[a][0] < math.inf else math.inf)
@@ -295,8 +294,7 @@ def ranking_at_every_eps(task: str, attack: str, runs: dict[tuple[str, str, floa
     leads = {e: _lead_over_noise({(m, k): v for (m, k, e2), v in runs.items() if e2 == e}, attack, noises, attacked,
                                  confidence) for e in radii}
     holds, undecided = _three_way(leads, "the lead")
-    text = ", ".join(f"eps={e}: {fmt(100 * mean)} [{fmt(100 * low)}, {fmt(100 * high)}]"
-                     for e, (mean, low, high) in leads.items())
+    text = ", ".join(f"eps={e}: {fmt_interval(found, 100)}" for e, found in leads.items())
     return Verdict.from_test(
         "Malleability", f"{task}, {attack}: MLP-Attn stays more malleable beyond noise at every eps",
         "ranking of models stays", f"lead over {'/'.join(noises) or 'no'} noise (points) {text} "

@@ -37,7 +37,7 @@ STATUSES = (HOLDS, FAILS, PARTIAL, INCONCLUSIVE, CONSISTENT, INCONSISTENT)  # ev
 def fmt(x: float, digits: int = 3) -> str:
     """A number rounded for printing (nbval compares text): ``3`` significant digits, inf kept."""
     if isinstance(x, float) and math.isinf(x):
-        return "inf"
+        return "inf" if x > 0 else "-inf"
     if x == 0:
         return "0"
     if 1e-3 <= abs(x) < 1e4:

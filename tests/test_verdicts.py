@@ -9,6 +9,7 @@ from ntklib import verdicts
 
 def test_fmt_and_fmt_bound():
     assert verdicts.fmt(1234.5) == "1.23e+03" and verdicts.fmt(0.5) == "0.5" and verdicts.fmt(math.inf) == "inf"
+    assert verdicts.fmt(-math.inf) == "-inf"  # an unbounded lower end (it once printed "inf")
     assert verdicts.fmt_bound(6.2e-16) == "< 1e-15" and verdicts.fmt_bound(3e-8) == "< 1e-7"
 
 
