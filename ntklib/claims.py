@@ -13,7 +13,7 @@ from . import paper
 from .kernels import DIRECTIONS, mean_by_n
 from .models import MODELS
 from .spectra import GramSpectrum
-from .stats import (CONFIDENCE, adjusted_proportion, by_run, first_crossing_below, loglog_slope,
+from .stats import (CONFIDENCE, adjusted_proportion, by_run, first_crossing_below, loglog_slope, noise_baseline,
                     paired_change, ratio_interval, run_interval, t_half_width)
 from .verdicts import Effect, Trend, Verdict, fmt, fmt_interval, reasons, trend, untrained, within_band
 
@@ -162,7 +162,7 @@ def _lead_over_noise(runs: dict[tuple[str, str], list[float]], attack: str, nois
     lead, variance = None, 0.0
     for model, sign in ((pair[0], 1), (pair[1], -1)):
         flips = runs[(model, attack)]
-        kind = max(noises, key=lambda k: sum(runs[(model, k)])) if noises else None
+        kind = noise_baseline({k: runs[(model, k)] for k in noises})[0] if noises else None
         noise = runs[(model, kind)] if kind else [0.0] * len(flips)
         excess = [sign * (f - z) for f, z in zip(flips, noise, strict=True)]
         lead = excess if lead is None else [x + e for x, e in zip(lead, excess, strict=True)]

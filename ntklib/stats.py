@@ -16,7 +16,7 @@ import numpy as np
 from scipy.stats import linregress
 from scipy.stats import t as student_t
 
-__all__ = ["MARGIN_SE", "CONFIDENCE", "chance_level",
+__all__ = ["MARGIN_SE", "CONFIDENCE", "chance_level", "noise_baseline",
            "t_half_width", "loglog_trend", "loglog_slope", "interpolate_loglog", "paired_change", "aggregate",
            "first_crossing_below", "by_run", "adjusted_proportion", "run_interval",
            "proportion_interval", "ratio_interval"]
@@ -117,6 +117,14 @@ def by_run(rows: list[dict], by: tuple[str, ...], metric: str) -> dict[tuple, li
                              f"group by the key that tells them apart too (by = {by})")
         group[run] = float(r[metric])
     return {k: [v for _, v in sorted(vals.items())] for k, vals in groups.items()}
+
+
+def noise_baseline(rates: dict[str, list[float]]) -> tuple[str, float]:
+    """The noise baseline of a flip rate: of the noise kinds (``rates``: kind -> flip rate per
+    run), the one with the larger mean over the runs, and that mean. One kind for all runs: a
+    per-run maximum of noisy rates would bias the baseline up."""
+    kind = max(rates, key=lambda k: sum(rates[k]) / len(rates[k]))
+    return kind, sum(rates[kind]) / len(rates[kind])
 
 
 def adjusted_proportion(p: float, count: int) -> float:

@@ -89,3 +89,10 @@ def test_proportion_interval_has_a_binomial_floor_and_stays_in_0_1():
     assert nothing[:2] == (0.0, 0.0) and nothing[2] == pytest.approx(4.302652729911275 * math.sqrt(2 / 34 * 32 / 34 / 30))
     with pytest.raises(ValueError, match="at least one run"):
         proportion_interval([], 10)
+
+
+def test_noise_baseline_is_the_kind_with_the_larger_mean_over_runs():
+    from ntklib.stats import noise_baseline
+
+    kind, mean = noise_baseline({"uniform": [0.1, 0.0, 0.2], "sign": [0.3, 0.0, 0.0]})
+    assert (kind, mean) == ("uniform", pytest.approx(0.1))  # not the per-run maxima (0.3, 0.0, 0.2)
