@@ -96,6 +96,8 @@ def sweep_panel(ax: plt.Axes, x: list[float], found: list[tuple[float, float, fl
         value, low, high = finite(value)
         colour, style = LIMIT_STYLE.get(name, ("grey", "-."))
         ax.axhline(value, color=colour, ls=style, label=f"{name} (limit)")
+        if math.isfinite(value):  # a horizontal line does not widen the y range by itself
+            ax.update_datalim([(x[0], value)], updatex=False)
         if math.isfinite(low) and math.isfinite(high):
             ax.axhspan(low, high, color=colour, alpha=0.12, lw=0)
     ax.set(xscale="log", xlabel="temperature T / sqrt(d)", ylabel=ylabel)
@@ -103,3 +105,4 @@ def sweep_panel(ax: plt.Axes, x: list[float], found: list[tuple[float, float, fl
         ax.set_xlim(span[0] / 2, span[1] * 2)
     if log_y:
         ax.set_yscale("log")
+    ax.autoscale_view()
