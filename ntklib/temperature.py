@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import statistics
 
 import torch
 
@@ -30,10 +31,11 @@ from .ntk import analytic_ntk
 from .pixels import Preprocessing
 from .spectra import RankDeficientError, condition_number, range_condition_number
 from .stats import run_interval
-from .verdicts import fmt
+from .verdicts import fmt, fmt_spread
 
 __all__ = ["sweep_models", "multiple_of", "model_label", "attention_outputs", "centred_gram_condition", "feature_geometry",
-           "preprocessed", "kernel_errors", "log_spread", "geometry_table", "seed_intervals"]
+           "preprocessed", "kernel_errors", "log_spread", "geometry_table", "seed_intervals",
+           "kernel_error_table"]
 
 
 def sweep_models(d: int, multiples: list[float]) -> list[str]:
@@ -157,7 +159,24 @@ def geometry_table(rows: list[dict], models: list[str], d: int) -> tuple[list[st
 
 
 def seed_intervals(result: dict, key: str) -> dict[int, tuple[float, float, float]]:
-    """Per width, the mean over seeds of ``key`` in an :func:`kernel_errors` entry's rows with
-    its 95% Student-t interval over the seeds (:func:`~ntklib.stats.run_interval`)."""
+    """Per width, the mean over seeds of ``key`` in a :func:`kernel_errors` entry's rows with
+    its 95% Student-t interval over the seeds (:func:`~ntklib.stats.run_interval`); nan where
+    ``K_inf`` is singular (kappa inf): an error measured in the geometry of a degenerate kernel
+    is its rounding, not the net's."""
     widths = list(dict.fromkeys(r["width"] for r in result["rows"]))
+    if math.isinf(result["kappa_K_inf"]):
+        return {w: (math.nan, math.nan, math.nan) for w in widths}
     return {w: run_interval([r[key] for r in result["rows"] if r["width"] == w]) for w in widths}
+
+
+def kernel_error_table(errors: dict[str, dict], d: int) -> tuple[list[str], list[list]]:
+    """Header and rows of :func:`kernel_errors`' whitened errors, one row per model: kappa(K_inf)
+    and, per width, mean ± std over the seeds ("singular K_inf" where kappa is inf)."""
+    widths = list(dict.fromkeys(r["width"] for result in errors.values() for r in result["rows"]))
+    out = []
+    for model, result in errors.items():
+        by_width = {w: [r["whitened"] for r in result["rows"] if r["width"] == w] for w in widths}
+        cells = ["singular K_inf" if math.isinf(result["kappa_K_inf"]) else
+                 fmt_spread(sum(v) / len(v), statistics.stdev(v) if len(v) > 1 else 0.0) for v in by_width.values()]
+        out.append([*model_label(model, d), fmt(result["kappa_K_inf"]), *cells])
+    return ["model", "T / sqrt(d)", "kappa(K_inf)", *(f"whitened, m={w}" for w in widths)], out

@@ -55,3 +55,12 @@ def test_kernel_errors_of_every_model_under_a_reading(gen):
     for result in found.values():
         assert len(result["rows"]) == 4 and result["kappa_K_inf"] >= 1
         assert set(tp.seed_intervals(result, "whitened")) == {16, 64}
+
+
+def test_kernel_errors_of_a_singular_limit_kernel_are_not_shown():
+    rows = [{"width": 16, "seed": s, "whitened": 1.0 + 1e-12 * s} for s in (0, 1)]
+    singular, regular = {"kappa_K_inf": math.inf, "rows": rows}, {"kappa_K_inf": 10.0, "rows": rows}
+    assert all(math.isnan(v) for v in tp.seed_intervals(singular, "whitened")[16])
+    assert tp.seed_intervals(regular, "whitened")[16][0] == pytest.approx(1.0)
+    header, table = tp.kernel_error_table({softmax_model(1.0): singular, "MLP-Attn": regular}, 1)
+    assert header[-1] == "whitened, m=16" and table[0][-1] == "singular K_inf" and table[1][-1].startswith("1")
