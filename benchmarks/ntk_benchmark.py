@@ -6,7 +6,9 @@ with ``--compile``, instead, whether torch.compile (and CUDA graphs) of the PGD 
 with ``--trace``, where one epoch of adversarial training spends its time (torch.profiler: the
 busiest ops, and how much of the wall time the device computes at all); with ``--grid``, the
 wall time of a profile's readings grid (notebook 07 and its cells, recomputed) one cell at a
-time against a local Dask cluster of ``--grid-workers`` processes.
+time against a local Dask cluster of ``--grid-workers`` processes; with ``--softmax``,
+softmax attention's features and attack gradient (autograd) against linearized attention's
+(closed form), notebook 08.
 Speed is measured here, never in timed tests.
 
     python benchmarks/ntk_benchmark.py                  # CPU-sized defaults
@@ -15,6 +17,7 @@ Speed is measured here, never in timed tests.
     python benchmarks/ntk_benchmark.py --compile --device cuda --d 3072 --adv-n 1000 --adv-width 1024
     python benchmarks/ntk_benchmark.py --trace --device cuda --d 3072 --adv-n 1000 --adv-width 1024
     python benchmarks/ntk_benchmark.py --grid quick     # the readings grid: sequential vs Dask
+    python benchmarks/ntk_benchmark.py --softmax --n 1000 --d 3072
 
 Appends a Markdown section to benchmarks/RESULTS.md naming the machine.
 """
@@ -98,10 +101,16 @@ def main() -> None:
                              "local Dask cluster (own section)")
     parser.add_argument("--grid-workers", type=int, default=os.cpu_count() or 1,
                         help="worker processes of the local cluster for --grid (default: the CPU count)")
+    parser.add_argument("--softmax", action="store_true",
+                        help="only time softmax attention's features and attack gradient against linearized "
+                             "attention's (own section)")
     args = parser.parse_args()
     device = torch.device(args.device)
     if args.grid:
         _grid_section(args.grid, args.grid_workers, args.out)
+        return
+    if args.softmax:
+        _softmax_section(device, args.n, args.d, args.width, args.repeats, args.out)
         return
     if args.trace:
         _trace_section(device, args.d, args.adv_n, args.adv_width, args.adv_steps, args.train_seeds, args.out)
@@ -447,6 +456,40 @@ one warm-up epoch.
         table = events.table(sort_by=key, row_limit=12, max_name_column_width=40)
         section += f"\n{model}: {summary}\n\n```\n{table.strip()}\n```\n"
     print(section, flush=True)
+    with open(out, "a") as f:
+        f.write(section)
+
+
+def _softmax_section(device: torch.device, n: int, d: int, width: int, repeats: int, out: str) -> None:
+    """Softmax attention (notebook 08) against linearized attention, float64 as the notebooks:
+    the training features (from the pixels), and the pixel gradient of one attack step on the
+    top 10% of the points (autograd through softmax, the closed form of :class:`PixelLoss` for
+    MLP-Attn; the loss's fixed part, formed once per attack, not timed)."""
+    from ntklib.models import softmax_model  # noqa: PLC0415
+    from ntklib.pixels import PixelLoss  # noqa: PLC0415
+    from ntklib.training import loss_for  # noqa: PLC0415
+
+    gen = torch.Generator().manual_seed(0)
+    X = torch.rand(n, d, generator=gen, dtype=torch.float64).to(device)
+    y = torch.randint(0, 10, (n,), generator=gen).to(device)
+    idx = torch.randperm(n, generator=gen)[: max(1, n // 10)].to(device)
+    stack = init_stack(d, 10, [width], [0], dtype=torch.float64, device=device)
+    times = {}
+    for model in ("MLP-Attn", softmax_model(d**0.5)):
+        loss = PixelLoss(stack, PixelFeatures(model, X), idx, y[idx], loss_for(10))  # once per attack
+        times[model] = (_time(lambda: PixelFeatures(model, X).train(), repeats, device),
+                        _time(lambda: loss.grad(X[idx]), repeats, device))
+    (lin_f, lin_g), (soft_f, soft_g) = times.values()
+    rows = (f"| features, MLP-Attn (linearized, closed form) | n={n}, d={d}, float64 | {lin_f * 1e3:.2f} ms | |\n"
+            f"| features, Softmax-Attn (T = sqrt(d)) | same | {soft_f * 1e3:.2f} ms | softmax / linearized = "
+            f"{soft_f / lin_f:.1f} |\n"
+            f"| one attack step's gradient, MLP-Attn (closed form) | {len(idx)} points, m={width}, 10 classes | "
+            f"{lin_g * 1e3:.2f} ms | |\n"
+            f"| one attack step's gradient, Softmax-Attn (autograd) | same | {soft_g * 1e3:.2f} ms | softmax / linearized = "
+            f"{soft_g / lin_g:.1f} |\n")
+    section = (f"\n## {datetime.date.today()} on {machine(device)}: softmax attention against linearized (notebook 08)"
+               f"\n\n| measurement | setting | time | ratio |\n|---|---|---|---|\n{rows}")
+    print(section)
     with open(out, "a") as f:
         f.write(section)
 

@@ -1,8 +1,14 @@
-"""Linearized attention (docs/paper.md, "Objects").
+"""Linearized attention (docs/paper.md, "Objects") and the softmax attention it linearizes.
 
 Identity query/key/value maps and exp(a) ~ 1 + a turn attention into ``f_att(X) = X X^T X = G X``,
 computed transductively over the whole training set. A test point attends to the training set:
 ``f_att(x) = x X^T X``. Rows are then l2-normalised before the MLP (MLP-Attn).
+
+Beyond the paper, :func:`softmax_attention` keeps the exponential, with a temperature T:
+``A_T(x) = softmax(x X^T / T) X``. For large T, ``A_T(x) = mean(X) + (x X^T X - (x . mean(X)) n mean(X)) / (n T)
++ O(1/T^2)``: on centred inputs (training mean 0) the direction of linearized attention; for
+small T each point takes the training point of its largest dot product (itself, where its own
+``||x||^2`` is the largest), so ``A_T(X) -> X`` where that holds (notebook 08).
 """
 
 from __future__ import annotations
@@ -11,6 +17,8 @@ import torch
 
 __all__ = [
     "linear_attention",
+    "softmax_attention",
+    "softmax_features",
     "normalize_rows",
     "mean_pairwise_cosine",
     "attention_features",
@@ -34,6 +42,34 @@ def linear_attention(X_query: torch.Tensor, X_context: torch.Tensor) -> torch.Te
     if (q + n) * d < q * n:
         return X_query @ (X_context.T @ X_context)
     return (X_query @ X_context.T) @ X_context
+
+
+def softmax_attention(X_query: torch.Tensor, X_context: torch.Tensor, temperature: float) -> torch.Tensor:
+    """``softmax(X_query X_context^T / T) X_context``, row-wise softmax over the context points.
+
+    ``X_query: (..., q, d)``, ``X_context: (..., n, d)`` -> ``(..., q, d)``; leading dimensions
+    broadcast (one context per group of queries: an attack replacing its own rows). The softmax
+    subtracts each row's largest logit (``torch.softmax``), so it is exact in float64 at any
+    temperature the logits' range allows: small T is one-hot, large T is near uniform.
+    """
+    if X_query.shape[-1] != X_context.shape[-1]:
+        raise ValueError(
+            f"query points have d={X_query.shape[-1]} features but the context has "
+            f"d={X_context.shape[-1]}: both must be flattened images of the same data set"
+        )
+    if not 0 < temperature < float("inf"):
+        raise ValueError(f"the temperature must be positive and finite, not {temperature}")
+    logits = (X_query @ X_context.mT) / temperature  # (..., q, n)
+    return torch.softmax(logits, dim=-1) @ X_context
+
+
+def softmax_features(X_train: torch.Tensor, temperature: float, X_query: torch.Tensor | None = None,
+                     normalize: bool = True) -> torch.Tensor:
+    """Softmax-Attn input: softmax attention of ``X_query`` (default: the training set) over
+    ``X_train`` at ``temperature``, rows l2-normalised if ``normalize``.
+    ``X_train: (n, d)``, ``X_query: (q, d)`` -> ``(q, d)``; transductive, as :func:`attention_features`."""
+    Z = softmax_attention(X_train if X_query is None else X_query, X_train, temperature)
+    return normalize_rows(Z) if normalize else Z
 
 
 def normalize_rows(Z: torch.Tensor, check: bool = True) -> torch.Tensor:

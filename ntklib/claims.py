@@ -20,7 +20,8 @@ from .verdicts import Effect, Trend, Verdict, fmt, fmt_interval, reasons, trend,
 __all__ = ["sensitivity", "width_bound_from_kappa", "kappa_of_data", "truncation_bounds_growth", "init_rate",
            "approaches_limit", "exceeds_over_seeds", "width_threshold_measured", "optimiser_laziness", "distance_trend",
            "flip_ratio", "more_malleable", "lower_binary_kappa", "ranking_at_every_eps",
-           "adversarial_training_raises_flip_rate", "dual_implication"]
+           "adversarial_training_raises_flip_rate", "dual_implication", "softmax_limit", "excess_over_noise",
+           "softmax_malleability"]
 
 
 def adversarial_training_raises_flip_rate(task: str, model: str, runs: dict[tuple[str, str], list[float]],
@@ -552,3 +553,132 @@ def optimiser_laziness(task: str, adam: Trend, gd: Trend, settings: str) -> Verd
         "(not stated; the paper trains with Adam)",
         f"log-log slope in m: Adam {fmt(adam.slope)} +- {fmt(adam.margin)} ({adam.direction}), GD {fmt(gd.slope)} +- "
         f"{fmt(gd.margin)} ({gd.direction}) ({settings})", adam.direction == "rises" and gd.direction != "rises")
+
+
+SOFTMAX_CLAIM = "Softmax attention"  # beyond the paper (notebook 08): no number of the paper to compare with
+LIMIT_OF_END = {"large": ("MLP-Attn", "cosine_attn", "A_T -> mean + G X / (n T): linearized attention"),
+                "small": ("2L-ReLU", "cosine_relu", "A_T -> X: the identity")}
+
+
+def softmax_limit(task: str, reading: str, end: str, multiple: float, found: list[Mapping], limit: list[Mapping],
+                  cosine_min: float, ratio_band: float) -> Verdict:
+    """Notebook 08, the sanity of the temperature sweep: its ``end`` (``"large"`` or
+    ``"small"`` T, at ``multiple`` sqrt(d)) reproduces the paper's model it tends to (MLP-Attn,
+    resp. 2L-ReLU on l2-normalised inputs). ``found`` and ``limit``: one row of
+    :func:`ntklib.temperature.feature_geometry` per data subset (softmax at that end, the limit
+    model), in the same order. Holds when on every subset the mean cosine between the two
+    models' normalised inputs is at least ``cosine_min`` and the ratios of kappa of the centred
+    attention-output Gram and of kappa(K_inf) lie in ``[1/ratio_band, ratio_band]``; does not
+    reproduce otherwise (an infinite kappa against a finite one included); inconclusive where a
+    kappa is infinite for both (nothing to compare)."""
+    if end not in LIMIT_OF_END:
+        raise ValueError(f"end must be one of {tuple(LIMIT_OF_END)}, not {end!r}")
+    if len(found) != len(limit) or not found:
+        raise ValueError(f"one row per subset for both models: {len(found)} and {len(limit)}")
+    model, cosine_key, expansion = LIMIT_OF_END[end]
+    names = {"kappa_gram": "kappa(centred Gram)", "kappa_K_inf": "kappa(K_inf)"}
+    ratios = {k: [] for k in names}
+    both_infinite = set()
+    for f, lim in zip(found, limit):
+        for key in names:
+            if math.isinf(f[key]) and math.isinf(lim[key]):
+                both_infinite.add(names[key])
+            ratios[key].append(math.inf if math.isinf(f[key]) or math.isinf(lim[key]) else f[key] / lim[key])
+    inside = all(math.isfinite(r) and within_band(r, r, ratio_band) for rs in ratios.values() for r in rs)
+    cosine = min(f[cosine_key] for f in found)
+    shares = [f["self_share"] for f in found if not math.isnan(f.get("self_share", math.nan))]
+    self_text = f"; points giving themselves the largest weight: at least {fmt(100 * min(shares))}%" if shares else ""
+
+    def span(values: list[float]) -> str:
+        return fmt(values[0]) if len(set(values)) == 1 else f"{fmt(min(values))}-{fmt(max(values))}"
+    kappas = "; ".join(f"{name} {span([f[k] for f in found])} vs {span([lim[k] for lim in limit])} (ratio "
+                       f"{span(ratios[k])})" for k, name in names.items())
+    return Verdict.from_test(
+        SOFTMAX_CLAIM, f"{task}, {reading} inputs: softmax attention at T = {fmt(multiple)} sqrt(d) reproduces "
+        f"{model}'s inputs and spectra (the {end}-T limit)", f"(beyond the paper) {expansion}",
+        f"smallest mean cosine to {model}'s inputs {fmt(cosine, 4)} (at least {fmt(cosine_min, 4)}); {kappas}; band "
+        f"{fmt(1 / ratio_band)}-{fmt(ratio_band)}{self_text} ({len(found)} data subset(s))",
+        cosine >= cosine_min and inside,
+        inconclusive=f"{' and '.join(sorted(both_infinite))} infinite for both (rank-deficient): nothing to compare"
+        if both_infinite else "")
+
+
+def excess_over_noise(runs: Mapping[tuple[str, str], list[float]], model: str, attack: str, noises: list[str],
+                      attacked: int, confidence: float = CONFIDENCE) -> tuple[list[float], tuple[float, float, float]]:
+    """A model's excess of ``attack``'s flip rate over its noise baseline, per run, and its
+    ``confidence`` interval over the runs (``runs``: (model, attack or noise) -> flip rate per
+    run). The baseline is the noise kind of ``noises`` with the larger mean (one kind for all
+    runs, as :func:`more_malleable`); the standard error is floored at the binomial one of the
+    two rates over the ``attacked`` points of every run; bounds in [-1, 1]."""
+    flips = runs[(model, attack)]
+    kind = max(noises, key=lambda k: sum(runs[(model, k)])) if noises else None
+    noise = runs[(model, kind)] if kind else [0.0] * len(flips)
+    excess = [f - z for f, z in zip(flips, noise, strict=True)]
+    floor = math.sqrt(_binomial_variance(runs, model, attack, noises, attacked) / (attacked * len(excess)))
+    return excess, run_interval(excess, confidence, floor, (-1.0, 1.0))
+
+
+def softmax_malleability(task: str, reading: str, softmax: str, multiple: float,
+                         runs: Mapping[tuple[str, str], list[float]], attacks: list[str], noises: list[str],
+                         attacked: int, settings: str, inconclusive: str = "",
+                         confidence: float = CONFIDENCE) -> tuple[Verdict, dict]:
+    """Notebook 08, the question: is softmax attention's malleability at T = ``multiple``
+    sqrt(d) (model name ``softmax``) closer to linearized attention's (MLP-Attn) or to 2L-ReLU's?
+
+    Per run and attack, each model's excess of the attack's flip rate over its noise baseline
+    (:func:`excess_over_noise`). First the two limits must differ: the gap MLP-Attn minus
+    2L-ReLU has a ``confidence`` interval over the runs that excludes 0, else there is nothing
+    to be closer to (inconclusive). Then the position of softmax, per run ``s (e_soft - (e_attn +
+    e_relu) / 2)`` with ``s`` the sign of the mean gap: positive means nearer MLP-Attn. Holds
+    (inherits linearized attention's malleability) when every attack's position interval lies
+    above 0, does not reproduce (nearer 2L-ReLU) when every one lies below 0, inconclusive
+    otherwise (the intervals overlap the midpoint) or where a net is at chance
+    (``inconclusive``). Standard errors floored at the binomial ones of the six rates."""
+    found, decided, undecided = {}, [], []
+    for attack in attacks:
+        series = {m: excess_over_noise(runs, m, attack, noises, attacked, confidence) for m in
+                  ("2L-ReLU", "MLP-Attn", softmax)}
+        var = {m: _binomial_variance(runs, m, attack, noises, attacked) for m in series}
+        count = len(series[softmax][0])
+        gap_runs = [a - r for a, r in zip(series["MLP-Attn"][0], series["2L-ReLU"][0], strict=True)]
+        limits_var = var["MLP-Attn"] + var["2L-ReLU"]
+        gap = run_interval(gap_runs, confidence, math.sqrt(limits_var / (attacked * count)), (-2.0, 2.0))
+        sign = 1.0 if gap[0] >= 0 else -1.0
+        position_runs = [sign * (s - (a + r) / 2) for s, a, r in zip(series[softmax][0], series["MLP-Attn"][0],
+                                                                     series["2L-ReLU"][0], strict=True)]
+        floor = math.sqrt((var[softmax] + limits_var / 4) / (attacked * count))
+        position = run_interval(position_runs, confidence, floor, (-2.0, 2.0))
+        found[attack] = {"excess": {m: list(series[m][1]) for m in series}, "gap": list(gap),
+                         "position": list(position)}
+        if gap[1] <= 0 <= gap[2]:
+            undecided.append(f"{attack}: the limits' excesses do not differ beyond the runs' noise")
+        elif position[1] > 0 or position[2] < 0:
+            decided.append(position[1] > 0)
+        else:
+            undecided.append(f"{attack}: softmax's position interval contains the midpoint")
+    holds = bool(decided) and all(decided) and not undecided
+    mixed = "" if not decided or len(set(decided)) == 1 else "attacks disagree"
+    fails = bool(decided) and not any(decided) and not undecided
+    text = "; ".join(
+        f"{a}: excess over {'/'.join(noises) or 'no'} noise (points) softmax {fmt_interval(f['excess'][softmax], 100)}, "
+        f"MLP-Attn {fmt_interval(f['excess']['MLP-Attn'], 100)}, 2L-ReLU {fmt_interval(f['excess']['2L-ReLU'], 100)}; "
+        f"gap of the limits {fmt_interval(f['gap'], 100)}, position of softmax towards MLP-Attn "
+        f"{fmt_interval(f['position'], 100)}" for a, f in found.items())
+    verdict = Verdict.from_test(
+        SOFTMAX_CLAIM, f"{task}, {reading} inputs: softmax attention at T = {fmt(multiple)} sqrt(d) is nearer "
+        "linearized attention (MLP-Attn) than 2L-ReLU in malleability beyond noise",
+        "(beyond the paper) not asked by the paper",
+        f"{text} ({confidence:.0%} intervals over {count} run(s); {settings})", holds,
+        inconclusive=reasons(inconclusive, "" if holds or fails else reasons(mixed, *undecided)))
+    return verdict, found
+
+
+def _binomial_variance(runs: Mapping[tuple[str, str], list[float]], model: str, attack: str, noises: list[str],
+                       attacked: int) -> float:
+    """Sum of the binomial variances ``p (1 - p)`` (Agresti-Coull) of a model's attack and
+    noise-baseline rates, pooled over the runs: the floor of an excess's variance times
+    ``attacked * runs``."""
+    flips = runs[(model, attack)]
+    kind = max(noises, key=lambda k: sum(runs[(model, k)])) if noises else None
+    series = [flips] + ([runs[(model, kind)]] if kind else [])
+    return sum(p * (1 - p) for p in (adjusted_proportion(sum(s) / len(s), attacked * len(s)) for s in series))

@@ -14,6 +14,8 @@ moves the outputs in its first steps (:func:`output_change`).
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from .data import Dataset
@@ -21,7 +23,7 @@ from .linearized import (antisymmetric_stack, fitted_directions, linearized_pred
                          predictor_gap, train_gd, whitened_error)
 from .models import init_stack, model_inputs
 from .ntk import analytic_ntk, empirical_ntk, kernel_regression, relative_distance
-from .spectra import condition_number
+from .spectra import RankDeficientError, condition_number
 from .stats import aggregate
 from .training import TrainingSettings, loss_for, targets, train_stack
 
@@ -127,7 +129,16 @@ def init_kernel_errors(model: str, train: Dataset, test: Dataset, *, widths: lis
             rows.append({"width": width, "seed": seed, "whitened": whitened, "dropped": dropped,
                          "frobenius": float(relative_distance(K_m, K_inf)),
                          "gap": predictor_gap(K_m, K_m_query, K_inf, K_inf_query, Y, ridge)})
-    return {"kappa_K_inf": condition_number(K_inf), "rows": rows}
+    return {"kappa_K_inf": _kappa_or_inf(K_inf), "rows": rows}
+
+
+def _kappa_or_inf(K: torch.Tensor) -> float:
+    """kappa(K), inf where K is numerically singular (softmax attention at a small temperature
+    can map two points to one input, notebook 08)."""
+    try:
+        return condition_number(K)
+    except RankDeficientError:
+        return math.inf
 
 
 def linearized_study(model: str, train: Dataset, test: Dataset, *, widths: list[int], seeds: list[int], steps: int,

@@ -4,6 +4,13 @@
 only ``W`` trained (NTK parametrisation, ``w_r ~ N(0, I)``). 2L-ReLU takes the raw image;
 MLP-Attn takes the parameter-free linearized attention output, rows l2-normalised.
 
+Beyond the paper, a family of models named with their temperature,
+``"Softmax-Attn(T=28.0)"`` (:func:`softmax_model`), takes the softmax attention output at that
+temperature, rows l2-normalised (notebook 08). The name carries T, so every function that
+takes a model name (:func:`model_inputs`, :class:`~ntklib.pixels.PixelFeatures`, the studies)
+takes these too, and rows and caches tell the temperatures apart; :data:`MODELS` stays the
+paper's two.
+
 A :class:`NetStack` holds many such nets (several widths and seeds) side by side as one wide
 layer: their neurons are concatenated, so one matmul evaluates all of them, and since Adam and
 weight decay act elementwise, training the stack is training each net on its own with the same
@@ -14,29 +21,64 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import math
+import re
+
 import torch
 
-from .attention import attention_features, normalize_rows
+from .attention import attention_features, normalize_rows, softmax_features
 
-__all__ = ["MODELS", "NetStack", "init_stack", "model_inputs"]
+__all__ = ["MODELS", "SOFTMAX", "softmax_model", "temperature_of", "NetStack", "init_stack", "model_inputs"]
 
 MODELS = ("2L-ReLU", "MLP-Attn")
+SOFTMAX = "Softmax-Attn"  # the family: softmax_model(T) names one member
+_SOFTMAX_NAME = re.compile(re.escape(SOFTMAX) + r"\(T=([^()]+)\)")
+
+
+def softmax_model(temperature: float) -> str:
+    """The name of softmax attention at ``temperature``: ``"Softmax-Attn(T=<repr of T>)"``,
+    the float written so that :func:`temperature_of` gives it back to the bit."""
+    temperature = float(temperature)
+    if not 0 < temperature < math.inf:
+        raise ValueError(f"the temperature must be positive and finite, not {temperature}")
+    return f"{SOFTMAX}(T={temperature!r})"
+
+
+def temperature_of(model: str) -> float | None:
+    """The temperature of a :func:`softmax_model` name; None for the paper's models; an error
+    for any other name."""
+    if model in MODELS:
+        return None
+    match = _SOFTMAX_NAME.fullmatch(model)
+    try:
+        temperature = float(match[1]) if match else math.nan
+    except ValueError:
+        temperature = math.nan
+    if not 0 < temperature < math.inf:
+        raise ValueError(f"unknown model '{model}'; known: {MODELS} and {SOFTMAX}(T=<positive number>) "
+                         "(ntklib.models.softmax_model)")
+    return temperature
 
 
 def model_inputs(model: str, X_train: torch.Tensor, X_query: torch.Tensor | None = None,
                  normalize_relu_inputs: bool = False, attention_rank: int | None = None) -> torch.Tensor:
-    """What the first layer sees: raw pixels (2L-ReLU) or normalised attention output (MLP-Attn).
+    """What the first layer sees: raw pixels (2L-ReLU), normalised attention output (MLP-Attn)
+    or normalised softmax attention output (a :func:`softmax_model` name).
 
     ``X_train: (n, d)``; ``X_query: (q, d)`` defaults to the training set. MLP-Attn's query
     rows attend to the training set (transductive attention, docs/paper.md); with
-    ``attention_rank`` through top-r (truncated) attention.
+    ``attention_rank`` through top-r (truncated) attention. Softmax attention's rows attend to
+    the training set too.
     """
     if model == "2L-ReLU":
         X = X_train if X_query is None else X_query
         return normalize_rows(X) if normalize_relu_inputs else X
     if model == "MLP-Attn":
         return attention_features(X_train, X_query, normalize=True, rank=attention_rank)
-    raise ValueError(f"unknown model '{model}'; known: {MODELS}")
+    temperature = temperature_of(model)  # an unknown name is an error here
+    if attention_rank is not None:
+        raise ValueError(f"top-r attention is linearized attention's; {model} takes no attention_rank")
+    return softmax_features(X_train, temperature, X_query)
 
 
 @dataclass

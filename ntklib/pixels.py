@@ -4,7 +4,9 @@ closed form (the attacks' engine).
 :class:`PixelFeatures` gives what the first layer sees when some training points' pixels are
 replaced (for MLP-Attn every attention output moves with them); :class:`PixelLoss` gives the
 nets' loss on those points and its gradient in the pixels, derived by hand through the
-transductive attention (``tests/test_pixels.py`` checks it against autograd).
+transductive attention (``tests/test_pixels.py`` checks it against autograd). For softmax
+attention (a :func:`~ntklib.models.softmax_model`, notebook 08) the pixel gradient is autograd's
+through the same replaced-rows map: the exponential has no rank-k shortcut worth deriving by hand.
 
 :class:`Preprocessing` is the input reading (``raw`` pixels in [0, 1], ``centred``: the
 per-pixel training-set mean removed, ``standardised``: centred and divided by one global
@@ -19,8 +21,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .attention import normalize_rows
-from .models import NetStack, model_inputs
+from .attention import normalize_rows, softmax_attention
+from .models import NetStack, model_inputs, temperature_of
 from .training import stack_loss
 
 __all__ = ["PREPROCESSINGS", "Preprocessing", "PixelFeatures", "PixelLoss"]
@@ -70,12 +72,15 @@ class PixelFeatures:
     ``X'^T X' = X_rest^T X_rest + rows^T rows`` with ``X_rest`` the other ``n - k`` rows
     (differentiable in ``rows``), applied as ``rows @ X^T X - (rows @ X_idx^T) @ X_idx``
     (O(k d^2)) or, where it costs less, factored as ``(rows @ X_rest^T) @ X_rest``
-    (O(k (n - k) d)). The points of ``idx`` must be distinct within a group.
+    (O(k (n - k) d)). The points of ``idx`` must be distinct within a group. For softmax
+    attention, the replaced rows attend over the training set with their own rows in place
+    (:meth:`softmax_rows`, O(k n d)).
     """
 
     def __init__(self, model: str, pixels: torch.Tensor, normalize_relu_inputs: bool = False,
                  preprocessing: Preprocessing | None = None):
         self.model, self.pixels, self.normalize_relu_inputs = model, pixels, normalize_relu_inputs
+        self.temperature = temperature_of(model)  # None for the paper's models; an unknown name fails here
         self.preprocessing = Preprocessing() if preprocessing is None else preprocessing
         X = self.X = self.preprocessing(pixels)
         self._XtX = X.T @ X if model == "MLP-Attn" else None
@@ -115,11 +120,25 @@ class PixelFeatures:
         pixels[idx] = rows
         return PixelFeatures(self.model, pixels, self.normalize_relu_inputs, self.preprocessing)
 
+    def softmax_rows(self, idx: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        """Softmax attention outputs (unnormalised) of points ``idx`` when their preprocessed
+        rows are ``rows``: each attends over the training set with the rows of ``idx`` replaced
+        (differentiable in ``rows``). ``idx: (k,)`` and ``rows: (k, d)``, or ``(groups, k)`` and
+        ``(groups, k, d)``: one replacement per group."""
+        grouped = idx.dim() == 2
+        groups, block = (idx, rows) if grouped else (idx[None], rows[None])
+        d = self.X.shape[1]
+        context = self.X.expand(groups.shape[0], -1, -1).scatter(1, groups[..., None].expand(-1, -1, d), block)
+        out = softmax_attention(block, context, self.temperature)  # (groups, k, d)
+        return out if grouped else out[0]
+
     def with_rows(self, idx: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
         """The inputs of points ``idx`` when their pixels are ``rows`` (differentiable in ``rows``)."""
         rows = self.preprocessing(rows)
         if self.model == "2L-ReLU":
             return normalize_rows(rows, check=False) if self.normalize_relu_inputs else rows
+        if self.temperature is not None:
+            return normalize_rows(self.softmax_rows(idx, rows), check=False)
         # rows @ (X_rest^T X_rest + rows^T rows), associated so that no (d, d) product is formed;
         # idx (groups, k) and rows (groups, k, d) give one independent replacement per group. The rest of
         # X costs 2 (n - k) per row and pixel, the dense X^T X - old^T old costs d + 2 k
@@ -198,6 +217,8 @@ class PixelLoss:
             u = rows
             if not f.normalize_relu_inputs:
                 return u, u, None
+        elif f.temperature is not None:
+            u = f.softmax_rows(self.idx, rows)
         else:
             u = self._times_S(rows) + (rows @ rows.mT) @ rows
         norm = u.norm(dim=-1, keepdim=True)
@@ -217,7 +238,13 @@ class PixelLoss:
         return stack_loss(outputs, self.y.transpose(0, 1), self.loss).sum()
 
     def grad(self, rows: torch.Tensor) -> torch.Tensor:
-        """The gradient in the pixel rows: in the preprocessed rows, divided by the reading's scale."""
+        """The gradient in the pixel rows: in the preprocessed rows, divided by the reading's scale
+        (softmax attention: autograd through :meth:`__call__`, preprocessing included)."""
+        if self.features.temperature is not None:
+            x = rows.detach().requires_grad_(True)
+            with torch.enable_grad():
+                (d_x,) = torch.autograd.grad(self(x), x)
+            return d_x
         d_r = self._grad(self.features.preprocessing(rows if self.grouped else rows[None]))
         if self.features.preprocessing.scale != 1.0:
             d_r = d_r / self.features.preprocessing.scale

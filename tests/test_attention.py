@@ -68,3 +68,52 @@ def test_truncated_attention_features_pass_queries_through_the_same_map(gen):
     torch.testing.assert_close(attention_features(X, Xq, rank=6), attention_features(X, Xq), rtol=RTOL, atol=1e-12)
     torch.testing.assert_close(attention_features(X, X[:3], rank=2), attention_features(X, rank=2)[:3], rtol=RTOL,
                                atol=1e-12)
+
+
+# softmax attention (notebook 08): its two limits and its numerics
+LIMIT_RTOL = 1e-6  # the small-T limit at logits of 1e8
+LIMIT_ATOL = 1e-5  # the large-T limit on unit rows at logits below 1e-6 (a few times the second-order term)
+
+
+def test_softmax_attention_is_the_formula_and_broadcasts_over_groups(gen):
+    from ntklib.attention import softmax_attention
+
+    X, Xq = torch.rand(9, 5, generator=gen, dtype=torch.float64), torch.rand(3, 5, generator=gen, dtype=torch.float64)
+    weights = torch.exp(Xq @ X.T / 0.7)
+    torch.testing.assert_close(softmax_attention(Xq, X, 0.7), (weights / weights.sum(1, keepdim=True)) @ X,
+                               rtol=RTOL, atol=0)
+    contexts = torch.stack([X, 2 * X])  # one context per group of queries
+    both = softmax_attention(torch.stack([Xq, Xq]), contexts, 0.7)
+    torch.testing.assert_close(both[1], softmax_attention(Xq, 2 * X, 0.7))
+    with pytest.raises(ValueError, match="positive and finite"):
+        softmax_attention(Xq, X, 0.0)
+
+
+def test_softmax_attention_small_temperature_is_the_identity(gen):
+    """Unit rows: each point's own dot product (1) beats every other, so A_T(X) -> X; stable
+    (no overflow) at logits of 1e8, in float32 too."""
+    from ntklib.attention import softmax_attention
+
+    X = normalize_rows(torch.rand(12, 6, generator=gen, dtype=torch.float64) - 0.5)
+    torch.testing.assert_close(softmax_attention(X, X, 1e-8), X, rtol=LIMIT_RTOL, atol=1e-12)
+    out = softmax_attention(X.float(), X.float(), 1e-8)
+    assert torch.isfinite(out).all() and torch.allclose(out, X.float(), atol=1e-6)
+
+
+def test_softmax_attention_large_temperature_is_linearized_attention_after_centring(gen):
+    """A_T(x) = mean + (x X^T X - n (x . mean) mean) / (n T) + O(1/T^2); on centred X the
+    normalised features are MLP-Attn's."""
+    from ntklib.attention import softmax_attention, softmax_features
+
+    X = torch.rand(15, 7, generator=gen, dtype=torch.float64)
+    T = 1e6
+    n, mean = X.shape[0], X.mean(0)
+    first_order = mean + (X @ X.T @ X - n * (X @ mean)[:, None] * mean) / (n * T)
+    error = (softmax_attention(X, X, T) - first_order).norm() / ((X @ X.T @ X).norm() / (n * T))
+    assert error < 1e-4  # O(max |x.x'| / T)
+    Xc = X - mean
+    T = 1e6 * float((Xc @ Xc.T).abs().max())  # logits below 1e-6: second-order terms ~1e-6 of the first
+    torch.testing.assert_close(softmax_features(Xc, T), attention_features(Xc), rtol=0, atol=LIMIT_ATOL)
+    queries = torch.rand(3, 7, generator=gen, dtype=torch.float64) - mean
+    torch.testing.assert_close(softmax_features(Xc, T, queries), attention_features(Xc, queries), rtol=0,
+                               atol=LIMIT_ATOL)

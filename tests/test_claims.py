@@ -201,3 +201,63 @@ def test_width_bound_is_an_arithmetic_check_not_a_reproduction():
     assert verdict.status == CONSISTENT and verdict.claim == "Thm 4.7 arithmetic"
     assert verdict.check.startswith("Arithmetic check:") and "not a reproduction" in verdict.check
     assert claims.width_bound_from_kappa("mnist", 0.01, 0.1).status == INCONSISTENT  # 1e18.48 vs 1e18
+
+
+def _geometry(cosine_attn=1.0, cosine_relu=0.8, kappa_gram=1e8, kappa_K_inf=600.0, self_share=1.0):
+    return {"cosine_attn": cosine_attn, "cosine_relu": cosine_relu, "kappa_gram": kappa_gram,
+            "kappa_K_inf": kappa_K_inf, "self_share": self_share}
+
+
+COSINE_MIN, BAND = 0.99, 2.0  # the notebook's limit_cosine_min and ratio_band
+
+
+def test_softmax_limit_needs_the_inputs_and_both_spectra_on_every_subset():
+    limit = [_geometry(), _geometry(kappa_gram=2e8)]
+    close = [_geometry(kappa_gram=0.8e8), _geometry(kappa_gram=1.5e8, kappa_K_inf=590.0)]
+    verdict = claims.softmax_limit("mnist", "centred", "large", 100.0, close, limit, COSINE_MIN, BAND)
+    assert verdict.status == HOLDS and "MLP-Attn" in verdict.check and "2 data subset(s)" in verdict.ours
+    far_kappa = [close[0], _geometry(kappa_gram=2e7)]  # one subset's Gram off by 10x
+    assert claims.softmax_limit("mnist", "centred", "large", 100.0, far_kappa, limit, COSINE_MIN, BAND).status == FAILS
+    turned = [_geometry(cosine_relu=0.95), _geometry(cosine_relu=1.0)]  # small-T end: a point attends elsewhere
+    assert claims.softmax_limit("c", "centred", "small", 0.01, turned, limit, COSINE_MIN, BAND).status == FAILS
+    singular = [_geometry(kappa_K_inf=math.inf)] * 2
+    assert claims.softmax_limit("c", "centred", "large", 100.0, singular, limit, COSINE_MIN, BAND).status == FAILS
+    both = claims.softmax_limit("c", "centred", "large", 100.0, singular, singular, COSINE_MIN, BAND)
+    assert both.status == INCONCLUSIVE and "nothing to compare" in both.ours
+    with pytest.raises(ValueError, match="end must be"):
+        claims.softmax_limit("c", "centred", "middle", 1.0, close, limit, COSINE_MIN, BAND)
+
+
+SOFT = "Softmax-Attn(T=28.0)"
+
+
+def _flips(relu, attn, soft, noise=0.02):
+    """Flip rates per run: the attack's for each model, and both noises at ``noise``."""
+    runs = {(m, "PGD"): v for m, v in (("2L-ReLU", relu), ("MLP-Attn", attn), (SOFT, soft))}
+    return runs | {(m, k): [noise] * len(relu) for m in ("2L-ReLU", "MLP-Attn", SOFT) for k in ("uniform", "sign")}
+
+
+def test_softmax_malleability_nearer_linearized_nearer_relu_or_undecided():
+    relu, attn = [0.03, 0.05, 0.04, 0.04], [0.40, 0.44, 0.38, 0.42]
+
+    def status(soft, relu=relu, attn=attn, inconclusive=""):
+        verdict, found = claims.softmax_malleability("mnist", "centred", SOFT, 1.0, _flips(relu, attn, soft), ["PGD"],
+                                                     ["uniform", "sign"], 400, "s", inconclusive)
+        return verdict.status, found
+
+    status_found = status([0.36, 0.39, 0.35, 0.37])
+    assert status_found[0] == HOLDS  # near MLP-Attn
+    assert status_found[1]["PGD"]["position"][0] == pytest.approx(0.3675 - (0.41 + 0.04) / 2)
+    assert status([0.05, 0.06, 0.04, 0.05])[0] == FAILS  # near 2L-ReLU
+    assert status([0.20, 0.25, 0.22, 0.23])[0] == INCONCLUSIVE  # at the midpoint
+    same = status([0.30, 0.31, 0.29, 0.3], relu=attn)[0]  # the limits do not differ: nothing to be nearer to
+    assert same == INCONCLUSIVE
+    assert status([0.36, 0.39, 0.35, 0.37], inconclusive="nets at chance")[0] == INCONCLUSIVE
+    # "nearer" follows the limits' order: were 2L-ReLU the more malleable, a softmax rate near MLP-Attn's still holds
+    assert status([0.05, 0.06, 0.04, 0.05], relu=attn, attn=relu)[0] == HOLDS
+
+
+def test_excess_over_noise_takes_the_larger_noise_and_floors_the_interval():
+    runs = {("M", "PGD"): [0.5, 0.5], ("M", "uniform"): [0.1, 0.1], ("M", "sign"): [0.2, 0.2]}
+    excess, (mean, low, high) = claims.excess_over_noise(runs, "M", "PGD", ["uniform", "sign"], 100)
+    assert excess == pytest.approx([0.3, 0.3]) and mean == pytest.approx(0.3) and low < 0.3 < high  # binomial floor

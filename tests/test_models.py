@@ -30,3 +30,24 @@ def test_model_inputs(gen):
     torch.testing.assert_close(Z, attention.normalize_rows((Xq @ X.T) @ X))
     with pytest.raises(ValueError, match="unknown model"):
         model_inputs("MLP", X)
+
+
+def test_softmax_models_are_named_by_their_temperature(gen):
+    import math
+
+    from ntklib.models import MODELS, softmax_model, temperature_of
+
+    assert MODELS == ("2L-ReLU", "MLP-Attn")  # the paper's two, what notebooks 01-06 loop over
+    for T in (28.0, math.sqrt(3072), 1e-300, 0.1 + 0.2):
+        assert temperature_of(softmax_model(T)) == T  # to the bit
+    assert softmax_model(28) == "Softmax-Attn(T=28.0)" and temperature_of("MLP-Attn") is None
+    for bad in ("Softmax-Attn", "Softmax-Attn(T=-1)", "Softmax-Attn(T=inf)", "Softmax-Attn(T=x)", "softmax"):
+        with pytest.raises(ValueError, match="unknown model"):
+            temperature_of(bad)
+    X, Xq = torch.rand(10, 4, generator=gen, dtype=torch.float64), torch.rand(3, 4, generator=gen, dtype=torch.float64)
+    torch.testing.assert_close(model_inputs(softmax_model(2.0), X, Xq),
+                               attention.normalize_rows(attention.softmax_attention(Xq, X, 2.0)))
+    with pytest.raises(ValueError, match="unknown model"):
+        model_inputs("Softmax-Attn(T=0)", X)
+    with pytest.raises(ValueError, match="no attention_rank"):
+        model_inputs(softmax_model(2.0), X, attention_rank=2)

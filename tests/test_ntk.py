@@ -63,3 +63,20 @@ def test_kernel_regression_and_its_failure(gen):
 def test_relative_distance_is_batched():
     B = torch.ones(2, 3)
     assert torch.allclose(relative_distance(torch.zeros(4, 2, 3), B), torch.ones(4))
+
+
+@pytest.mark.parametrize("temperature", [0.5, 5.0, 500.0])
+def test_analytic_ntk_on_softmax_features_is_the_monte_carlo_limit(gen, temperature):
+    """Thm 4.2 holds for any fixed inputs: on softmax attention's normalised features the
+    closed-form empirical NTK tends to the analytic one at the rate 1/sqrt(m), as for the
+    paper's two models (test_analytic_ntk_is_the_monte_carlo_limit)."""
+    from ntklib.models import softmax_model
+
+    X = torch.rand(20, 8, generator=gen, dtype=torch.float64) - 0.5
+    Z = model_inputs(softmax_model(temperature), X)
+    widths = [64, 1024, 16384]
+    rows = convergence.init_distances(Z, widths, seeds=[0, 1, 2], salt=1)
+    mean = {m: sum(r["distance"] for r in rows if r["width"] == m) / 3 for m in widths}
+    for m in widths:
+        assert mean[m] <= MC_FACTOR / math.sqrt(m), (m, mean[m])
+    assert -0.7 < math.log(mean[16384] / mean[64]) / math.log(16384 / 64) < -0.3

@@ -104,3 +104,56 @@ def test_attacks_on_a_preprocessed_model_stay_in_the_pixel_box(gen, reading, att
 def test_preprocessing_names_its_readings():
     with pytest.raises(ValueError, match="unknown preprocessing 'whitened'"):
         Preprocessing.fit("whitened", torch.rand(3, 2))
+
+
+# softmax attention (notebook 08): the replaced-rows map and the attack's gradient through it
+FINITE_DIFFERENCE_RTOL = 1e-6  # autograd vs a central difference of step 1e-6, float64
+
+
+@pytest.mark.parametrize("reading", PREPROCESSINGS)
+@pytest.mark.parametrize("temperature", [0.3, 3.0, 300.0])
+def test_softmax_rows_update_equals_recomputation(gen, reading, temperature):
+    X = torch.rand(15, 6, generator=gen, dtype=torch.float64)
+    model = models.softmax_model(temperature)
+    features = PixelFeatures(model, X, preprocessing=Preprocessing.fit(reading, X))
+    idx, rows = torch.tensor([7, 2]), torch.rand(2, 6, generator=gen, dtype=torch.float64)
+    torch.testing.assert_close(features.with_rows(idx, rows), features.replaced(idx, rows).train()[idx],
+                               rtol=UPDATE_RTOL, atol=1e-12)
+    groups = torch.tensor([[2, 7], [11, 7]])
+    block = torch.rand(2, 2, 6, generator=gen, dtype=torch.float64)
+    batched = features.with_rows(groups, block)
+    for g in range(2):
+        torch.testing.assert_close(batched[g], features.with_rows(groups[g], block[g]))
+
+
+@pytest.mark.parametrize("num_classes", [2, 3])
+@pytest.mark.parametrize("grouped", [False, True])
+@pytest.mark.parametrize("reading", PREPROCESSINGS)
+def test_softmax_pixel_gradient_equals_a_finite_difference(gen, num_classes, grouped, reading):
+    """The attack's gradient through softmax attention (autograd, preprocessing inside the
+    model) against a central difference of the loss along a random direction."""
+    d, temperature = 8, 2.0
+    X = torch.rand(30, d, generator=gen, dtype=torch.float64)
+    y = torch.randint(0, num_classes, (30,), generator=gen)
+    y_fit = targets(y, num_classes) if num_classes == 2 else y
+    features = PixelFeatures(models.softmax_model(temperature), X, preprocessing=Preprocessing.fit(reading, X))
+    stack = init_stack(d, 1 if num_classes == 2 else num_classes, [16], [0, 1] if grouped else [0],
+                       dtype=torch.float64)
+    idx = torch.tensor([[2, 5, 9], [9, 11, 20]]) if grouped else torch.tensor([2, 5, 9])
+    rows = torch.rand(*idx.shape, d, generator=gen, dtype=torch.float64)
+    loss_fn = PixelLoss(stack, features, idx, y_fit[idx], loss_for(num_classes))
+    direction, h = torch.randn(*rows.shape, generator=gen, dtype=torch.float64), 1e-6
+    difference = float((loss_fn(rows + h * direction) - loss_fn(rows - h * direction)) / (2 * h))
+    assert float((loss_fn.grad(rows) * direction).sum()) == pytest.approx(difference, rel=FINITE_DIFFERENCE_RTOL)
+    torch.testing.assert_close(loss_fn.inputs(rows), features.with_rows(idx, rows))
+
+
+def test_attacks_through_softmax_attention_stay_in_the_pixel_box(gen):
+    X = torch.rand(30, 10, generator=gen, dtype=torch.float64)
+    y = torch.randint(0, 3, (30,), generator=gen)
+    features = PixelFeatures(models.softmax_model(3.0), X, preprocessing=Preprocessing.fit("centred", X))
+    loss_fn = PixelLoss(init_stack(10, 3, [16], [0], dtype=torch.float64), features, torch.tensor([3, 8, 21]),
+                        y[[3, 8, 21]], loss_for(3))
+    adv = run_attack("PGD", loss_fn, X[[3, 8, 21]], 0.3, 5, torch.Generator().manual_seed(0))
+    assert adv.min() >= 0 and adv.max() <= 1 and (adv - X[[3, 8, 21]]).abs().max() <= 0.3 + 1e-12
+    assert loss_fn(adv) > loss_fn(X[[3, 8, 21]])

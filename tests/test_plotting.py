@@ -17,3 +17,19 @@ def test_outputs_land_in_the_notebooks_folder_and_rerun_identically(tmp_path, mo
     assert "x\\|y" in md and (tmp_path / "unit" / "99_example" / "table.csv").read_text().startswith("a,b")
     assert sorted(p.name for p in (tmp_path / "unit" / "99_example").iterdir()) == [
         "curve.pdf", "curve.png", "table.csv", "table.md"]
+
+
+def test_sweep_panel_shows_the_limits_and_marks_infinite_values():
+    import math
+
+    from ntklib.harness.plotting import sweep_panel
+
+    fig, ax = plt.subplots()
+    sweep_panel(ax, [0.01, 1.0, 100.0], [(math.inf,) * 3, (1e7, 5e6, 2e7), (1e9, 9e8, 1.1e9)],
+                {"2L-ReLU": (1e3, 9e2, 1.1e3), "MLP-Attn": (1e9, -math.inf, math.inf)}, "kappa", log_y=True,
+                span=(0.01, 100.0))
+    low, high = ax.get_ylim()
+    assert low <= 1e3 and high >= 1e9  # both limit lines inside the panel
+    assert [t.get_text() for t in ax.texts] == ["inf"]
+    assert {"2L-ReLU (limit)", "MLP-Attn (limit)", "softmax attention"} <= set(ax.get_legend_handles_labels()[1])
+    plt.close(fig)

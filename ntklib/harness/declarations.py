@@ -183,6 +183,11 @@ PARAMETERS: dict[str, Parameter] = {
                                     WEIGHT_DECAY_MODES, is_list=True),
     "noises": Parameter(str, "noise baselines of every flip rate: random L-inf perturbations of the same radius "
                         "(uniform: U(-eps, eps) per pixel; sign: +-eps)", NOISES, is_list=True),
+    "temperature_multiples": Parameter(float, "softmax attention's temperatures T as multiples of sqrt(d) (spectra and "
+                                       "kernels); the smallest and largest are the sweep's ends", _POSITIVE,
+                                       is_list=True),
+    "trained_multiples": Parameter(float, "temperatures (multiples of sqrt(d)) at which softmax-attention nets are "
+                                   "trained and attacked; 1 (T = sqrt(d)) is always added", _POSITIVE, is_list=True),
     "depths": Parameter(int, "numbers of stacked attention layers", _SIZE, is_list=True),
     "truncation_ranks": Parameter(int, "ranks r of truncated (top-r) attention", _SIZE, is_list=True),
     # attacks
@@ -200,6 +205,8 @@ PARAMETERS: dict[str, Parameter] = {
     "error_bound_safety": Parameter(float, "safety factor of the eigensolver's backward-error tolerance", _POSITIVE),
     "direct_limit": Parameter(float, "measure kappa(G~) directly only while kappa(G)^3 stays below this", "[1, inf)"),
     "ratio_band": Parameter(float, "'about': a ratio must lie in [1/band, band]", "[1, inf)"),
+    "limit_cosine_min": Parameter(float, "a temperature sweep's end reproduces its limit model: the mean cosine "
+                                  "between the two models' inputs must reach this", "(0, 1]"),
     "parity_band": Parameter(float, "'about 1x': a flip-rate ratio must lie in [1/band, band]", "[1, inf)"),
     "growth_slope_min": Parameter(float, "'grows with n': the log-log slope must exceed this", _ANY),
     "truncation_slope_max": Parameter(float, "'bounded': the growth exponent in n must stay below this", _ANY),

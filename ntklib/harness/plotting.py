@@ -16,7 +16,8 @@ from .files import replacing, write_atomic
 from .paths import notebook_output
 from .results import markdown_table
 
-__all__ = ["save_figure", "save_table", "use_style", "interval_line", "interval_bars", "specification_curves"]
+__all__ = ["save_figure", "save_table", "use_style", "interval_line", "interval_bars", "specification_curves",
+           "sweep_panel"]
 
 
 def use_style() -> None:
@@ -126,3 +127,38 @@ def specification_curves(groups: dict[tuple[str, str], list[dict]], labels: dict
     fig.legend(handles=handles, loc="upper center", ncol=len(handles), fontsize=7, bbox_to_anchor=(0.5, 1.0))
     fig.tight_layout(rect=(0, 0, 1, 0.97))
     return fig
+
+
+LIMIT_STYLE = {"2L-ReLU": ("C0", ":"), "MLP-Attn": ("C3", "--")}  # the paper's two models, as the sweep's limits
+
+
+def sweep_panel(ax: plt.Axes, x: list[float], found: list[tuple[float, float, float]],
+                limits: dict[str, tuple[float, float, float]], ylabel: str, log_y: bool = False,
+                span: tuple[float, float] | None = None, label: str = "softmax attention") -> None:
+    """A quantity against the temperature (``x``: T / sqrt(d), log axis over ``span`` when
+    given): softmax attention's ``(value, low, high)`` per temperature as a line with bars, and
+    each limit model's ``(value, low, high)`` as a horizontal line with its band (none where
+    unbounded). An infinite value (a rank-deficient kernel) is marked "inf" at the top of the
+    panel instead of drawn; the tables show it."""
+
+    def finite(v: tuple[float, float, float]) -> tuple[float, float, float]:
+        return (math.nan, math.nan, math.nan) if not math.isfinite(v[0]) else v
+
+    interval_line(ax, x, [finite(v) for v in found], "C2", label)
+    for at, (value, _, _) in zip(x, found):
+        if math.isinf(value):
+            ax.annotate("inf", (at, 1.0), xycoords=("data", "axes fraction"), ha="center", va="top", color="C2")
+    for name, value in limits.items():
+        value, low, high = finite(value)
+        colour, style = LIMIT_STYLE.get(name, ("grey", "-."))
+        ax.axhline(value, color=colour, ls=style, label=f"{name} (limit)")
+        if math.isfinite(value):  # a horizontal line does not widen the y range by itself
+            ax.update_datalim([(x[0], value)], updatex=False)
+        if math.isfinite(low) and math.isfinite(high):
+            ax.axhspan(low, high, color=colour, alpha=0.12, lw=0)
+    ax.set(xscale="log", xlabel="temperature T / sqrt(d)", ylabel=ylabel)
+    if span is not None:
+        ax.set_xlim(span[0] / 2, span[1] * 2)
+    if log_y:
+        ax.set_yscale("log")
+    ax.autoscale_view()

@@ -187,6 +187,8 @@ PAPER_SAYS = {
     "Malleability": "MLP-Attn's influence signs flip 6-9x more often than 2L-ReLU's under attack",
     "Adversarial training": "adversarial training raises both models' flip rates",
     "Dual implication": "the data-dependent kernel can align with the task and help",
+    "Softmax attention": "(not in the paper: our extension) softmax attention with a temperature T links 2L-ReLU "
+                         "(T -> 0) and MLP-Attn (T -> inf, centred inputs); is it malleable at T = sqrt(d)?",
 }
 STATUS_ORDER = (*STATUSES, "unreadable")
 
