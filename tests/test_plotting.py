@@ -1,3 +1,5 @@
+import math
+
 import matplotlib
 
 matplotlib.use("agg")
@@ -17,3 +19,17 @@ def test_outputs_land_in_the_notebooks_folder_and_rerun_identically(tmp_path, mo
     assert "x\\|y" in md and (tmp_path / "unit" / "99_example" / "table.csv").read_text().startswith("a,b")
     assert sorted(p.name for p in (tmp_path / "unit" / "99_example").iterdir()) == [
         "curve.pdf", "curve.png", "table.csv", "table.md"]
+
+
+def test_intervals_on_log_axes_never_reach_the_floor():
+    from ntklib.harness.plotting import band_line, geometric_interval
+
+    value, low, high = geometric_interval(2.0, 3.0)  # mean - sd < 0: an arithmetic bar would hit the floor
+    assert 0 < low < value < high and math.isclose(low * high, value**2)
+    assert geometric_interval(2.0, 0.0) == (2.0, 2.0, 2.0)
+    fig, ax = plt.subplots()
+    ax.set_yscale("log")
+    band_line(ax, [1, 2], [(1.0, -1.0, 3.0), (2.0, float("-inf"), float("inf"))], "C0", "x")
+    (band,) = ax.collections
+    assert band.get_paths()[0].vertices[:, 1].min() > 0  # the mirrored lower end, value^2 / high = 1/3
+    plt.close(fig)

@@ -86,3 +86,14 @@ def test_an_arithmetic_check_is_not_counted_as_a_reproduced_claim(tmp_path, monk
     assert "1 holds" in rows["| Thm X"] and "1 consistent (arithmetic only)" in rows["| Thm X arithmetic"]
     assert "holds" not in rows["| Thm X arithmetic"]
     assert "| Thm X arithmetic: Arithmetic check: the paper's 1 + 1 = 2 |" in results.summary_table("unit")
+
+
+def test_tally_and_conclusion_are_generated_from_the_verdicts():
+    verdicts = [Verdict("Thm 4.1", "a", "p", "o", "holds"), Verdict("Prop 4.5", "b", "p", "o", "holds"),
+                Verdict("Prop 4.5", "c", "p", "o", "does NOT reproduce"), Verdict("Prop 4.5", "d", "p", "o", "holds")]
+    table = results.tally(verdicts)
+    assert "| holds | 3 |" in table and "| does NOT reproduce | 1 |" in table and "| all | 4 |" in table
+    assert "inconclusive" not in table  # statuses no check ended in are left out
+    assert results.conclusion(verdicts, "quick") == (
+        "Conclusion (quick profile): Thm 4.1 holds (1 check); Prop 4.5: of 3 checks, 2 holds, 1 does NOT reproduce.")
+    assert results.conclusion([], "paper") == "Conclusion (paper profile): no verdicts."

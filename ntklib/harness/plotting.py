@@ -15,7 +15,12 @@ from .files import replacing, write_atomic
 from .paths import notebook_output
 from .results import markdown_table
 
-__all__ = ["save_figure", "save_table", "use_style", "interval_line", "interval_bars"]
+__all__ = ["save_figure", "save_table", "use_style", "interval_line", "interval_bars", "MODEL_COLOURS",
+           "geometric_interval", "band_line", "paper_marks", "reference_line", "legend_below"]
+
+# One colour per model in every figure; a second encoding (task, attack, reading) goes to line
+# style or marker.
+MODEL_COLOURS = {"2L-ReLU": "C0", "MLP-Attn": "C3"}
 
 
 def use_style() -> None:
@@ -71,3 +76,50 @@ def _errors(found: list[tuple[float, float, float]]) -> tuple[list[float], list[
     below = [0.0 if math.isinf(lo) else v - lo for v, lo, _ in found]
     above = [0.0 if math.isinf(hi) else hi - v for v, _, hi in found]
     return values, [below, above]
+
+
+def geometric_interval(mean: float, sd: float) -> tuple[float, float, float]:
+    """``(mean, mean / f, mean * f)`` with ``f = exp(sd / mean)``: a spread over seeds drawn
+    symmetric on a log axis (the delta method's standard deviation of ``log``), so that it never
+    runs to the axis' floor the way ``mean - sd <= 0`` does. No interval (``f = 1``) for a
+    non-positive mean or zero spread."""
+    if mean <= 0 or sd <= 0:
+        return mean, mean, mean
+    factor = math.exp(min(sd / mean, 50.0))
+    return mean, mean / factor, mean * factor
+
+
+def band_line(ax: plt.Axes, x: list[float], found: list[tuple[float, float, float]], colour: str, label: str,
+              marker: str = "o", ls: str = "-", log: bool = True, zorder: float = 2) -> None:
+    """Values ``(value, low, high)`` per x as a line of markers with the intervals as a shaded
+    band. On a log axis (``log``) a lower end at or below 0 is replaced by the upper end's mirror
+    image in log space (``value^2 / high``), so no band runs to the axis' floor; an unbounded end
+    (one run) draws no band there."""
+    values = [v for v, _, _ in found]
+    low = [v if math.isinf(lo) else (v * v / hi if log and lo <= 0 < v < hi < math.inf else lo)
+           for v, lo, hi in found]
+    high = [v if math.isinf(hi) else hi for v, _, hi in found]
+    ax.plot(x, values, marker=marker, ls=ls, color=colour, label=label, zorder=zorder)
+    if any(h > lo for lo, h in zip(low, high)):
+        ax.fill_between(x, low, high, color=colour, alpha=0.15, lw=0, zorder=zorder - 0.5)
+
+
+def paper_marks(ax: plt.Axes, x: list[float], y: list[float], colour: str, label: str) -> None:
+    """The paper's values: hollow diamonds, drawn above the measured series."""
+    ax.plot(x, y, ls="none", marker="D", ms=7, mfc="none", mew=1.5, color=colour, label=label, zorder=5)
+
+
+def reference_line(ax: plt.Axes, y: float, label: str, colour: str = "grey", ls: str = ":") -> None:
+    """A horizontal reference level (chance, noise, a threshold, the paper's number)."""
+    ax.axhline(y, color=colour, ls=ls, lw=1.2, label=label, zorder=1)
+
+
+def legend_below(fig: plt.Figure, axes: list[plt.Axes] | Any, ncol: int = 3) -> None:
+    """One legend for the whole figure, below the axes (off the data): each label once, in the
+    order the axes first drew it."""
+    handles: dict[str, Any] = {}
+    for ax in getattr(axes, "flat", axes):
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, handle)
+    fig.legend(list(handles.values()), list(handles), loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=ncol,
+               fontsize=7, frameon=False)
