@@ -95,5 +95,5 @@ def test_tally_and_conclusion_are_generated_from_the_verdicts():
     assert "| holds | 3 |" in table and "| does NOT reproduce | 1 |" in table and "| all | 4 |" in table
     assert "inconclusive" not in table  # statuses no check ended in are left out
     assert results.conclusion(verdicts, "quick") == (
-        "Conclusion (quick profile): Thm 4.1 holds (1 check); Prop 4.5: of 3 checks, 2 holds, 1 does NOT reproduce.")
+        "Conclusion (quick profile): Thm 4.1 holds (1 check); Prop 4.5 over 3 checks: holds 2, does NOT reproduce 1.")
     assert results.conclusion([], "paper") == "Conclusion (paper profile): no verdicts."

@@ -104,9 +104,10 @@ def band_line(ax: plt.Axes, x: list[float], found: list[tuple[float, float, floa
         ax.fill_between(x, low, high, color=colour, alpha=0.15, lw=0, zorder=zorder - 0.5)
 
 
-def paper_marks(ax: plt.Axes, x: list[float], y: list[float], colour: str, label: str) -> None:
-    """The paper's values: hollow diamonds, drawn above the measured series."""
-    ax.plot(x, y, ls="none", marker="D", ms=7, mfc="none", mew=1.5, color=colour, label=label, zorder=5)
+def paper_marks(ax: plt.Axes, x: list[float], y: list[float], colour: str, label: str, ls: str = "none") -> None:
+    """The paper's values: hollow diamonds, drawn above the measured series (joined by a thin
+    line of style ``ls`` when a second encoding, e.g. the task, must tell series apart)."""
+    ax.plot(x, y, ls=ls, lw=0.8, marker="D", ms=7, mfc="none", mew=1.5, color=colour, label=label, zorder=5)
 
 
 def reference_line(ax: plt.Axes, y: float, label: str, colour: str = "grey", ls: str = ":") -> None:
@@ -116,10 +117,11 @@ def reference_line(ax: plt.Axes, y: float, label: str, colour: str = "grey", ls:
 
 def legend_below(fig: plt.Figure, axes: list[plt.Axes] | Any, ncol: int = 3) -> None:
     """One legend for the whole figure, below the axes (off the data): each label once, in the
-    order the axes first drew it."""
+    order the axes first drew it. Switches the figure to constrained layout, which makes room
+    for the legend, the axis labels and a suptitle without overlaps."""
     handles: dict[str, Any] = {}
     for ax in getattr(axes, "flat", axes):
         for handle, label in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(label, handle)
-    fig.legend(list(handles.values()), list(handles), loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=ncol,
-               fontsize=7, frameon=False)
+    fig.set_layout_engine("constrained")
+    fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncol=ncol, fontsize=7, frameon=False)

@@ -76,7 +76,7 @@ def conclusion(verdicts: list[Verdict], profile: str) -> str:
         counts = [(s, found.count(s)) for s in STATUSES if s in found]
         checks = f"{len(found)} check{'s' if len(found) > 1 else ''}"
         parts.append(f"{claim} {counts[0][0]} ({checks})" if len(counts) == 1 else
-                     f"{claim}: of {checks}, " + ", ".join(f"{c} {s}" for s, c in counts))
+                     f"{claim} over {checks}: " + ", ".join(f"{s} {c}" for s, c in counts))
     return f"Conclusion ({profile} profile): " + "; ".join(parts) + "."
 
 
