@@ -92,20 +92,23 @@ for t in tasks:
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-for t in tasks:
+for t, colour in zip(tasks, ("C0", "C1")):
     finite = [r for r in curves[t] if math.isfinite(r["kappa"])]
-    line, = axes[0].loglog([r["n"] for r in finite], [r["kappa"] for r in finite], marker="o", label=f"{t}: kappa(G)")
-    axes[0].axhline(nl.paper.KAPPA[t], color=line.get_color(), ls=":", label=f"{t}: paper's kappa(G)")
-    axes[1].loglog([r["n"] for r in finite], [r["kappa_cubed"] for r in finite], marker="o", color=line.get_color(),
+    axes[0].loglog([r["n"] for r in finite], [r["kappa"] for r in finite], marker="o", color=colour, label=f"{t}: ours")
+    nh.plotting.reference_line(axes[0], nl.paper.KAPPA[t], f"{t}: paper's value (one n, unstated)", colour)
+    axes[1].loglog([r["n"] for r in finite], [r["kappa_cubed"] for r in finite], marker="o", color=colour,
                    label=f"{t}: kappa(G)^3 from sigma^6")
     naive = [r for r in finite if r["direct_naive"] > 0]
-    axes[1].loglog([r["n"] for r in naive], [r["direct_naive"] for r in naive], marker="x", ms=9, ls="--",
-                   color="black" if t == tasks[0] else "grey", label=f"{t}: eig ratio of formed G~ (float64)")
-axes[1].axhline(1 / torch.finfo(torch.float64).eps, color="grey", ls=":", label="1 / eps(float64)")
-axes[0].set(xlabel="n (training points)", ylabel="condition number", title="kappa(G); missing points: rank-deficient")
-axes[1].set(xlabel="n (training points)", title="kappa(G~): direct vs sigma^6 (missing x: negative ratio)")
-for ax in axes:
-    ax.legend(fontsize=6)
+    axes[1].loglog([r["n"] for r in naive], [r["direct_naive"] for r in naive], marker="x", ms=9, mew=2, ls="none",
+                   color="black" if t == tasks[0] else "grey", zorder=4, label=f"{t}: kappa(G~) measured directly")
+nh.plotting.reference_line(axes[1], 1 / torch.finfo(torch.float64).eps, "1 / eps(float64): beyond, direct is noise",
+                           "black", "--")
+axes[0].set(xlabel="n (training points)", ylabel="kappa(G) (ratio, unitless)",
+            title="kappa(G) against n (missing: G rank-deficient)")
+axes[1].set(xlabel="n (training points)", ylabel="kappa(G~) (ratio, unitless)",
+            title="kappa(G~): measured (x) on kappa(G)^3 (o)")
+nh.plotting.legend_below(fig, axes, ncol=3)
+fig.suptitle("Thm 4.7: kappa(G~) = kappa(G)^3 wherever float64 resolves it; kappa(G) depends on n", fontsize=9)
 study.figure(fig, "kappa_vs_n")
 
 # %% [markdown]
@@ -177,12 +180,16 @@ study.table(["task", "n", "r", "kappa, top-r attention (range)", "kappa(G)^3, fu
 fig, axes = plt.subplots(1, len(tasks), figsize=(4.5 * len(tasks), 3.2), squeeze=False)
 for ax, t in zip(axes[0], tasks):
     full = [r for r in curves[t] if math.isfinite(r["kappa_cubed"])]
-    ax.loglog([r["n"] for r in full], [r["kappa_cubed"] for r in full], marker="o", label="full attention, kappa(G)^3")
-    for rank in truncation_ranks:
+    ax.loglog([r["n"] for r in full], [r["kappa_cubed"] for r in full], marker="o", color="black",
+              label="full attention, kappa(G)^3")
+    for rank, marker in zip(truncation_ranks, "s^vD"):
         rs = [r for r in trunc[t] if r["r"] == rank]
-        ax.loglog([r["n"] for r in rs], [r["kappa_truncated"] for r in rs], marker="s", label=f"top-{rank} attention")
-    ax.set(title=t, xlabel="n (training points)", ylabel="condition number of the attention Gram")
-    ax.legend(fontsize=7)
+        ax.loglog([r["n"] for r in rs], [r["kappa_truncated"] for r in rs], marker=marker, label=f"top-{rank} attention")
+    nh.plotting.reference_line(ax, nl.paper.KAPPA[t] ** 3, "paper's kappa(G)^3 (one n)", "grey")
+    ax.set(title=t, xlabel="n (training points)", ylabel="kappa of the attention Gram")
+nh.plotting.legend_below(fig, axes, ncol=3)
+fig.suptitle("Truncation remark: top-r attention's kappa levels off in n,\nfull attention's kappa(G)^3 keeps "
+             "growing (missing points: G rank-deficient)", fontsize=9)
 study.figure(fig, "truncation")
 
 # %%

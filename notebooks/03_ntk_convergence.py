@@ -100,12 +100,14 @@ init_rows = [{"task": t, "model": model, "distance_init": r["distance"], **r} fo
              for r in nl.convergence.init_distances(nl.model_inputs(
                  model, data[t][0].X[:init_n].to(study.device, torch.float64), None, normalize_relu_inputs),
                  init_widths, init_seeds)]
-for (model, t), by_width in summarize(init_rows, "distance_init").items():
+init_summary = summarize(init_rows, "distance_init")
+for (model, t), by_width in init_summary.items():
     means = {w: m for w, (m, _) in by_width.items()}
     study.measurements[f"init_slope_{model}_{t}"] = nl.stats.loglog_slope(list(means), list(means.values()))
-    print(f"{model:8s} {t:8s}", {w: nl.fmt(m) for w, m in means.items()},
-          f"slope {nl.fmt(study.measurements[f'init_slope_{model}_{t}'])}")
     study.judge(nl.claims.init_rate(model, t, means, mc_slope_band, init_n))
+study.table(["model", "task", *(f"m={w}" for w in init_widths), "log-log slope (theory -0.5)"],
+            [[model, t, *(nl.fmt(by_width[w][0]) for w in init_widths), nl.fmt(study.measurements[f"init_slope_{model}_{t}"])]
+             for (model, t), by_width in init_summary.items()], "init_distances")
 
 # %% [markdown]
 # ## 2. After training: three distances against width
@@ -135,9 +137,10 @@ study.table(header, [[model, t, metric, *(f"{nl.fmt(summary[metric][(model, t)][
 # claim that it stayed near its initial, NTK regime: see notebook 04b).
 
 # %%
-for metric in ("accuracy_net", "accuracy_ntk", "final_loss", "weight_rms"):
-    for (model, t), by_width in summarize(rows, metric).items():
-        print(f"{metric:13s} {model:8s} {t:8s}", {w: nl.fmt(m) for w, (m, _) in by_width.items()})
+context = {metric: summarize(rows, metric) for metric in ("accuracy_net", "accuracy_ntk", "final_loss", "weight_rms")}
+study.table(["quantity", "model", "task", *(f"m={w}" for w in widths)],
+            [[metric, model, t, *(nl.fmt(by_width[w][0]) for w in widths)]
+             for metric, by_key in context.items() for (model, t), by_width in by_key.items()], "training_context")
 
 # %% [markdown]
 # Why MLP-Attn may barely train: its inputs are the attention outputs, dominated by the top
@@ -162,15 +165,36 @@ study.table(["model", "task", "m=16 paper / ours", "m=1024 paper / ours", "m=409
                           for m in (16, 1024, 4096))]
              for (model, t), reported in nl.paper.NTK_DISTANCE.items() if t in tasks], "paper_vs_ours")
 
+# %% [markdown]
+# The figure: each distance against width, mean over seeds with the seeds' spread as a band
+# (geometric, so it stays readable on log axes), the model by colour, the task by line style
+# and marker; black crosses mark nets at chance test accuracy (their trend gives no verdict),
+# and hollow diamonds the paper's values (its metric unstated: set beside our function distance).
+
 # %%
-fig, axes = plt.subplots(1, len(metrics), figsize=(4 * len(metrics), 3.4))
-for ax, (metric, label) in zip(axes, metrics.items()):
+ylabels = {"function": "||f_m - f_NTK||_F, test outputs (logits)", "kernel": "||K_m(W_T) - K_inf||_F / ||K_inf||_F",
+           "kernel_init": "||K_m(W_0) - K_inf||_F / ||K_inf||_F", "movement": "||K_m(W_T) - K_m(W_0)||_F / ||K_m(W_0)||_F"}
+line_style = {t: (ls, marker) for t, ls, marker in zip(tasks, ("-", "--", ":", "-."), "os^v")}
+accuracy = summarize(rows, "accuracy_net")
+at_chance = {key: [w for w, (a, _) in by_width.items() if a <= nl.stats.chance_level(data[key[1]][0].num_classes, n_test)]
+             for key, by_width in accuracy.items()}
+
+# %%
+fig, axes = plt.subplots(2, math.ceil(len(metrics) / 2), figsize=(4.5 * math.ceil(len(metrics) / 2), 7))
+for ax, (metric, label) in zip(axes.flat, metrics.items()):
     for (model, t), by_width in summary[metric].items():
-        ax.errorbar(list(by_width), [m for m, _ in by_width.values()], yerr=[s for _, s in by_width.values()],
-                    marker="o" if model == "2L-ReLU" else "s", ls="-" if t == "mnist" else "--", capsize=2,
-                    label=f"{model}, {t}")
-    ax.set(xscale="log", yscale="log", xlabel="width m", title=label)
-axes[0].legend(fontsize=7)
+        colour, (ls, marker) = nh.plotting.MODEL_COLOURS[model], line_style[t]
+        nh.plotting.band_line(ax, list(by_width), [nh.plotting.geometric_interval(*v) for v in by_width.values()],
+                              colour, f"{model}, {t}", marker=marker, ls=ls)
+        ax.plot(at_chance[(model, t)], [by_width[w][0] for w in at_chance[(model, t)]], ls="none", marker="x", ms=8,
+                mew=1.2, color="black", zorder=6, label="nets at chance test accuracy (no verdict)")
+        if metric == "function" and (model, t) in nl.paper.NTK_DISTANCE:
+            reported = nl.paper.NTK_DISTANCE[(model, t)]
+            nh.plotting.paper_marks(ax, list(reported), list(reported.values()), colour, f"paper, {model}, {t}", ls)
+    ax.set(xscale="log", yscale="log", xlabel="width m (hidden units)", ylabel=ylabels[metric], title=label)
+nh.plotting.legend_below(fig, axes, ncol=3)
+fig.suptitle("NTK distance vs width (Adam; the paper's metric is unstated):\nthe paper has 2L-ReLU's distance "
+             "fall and MLP-Attn's rise", fontsize=9)
 study.figure(fig, "distance_vs_width")
 
 # %% [markdown]
@@ -190,7 +214,6 @@ study.figure(fig, "distance_vs_width")
 # gives no trend verdict. The rule is `nl.claims.distance_trend`.
 
 # %%
-accuracy = summarize(rows, "accuracy_net")
 settings = f"n={n_train}, {epochs} epochs, {len(seeds)} seed(s)"
 for t in tasks:
     for model in nl.MODELS:

@@ -184,9 +184,9 @@ study.table(["ridge / mean diagonal", "model", *(f"{a} flip % [95%]" for a in ["
 # %%
 study.table(*nl.malleability.by_n_table([r for r in n_rows if r["attack"] == "PGD"], sizes), "flip_rate_vs_n")
 noise_by_n = nl.stats.aggregate(n_rows, ("n", "model", "attack"), "flip_rate")
-print("largest noise flip rate (%, mean over runs):", {
-    f"n={n}, {m}": nl.fmt(100 * max(noise_by_n[(n, m, k)][0] for k in noises))
-    for n in sizes for m in nl.MODELS})
+study.table(["n", "model", "largest noise flip rate (%, mean over runs)"],
+            [[n, m, nl.fmt(100 * max(noise_by_n[(n, m, k)][0] for k in noises))] for n in sizes for m in nl.MODELS],
+            "noise_flip_rate_vs_n")
 
 # %% [markdown]
 # ## Verdicts

@@ -1,3 +1,5 @@
+import math
+
 import matplotlib
 
 matplotlib.use("agg")
@@ -32,4 +34,17 @@ def test_sweep_panel_shows_the_limits_and_marks_infinite_values():
     assert low <= 1e3 and high >= 1e9  # both limit lines inside the panel
     assert [t.get_text() for t in ax.texts] == ["inf"]
     assert {"2L-ReLU (limit)", "MLP-Attn (limit)", "softmax attention"} <= set(ax.get_legend_handles_labels()[1])
+
+
+def test_intervals_on_log_axes_never_reach_the_floor():
+    from ntklib.harness.plotting import band_line, geometric_interval
+
+    value, low, high = geometric_interval(2.0, 3.0)  # mean - sd < 0: an arithmetic bar would hit the floor
+    assert 0 < low < value < high and math.isclose(low * high, value**2)
+    assert geometric_interval(2.0, 0.0) == (2.0, 2.0, 2.0)
+    fig, ax = plt.subplots()
+    ax.set_yscale("log")
+    band_line(ax, [1, 2], [(1.0, -1.0, 3.0), (2.0, float("-inf"), float("inf"))], "C0", "x")
+    (band,) = ax.collections
+    assert band.get_paths()[0].vertices[:, 1].min() > 0  # the mirrored lower end, value^2 / high = 1/3
     plt.close(fig)

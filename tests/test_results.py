@@ -105,3 +105,14 @@ def test_dashboard_falls_back_in_order_and_counts_the_grid_apart(tmp_path, monke
             "1 partly reproduces (07, reduced) | 04 (reduced) |") in table
     assert "| Adversarial training | adversarial training raises both models' flip rates | 1 does NOT reproduce | - | " \
         "05 (quick) |" in table
+
+
+def test_tally_and_conclusion_are_generated_from_the_verdicts():
+    verdicts = [Verdict("Thm 4.1", "a", "p", "o", "holds"), Verdict("Prop 4.5", "b", "p", "o", "holds"),
+                Verdict("Prop 4.5", "c", "p", "o", "does NOT reproduce"), Verdict("Prop 4.5", "d", "p", "o", "holds")]
+    table = results.tally(verdicts)
+    assert "| holds | 3 |" in table and "| does NOT reproduce | 1 |" in table and "| all | 4 |" in table
+    assert "inconclusive" not in table  # statuses no check ended in are left out
+    assert results.conclusion(verdicts, "quick") == (
+        "Conclusion (quick profile): Thm 4.1 holds (1 check); Prop 4.5 over 3 checks: holds 2, does NOT reproduce 1.")
+    assert results.conclusion([], "paper") == "Conclusion (paper profile): no verdicts."

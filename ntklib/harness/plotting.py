@@ -16,8 +16,13 @@ from .files import replacing, write_atomic
 from .paths import notebook_output
 from .results import markdown_table
 
-__all__ = ["save_figure", "save_table", "use_style", "interval_line", "interval_bars", "specification_curves",
-           "sweep_panel"]
+__all__ = ["save_figure", "save_table", "use_style", "interval_line", "interval_bars", "MODEL_COLOURS",
+           "geometric_interval", "band_line", "paper_marks", "reference_line", "legend_below",
+           "specification_curves", "sweep_panel"]
+
+# One colour per model in every figure; a second encoding (task, attack, reading) goes to line
+# style or marker.
+MODEL_COLOURS = {"2L-ReLU": "C0", "MLP-Attn": "C3"}
 
 
 def use_style() -> None:
@@ -162,3 +167,52 @@ def sweep_panel(ax: plt.Axes, x: list[float], found: list[tuple[float, float, fl
     if log_y:
         ax.set_yscale("log")
     ax.autoscale_view()
+
+
+def geometric_interval(mean: float, sd: float) -> tuple[float, float, float]:
+    """``(mean, mean / f, mean * f)`` with ``f = exp(sd / mean)``: a spread over seeds drawn
+    symmetric on a log axis (the delta method's standard deviation of ``log``), so that it never
+    runs to the axis' floor the way ``mean - sd <= 0`` does. No interval (``f = 1``) for a
+    non-positive mean or zero spread."""
+    if mean <= 0 or sd <= 0:
+        return mean, mean, mean
+    factor = math.exp(min(sd / mean, 50.0))
+    return mean, mean / factor, mean * factor
+
+
+def band_line(ax: plt.Axes, x: list[float], found: list[tuple[float, float, float]], colour: str, label: str,
+              marker: str = "o", ls: str = "-", log: bool = True, zorder: float = 2) -> None:
+    """Values ``(value, low, high)`` per x as a line of markers with the intervals as a shaded
+    band. On a log axis (``log``) a lower end at or below 0 is replaced by the upper end's mirror
+    image in log space (``value^2 / high``), so no band runs to the axis' floor; an unbounded end
+    (one run) draws no band there."""
+    values = [v for v, _, _ in found]
+    low = [v if math.isinf(lo) else (v * v / hi if log and lo <= 0 < v < hi < math.inf else lo)
+           for v, lo, hi in found]
+    high = [v if math.isinf(hi) else hi for v, _, hi in found]
+    ax.plot(x, values, marker=marker, ls=ls, color=colour, label=label, zorder=zorder)
+    if any(h > lo for lo, h in zip(low, high)):
+        ax.fill_between(x, low, high, color=colour, alpha=0.15, lw=0, zorder=zorder - 0.5)
+
+
+def paper_marks(ax: plt.Axes, x: list[float], y: list[float], colour: str, label: str, ls: str = "none") -> None:
+    """The paper's values: hollow diamonds, drawn above the measured series (joined by a thin
+    line of style ``ls`` when a second encoding, e.g. the task, must tell series apart)."""
+    ax.plot(x, y, ls=ls, lw=0.8, marker="D", ms=7, mfc="none", mew=1.5, color=colour, label=label, zorder=5)
+
+
+def reference_line(ax: plt.Axes, y: float, label: str, colour: str = "grey", ls: str = ":") -> None:
+    """A horizontal reference level (chance, noise, a threshold, the paper's number)."""
+    ax.axhline(y, color=colour, ls=ls, lw=1.2, label=label, zorder=1)
+
+
+def legend_below(fig: plt.Figure, axes: list[plt.Axes] | Any, ncol: int = 3) -> None:
+    """One legend for the whole figure, below the axes (off the data): each label once, in the
+    order the axes first drew it. Switches the figure to constrained layout, which makes room
+    for the legend, the axis labels and a suptitle without overlaps."""
+    handles: dict[str, Any] = {}
+    for ax in getattr(axes, "flat", axes):
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, handle)
+    fig.set_layout_engine("constrained")
+    fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncol=ncol, fontsize=7, frameon=False)

@@ -21,7 +21,7 @@ from .cache import code_version, module_versions
 from .files import os_error_message, write_atomic
 from .paths import REPO_ROOT, output_root, results_file
 
-__all__ = ["write_results", "summary_table", "markdown_table", "update_readme"]
+__all__ = ["write_results", "summary_table", "markdown_table", "update_readme", "tally", "conclusion"]
 
 README_START, README_END = "<!-- summary:start -->", "<!-- summary:end -->"
 
@@ -55,6 +55,30 @@ def write_results(profile: str, notebook: str, parameters: dict[str, Any], verdi
     }
     write_atomic(path, json.dumps(_finite_or_text(payload), indent=1, sort_keys=True, default=str, allow_nan=False)
                  + "\n")
+
+
+def tally(verdicts: list[Verdict]) -> str:
+    """Markdown table of how many checks end in each status (in the order of ``STATUSES``), with
+    the total."""
+    counts = [(s, sum(v.status == s for v in verdicts)) for s in STATUSES]
+    return markdown_table(["verdict", "checks"], [*([s, c] for s, c in counts if c), ["all", len(verdicts)]])
+
+
+def conclusion(verdicts: list[Verdict], profile: str) -> str:
+    """One sentence generated from the verdicts: per claim, in the order first judged, how many of
+    its checks end in each status."""
+    if not verdicts:
+        return f"Conclusion ({profile} profile): no verdicts."
+    claims: dict[str, list[str]] = {}
+    for v in verdicts:
+        claims.setdefault(v.claim, []).append(v.status)
+    parts = []
+    for claim, found in claims.items():
+        counts = [(s, found.count(s)) for s in STATUSES if s in found]
+        checks = f"{len(found)} check{'s' if len(found) > 1 else ''}"
+        parts.append(f"{claim} {counts[0][0]} ({checks})" if len(counts) == 1 else
+                     f"{claim} over {checks}: " + ", ".join(f"{s} {c}" for s, c in counts))
+    return f"Conclusion ({profile} profile): " + "; ".join(parts) + "."
 
 
 def _finite_or_text(value: Any) -> Any:

@@ -24,7 +24,7 @@ from .files import check_writable
 from .params import check_destination, resolve
 from .paths import output_root
 from .plotting import save_figure, save_table, use_style
-from .results import write_results
+from .results import conclusion, tally, write_results
 
 __all__ = ["Study", "start"]
 
@@ -78,8 +78,12 @@ class Study:
         self.readings.extend([dict(reading or {})] * len(verdicts))
 
     def finish(self) -> None:
-        """Print every verdict and write the results file (parameters, verdicts, measurements)."""
+        """Print every verdict, their tally and a one-sentence conclusion generated from them, and
+        write the results file (parameters, verdicts, measurements)."""
         write_results(self.profile, self.notebook, self.params, self.verdicts, self.measurements, self.readings)
+        print()
+        print(tally(self.verdicts))
+        print(conclusion(self.verdicts, self.profile))
 
 
 def start(notebook: str, namespace: dict[str, Any]) -> Study:
