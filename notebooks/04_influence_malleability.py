@@ -217,8 +217,7 @@ for ax, (t, p) in zip(axes.T.flat, ((t, p) for t in tasks for p in preprocessing
             if not isinstance(nl.paper.flip_rate(t, m, a), str):
                 ax.plot([eps], [nl.paper.flip_rate(t, m, a)], marker="D", mfc="none", color=colour, ls="none",
                         label=f"paper, {m}, {a}")
-        noise = [100 * max(sum(sweep_runs[(t, p, m, k, e)]) / len(sweep_runs[(t, p, m, k, e)]) for k in noises)
-                 for e in eps_sweep]
+        noise = [100 * nl.stats.noise_baseline({k: sweep_runs[(t, p, m, k, e)] for k in noises})[1] for e in eps_sweep]
         ax.plot(eps_sweep, noise, ls="--", color=colour, label=f"{m}, noise")
     ax.set(title=f"{t}, {p} inputs", xlabel="eps (L-inf, pixels in [0, 1])",
            ylabel="flip rate of the top-tau points (%)")
