@@ -42,13 +42,18 @@ study = nh.start("07_readings", globals())
 # %% [markdown]
 # ## The rule, fixed before the measurement
 # Every cell judges its claims by the rules its notebook states (04: the lead of MLP-Attn's
-# excess over noise above 0 under every attack; 05: adversarial training raises the excess; 06:
-# an intervention raises alignment and accuracy; 03b: MLP-Attn's kernel further from its limit
-# than 2L-ReLU's), each verdict with the number it judged. Across the grid, a check **holds**
-# when it holds under every reading, **does not reproduce** when it holds under none and fails
-# under at least one, **partly reproduces** when it holds under some, and is **inconclusive**
-# when every reading is inconclusive. A choice **decides** a check when the verdict is the same
-# under each of its values and differs between them (`nl.readings.across_readings`).
+# excess over noise above 0 under every attack, parity for binary CIFAR-10; 04b: the same under
+# each of its readings and relative ridges; 05: adversarial training raises the excess; 06: the
+# alignment responds, an intervention raises it and the test accuracy; 03b: MLP-Attn's kernel
+# further from its limit than 2L-ReLU's, the distance to the linearised dynamics against width),
+# each verdict with the number it judged. Across the grid, one check of one notebook **holds**
+# when it holds under every reading, **does not reproduce** when it fails under every reading,
+# **partly reproduces** when it holds under some readings and fails under others (the reading
+# decides), and is **inconclusive** otherwise (some readings undecided, the decided ones
+# agreeing); each verdict counts the three. A choice **decides** a check when the verdict is the
+# same under each of its values, differs between them, and changes between two readings that
+# differ in that choice alone (`nl.readings.across_readings`). Verdicts without a number (e.g.
+# the eps sweep's) are counted, not drawn.
 
 # %% [markdown]
 # ## The cells
@@ -58,7 +63,7 @@ study = nh.start("07_readings", globals())
 # %%
 rows, missing = nh.grid.ensure(profile)
 cells = sorted({r["cell"] for r in rows})
-study.table(["cell", "verdicts with an effect", "holds", "does not reproduce", "other"],
+study.table(["cell", "verdicts", "holds", "does not reproduce", "other"],
             [[c, sum(r["cell"] == c for r in rows), *(sum(r["cell"] == c and r["status"] == s for r in rows)
                                                       for s in (nl.verdicts.HOLDS, nl.verdicts.FAILS)),
               sum(r["cell"] == c and r["status"] not in (nl.verdicts.HOLDS, nl.verdicts.FAILS) for r in rows)]
@@ -67,10 +72,10 @@ study.table(["cell", "verdicts with an effect", "holds", "does not reproduce", "
 # %% [markdown]
 # ## Specification curves
 # One panel per check: the judged number under each reading (x: the reading, in the choices
-# that vary), its 95% interval over runs, green where the claim holds under that reading, red
-# where it does not reproduce, grey where inconclusive; the rule's line dotted, the paper's
-# value dashed (the paper reports raw flip rates without a noise baseline: its value is the
-# nearest it gives).
+# that vary, and the attack the number was taken from where that varies), its 95% interval over
+# runs, green where the claim holds under that reading, red where it does not reproduce, grey
+# where inconclusive; the rule's lines dotted, the paper's value dashed (the paper reports raw
+# flip rates without a noise baseline: its value is the nearest it gives).
 
 # %%
 groups = nl.readings.by_check(rows, claims)
@@ -83,8 +88,8 @@ study.figure(fig, "specification_curves")
 
 # %%
 study.table(["claim: check", "reading", "effect", "value [95%]", "paper", "verdict"],
-            [[f"{k[0]}: {k[1]}", label, r["name"], nl.verdicts.fmt_interval((r["value"], r["low"], r["high"])),
-              "-" if r["paper"] is None else nl.fmt(r["paper"]), r["status"]]
+            [[f"{k[0]}: {k[1]}", label, r["name"] or "-", nl.verdicts.fmt_interval((r["value"], r["low"], r["high"]))
+              if r["name"] else "-", "-" if r["paper"] is None else nl.fmt(r["paper"]), r["status"]]
              for k, group in groups.items() for r, label in zip(group, names[k], strict=True)], "effects")
 
 # %% [markdown]

@@ -183,6 +183,17 @@ def _three_way(intervals: dict, what: str) -> tuple[bool, str]:
     return False, f"an interval of {what} over the runs contains 0"
 
 
+def _beyond_band(found: tuple[float, float, float], band: float) -> float:
+    """How far an interval ``(value, low, high)`` of a ratio lies from ``[1/band, band]``, in
+    log units: positive beyond the band by that much (wholly outside), else how far its point
+    estimate is from parity (0 to log band), so that an interval outside always ranks first."""
+    value, low, high = found
+    if low > band or high < 1 / band:
+        gap = math.log(low / band) if low > band else math.log((1 / band) / high)
+        return math.log(band) + gap
+    return abs(math.log(value)) if 0 < value < math.inf else math.log(band)
+
+
 def _paper_ratio(reported: dict | None, attack: str) -> float | None:
     """The paper's flip-rate ratio MLP-Attn / 2L-ReLU for ``attack``, None where it reports none."""
     if not reported or attack not in reported["MLP-Attn"]:
@@ -226,11 +237,11 @@ def more_malleable(task: str, runs: dict[tuple[str, str], list[float]], attacks:
     baseline = f"over {'/'.join(noises)} noise" if noises else "(no noise baseline)"
     lead_text = ", ".join(f"{a} {fmt_interval(found, 100)}" for a, found in leads.items())
     ratio_text = ", ".join(f"{a} x{fmt_interval(found)}" for a, found in ratios.items())
-    weakest = min(attacks, key=lambda a: leads[a][1])  # the attack whose lead the rule finds least sure
     if parity_band is not None:
-        furthest = max(attacks, key=lambda a: abs(math.log(ratios[a][0])) if 0 < ratios[a][0] < math.inf else math.inf)
+        furthest = max(attacks, key=lambda a: _beyond_band(ratios[a], parity_band))
         effect = Effect("flip-rate ratio MLP-Attn / 2L-ReLU, the attack furthest from parity", *ratios[furthest],
-                        paper=_paper_ratio(reported, furthest), threshold=1.0)
+                        paper=_paper_ratio(reported, furthest), threshold=1.0,
+                        lines=(1 / parity_band, parity_band), detail=furthest)
         holds = all(within_band(low, high, parity_band) for _, low, high in ratios.values())
         outside = any(low > parity_band or high < 1 / parity_band for _, low, high in ratios.values())
         if not holds and not outside:
@@ -241,9 +252,14 @@ def more_malleable(task: str, runs: dict[tuple[str, str], list[float]], attacks:
     else:
         holds, undecided = _three_way(leads, "the lead")
         inconclusive = reasons(inconclusive, undecided)
-        effect = Effect("lead of MLP-Attn's excess over noise, the attack with the lowest bound (points)",
-                        *(100 * x for x in leads[weakest]), paper=_paper_difference(reported, weakest))
-        check = "MLP-Attn more malleable than 2L-ReLU beyond random noise, under every attack"
+        # the attack that decides the rule: the one with the lowest upper bound where one lies below
+        # 0 (it fails), else the one with the lowest lower bound (the one it is least sure of)
+        failing = [a for a in attacks if leads[a][2] < 0]
+        weakest = (min(failing, key=lambda a: leads[a][2]) if failing else min(attacks, key=lambda a: leads[a][1]))
+        effect = Effect("lead of MLP-Attn's excess over noise, the attack that decides (points)",
+                        *(100 * x for x in leads[weakest]), paper=_paper_difference(reported, weakest), detail=weakest)
+        check = ("MLP-Attn more malleable than 2L-ReLU beyond random noise, "
+                 + ("under every attack" if len(attacks) > 1 else f"under {attacks[0]}"))
         ours = f"lead of MLP-Attn's excess {baseline} (points) {lead_text}; flip-rate ratio {ratio_text}"
     verdict = Verdict.from_test(
         "Malleability", f"{task}: {check}", f"flip-rate ratio {paper_text}",
@@ -480,7 +496,7 @@ def approaches_limit(model: str, task: str, distances: dict[int, float], expecte
         f"slope {fmt(found.slope)} +- {fmt(found.margin)} ({confidence:.0%}): {found.direction} ({settings})",
         falls if expected == "falls" else not falls, inconclusive=reasons(inconclusive, too_wide),
         effect=Effect(f"log-log slope of the {what} in m", found.slope, found.slope - found.margin,
-                      found.slope + found.margin, threshold=MONTE_CARLO_RATE if expected == "does not fall" else 0.0)), found
+                      found.slope + found.margin, threshold=0.0, lines=(MONTE_CARLO_RATE,))), found
 
 
 def exceeds_over_seeds(claim: str, check: str, paper_text: str, larger: list[float], smaller: list[float],
@@ -611,7 +627,7 @@ def excess_over_noise(runs: Mapping[tuple[str, str], list[float]], model: str, a
     runs, as :func:`more_malleable`); the standard error is floored at the binomial one of the
     two rates over the ``attacked`` points of every run; bounds in [-1, 1]."""
     flips = runs[(model, attack)]
-    kind = max(noises, key=lambda k: sum(runs[(model, k)])) if noises else None
+    kind = noise_baseline({k: runs[(model, k)] for k in noises})[0] if noises else None
     noise = runs[(model, kind)] if kind else [0.0] * len(flips)
     excess = [f - z for f, z in zip(flips, noise, strict=True)]
     floor = math.sqrt(_binomial_variance(runs, model, attack, noises, attacked) / (attacked * len(excess)))
@@ -679,6 +695,6 @@ def _binomial_variance(runs: Mapping[tuple[str, str], list[float]], model: str, 
     noise-baseline rates, pooled over the runs: the floor of an excess's variance times
     ``attacked * runs``."""
     flips = runs[(model, attack)]
-    kind = max(noises, key=lambda k: sum(runs[(model, k)])) if noises else None
+    kind = noise_baseline({k: runs[(model, k)] for k in noises})[0] if noises else None
     series = [flips] + ([runs[(model, kind)]] if kind else [])
     return sum(p * (1 - p) for p in (adjusted_proportion(sum(s) / len(s), attacked * len(s)) for s in series))

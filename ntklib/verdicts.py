@@ -84,7 +84,9 @@ class Effect:
     readings grid (notebook 07) draws across readings. ``value`` and ``[low, high]`` are on the
     scale of ``name`` (its unit in the name); ``paper`` is the paper's value on the same scale
     where it gives one (None otherwise); ``threshold`` is where the rule puts the line (e.g. 0 for
-    a lead that must lie above 0)."""
+    a lead that must lie above 0) and ``lines`` any further lines of the rule (a parity band's
+    ends, the Monte-Carlo rate of a slope); ``detail`` names what the number was taken from
+    where a rule judges several (e.g. the attack)."""
 
     name: str
     value: float
@@ -92,6 +94,8 @@ class Effect:
     high: float
     paper: float | None = None
     threshold: float = 0.0
+    lines: tuple[float, ...] = ()
+    detail: str = ""
 
 
 @dataclass(frozen=True)

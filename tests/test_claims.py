@@ -93,7 +93,16 @@ def test_malleability_effect_is_the_attack_the_rule_is_least_sure_of():
     verdict, found = claims.more_malleable("mnist", runs, ["FGSM", "PGD"], ["sign"], 100, "s")
     effect = verdict.effect
     assert (effect.value, effect.low, effect.high) == pytest.approx(tuple(100 * x for x in found["FGSM"]["lead"]))
-    assert effect.paper == pytest.approx(34.6 - 4.1) and effect.threshold == 0.0
+    assert effect.paper == pytest.approx(34.6 - 4.1) and effect.threshold == 0.0 and effect.detail == "FGSM"
+    failing = {**runs, ("MLP-Attn", "PGD"): [0.01, 0.02, 0.01], ("2L-ReLU", "PGD"): [0.30, 0.32, 0.31]}
+    verdict, found = claims.more_malleable("mnist", failing, ["FGSM", "PGD"], ["sign"], 1000, "s")
+    assert verdict.status == FAILS and verdict.effect.detail == "PGD" and verdict.effect.high < 0  # the failing attack
+    even = {("MLP-Attn", "PGD"): [0.15, 0.16, 0.14], ("2L-ReLU", "PGD"): [0.14, 0.15, 0.16],
+            ("MLP-Attn", "FGSM"): [0.60, 0.62, 0.61], ("2L-ReLU", "FGSM"): [0.05, 0.06, 0.05]}
+    verdict, _ = claims.more_malleable("cifar10_automobile_vs_airplane", even, ["PGD", "FGSM"], [], 1000, "s",
+                                       parity_band=2.0)
+    assert verdict.status == FAILS and verdict.effect.detail == "FGSM" and verdict.effect.lines == (0.5, 2.0)
+    assert verdict.effect.low > 2.0  # the interval the rule finds outside the band is the one drawn
 
 
 def test_malleability_parity_from_the_runs():

@@ -213,3 +213,30 @@ def test_set_values_reach_the_cells_and_never_a_committed_summary(monkeypatch, t
     started.clear()
     assert run.main(["07", "--profile", "paper", "--set", "epochs=1"]) == 2
     assert "summary of grid cells run with --set values" in capsys.readouterr().err and not started
+
+
+def test_a_cell_goes_stale_when_its_notebook_changes(monkeypatch, tmp_path):
+    """Its results were computed by another notebook (or the harness that writes them): the cell
+    runs again rather than feeding 07 results the notebook would not produce now."""
+    path = _grid_file(tmp_path, {"04_influence_malleability": {"axes": {"weight_decay_mode": ["l2"]}}})
+    _stand_in(monkeypatch, tmp_path)
+    assert run.run_grid("quick", path=path) == []
+    [cell] = grid.cells("quick", path)[0]
+    assert grid.is_done(cell)
+    monkeypatch.setattr(grid, "notebook_version", lambda notebook: "an-edited-notebook")
+    assert not grid.is_done(cell)
+
+
+def test_a_task_unsets_what_the_runner_did_not_set():
+    """A worker's own NTKLIB_OUTPUT (or NTKLIB_RECOMPUTE) must not reach a task whose runner had
+    none; the worker's environment is back after the task."""
+    from ntklib.harness.engine import _environment
+
+    os.environ["NTKLIB_TEST_WORKER_VALUE"] = "worker"
+    try:
+        with _environment({"NTKLIB_TEST_WORKER_VALUE": None, "NTKLIB_TEST_TASK_VALUE": "task"}):
+            assert "NTKLIB_TEST_WORKER_VALUE" not in os.environ and os.environ["NTKLIB_TEST_TASK_VALUE"] == "task"
+        assert os.environ["NTKLIB_TEST_WORKER_VALUE"] == "worker" and "NTKLIB_TEST_TASK_VALUE" not in os.environ
+    finally:
+        os.environ.pop("NTKLIB_TEST_WORKER_VALUE", None)
+    assert run._task_environment()["NTKLIB_RECOMPUTE"] is None or os.environ.get("NTKLIB_RECOMPUTE")

@@ -38,7 +38,7 @@ from typing import Any
 from .files import OutputError, os_error_message, write_atomic
 from .paths import REPO_ROOT
 
-__all__ = ["cached", "cache_dir", "read_journal", "code_version", "module_versions"]
+__all__ = ["cached", "cache_dir", "read_journal", "code_version", "module_versions", "notebook_version"]
 
 
 def cache_dir() -> Path:
@@ -78,6 +78,24 @@ def module_versions(package: Path = Path(__file__).parents[1]) -> dict[str, str]
     record them, so that the summary can say which modules changed since a result was computed."""
     return {path.name: hashlib.sha256(_code_only(path.read_text(encoding="utf-8")).encode()).hexdigest()[:16]
             for path in sorted(package.glob("*.py"))}
+
+
+# harness modules that shape what a results file holds (verdict lines, readings, tallies)
+_RESULTS_HARNESS = ("study.py", "results.py", "params.py", "declarations.py")
+
+
+def notebook_version(notebook: str) -> str:
+    """Version of what a notebook's results file depends on besides the science wing: the
+    notebook's source (``notebooks/<notebook>.py``, every character) and the harness modules
+    that write its results. The readings grid compares it, so that editing a notebook makes its
+    cells stale (their results would not be what the notebook now computes)."""
+    digest = hashlib.sha256()
+    source = REPO_ROOT / "notebooks" / f"{notebook}.py"
+    digest.update(source.read_bytes() if source.is_file() else b"")
+    harness = Path(__file__).parent
+    for name in _RESULTS_HARNESS:
+        digest.update(name.encode() + _code_only((harness / name).read_text(encoding="utf-8")).encode())
+    return digest.hexdigest()[:16]
 
 
 def _journal(name: str, reused: bool, seconds: float | None) -> None:

@@ -41,7 +41,7 @@ class Task:
     notebook: str
     profile: str
     parameters: dict[str, Any]
-    environment: dict[str, str]
+    environment: dict[str, str | None]  # None: unset in the process that runs the task
     execute: Callable[["Task"], "Outcome"]
     readings: dict[str, Any] = field(default_factory=dict)  # the grid cell's readings (empty: a plain run)
 
@@ -64,11 +64,16 @@ def scheduler_address(given: str | None) -> str | None:
 
 
 @contextlib.contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    """``values`` in ``os.environ`` for the block, the earlier values back afterwards (a worker
-    process runs one task after another)."""
+def _environment(values: dict[str, str | None]) -> Iterator[None]:
+    """``values`` in ``os.environ`` for the block (None: unset), the earlier values back
+    afterwards. The environment is the process's: a worker must run one task at a time (one
+    thread), which :func:`run_tasks` checks."""
     before = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
+    for k, v in values.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
     try:
         yield
     finally:
@@ -133,6 +138,11 @@ def _run_on(client: Any, tasks: list[Task], finished: Callable[[Outcome], None],
             show: Callable[[str], None]) -> None:
     from distributed import as_completed  # noqa: PLC0415
 
+    threads = {w.get("nthreads", 1) for w in client.scheduler_info().get("workers", {}).values()}
+    if any(t > 1 for t in threads):
+        raise RuntimeError("the cluster's workers run several threads; each task sets its environment for its kernel, "
+                           "so a worker must run one task at a time: start workers with --nthreads 1 (dask-jobqueue: "
+                           "cores=1 and job_cpu=N)")
     futures = {client.submit(_run_one, task, pure=False, key=f"ntklib-{task.name}-{os.urandom(4).hex()}"): task
                for task in tasks}
     done = failed = 0

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +33,7 @@ from typing import Any
 
 import yaml
 
-from .cache import code_version
+from .cache import code_version, notebook_version
 from .params import ParameterError, check_parameters, load_profile, notebook_defaults, read_yaml
 from .paths import PARAMETER_DIR, REPO_ROOT
 
@@ -154,18 +155,25 @@ def _resolved(cell: Cell) -> dict[str, Any]:
 
 
 def is_done(cell: Cell) -> bool:
-    """The cell's results file exists and was written with its parameters and this library code."""
+    """The cell's results file exists and was written with its parameters, this library code and
+    this notebook (:func:`~ntklib.harness.cache.notebook_version`)."""
     try:
         data = json.loads(_results_path(cell).read_text())
     except (OSError, ValueError):
         return False
-    return data.get("code") == code_version() and data.get("parameters") == _resolved(cell)
+    return (data.get("code") == code_version() and data.get("notebook_code") == notebook_version(cell.notebook)
+            and data.get("parameters") == _resolved(cell))
+
+
+_NO_EFFECT = {"name": "", "value": math.nan, "low": math.nan, "high": math.nan, "paper": None, "threshold": 0.0,
+              "lines": [], "detail": ""}
 
 
 def collect(profile: str, path: Path | None = None) -> tuple[list[dict[str, Any]], list[str]]:
-    """Rows of the finished cells, one per verdict with an effect, and the names of the cells
-    not done. A row: ``notebook``, ``cell``, ``claim``, ``check``, ``status``, the effect's
-    ``name``, ``value``, ``low``, ``high``, ``paper``, ``threshold``, and ``reading`` (dict)."""
+    """Rows of the finished cells, one per verdict, and the names of the cells not done. A row:
+    ``notebook``, ``cell``, ``claim``, ``check``, ``status``, ``paper_text``, the effect's
+    ``name``, ``value``, ``low``, ``high``, ``paper``, ``threshold``, ``lines`` and ``detail``
+    (NaN values where the verdict carries no number: it still counts), and ``reading`` (dict)."""
     rows, missing = [], []
     found, bad = cells(profile, path)
     missing.extend(c.name for c, _ in bad)
@@ -176,13 +184,12 @@ def collect(profile: str, path: Path | None = None) -> tuple[list[dict[str, Any]
         data = json.loads(_results_path(cell).read_text())
         base = {k: v for k, v in data["parameters"].items() if k in READINGS}
         for verdict in data["verdicts"]:
-            effect = verdict.get("effect")
-            if not effect:
-                continue
+            effect = {**_NO_EFFECT, **(verdict.get("effect") or {})}
+            numbers = {k: float(effect[k]) for k in ("value", "low", "high", "threshold")}
             rows.append({"notebook": cell.notebook, "cell": cell.name, "claim": verdict["claim"],
                          "check": verdict["check"], "status": verdict["status"], "paper_text": verdict["paper"],
-                         **{k: (float(v) if k != "name" and v is not None else v) for k, v in effect.items()},
-                         "reading": {**base, **verdict.get("reading", {})}})
+                         **effect, **numbers, "paper": None if effect["paper"] is None else float(effect["paper"]),
+                         "lines": [float(x) for x in effect["lines"]], "reading": {**base, **verdict.get("reading", {})}})
     return rows, missing
 
 

@@ -92,17 +92,18 @@ def specification_curves(groups: dict[tuple[str, str], list[dict]], labels: dict
     (grey: inconclusive), the rule's line dotted and the paper's value dashed where it gives
     one; ``labels`` names each row's reading under its point. Ratios and factors (line at 1,
     positive values) are drawn on a log axis, where unbounded intervals stop at the frame."""
-    keys = list(groups)
-    rows_n = math.ceil(len(keys) / columns)
+    keys = [k for k in groups if any(math.isfinite(r["value"]) for r in groups[k])]  # checks with a number to draw
+    rows_n = max(1, math.ceil(len(keys) / columns))
     fig, axes = plt.subplots(rows_n, columns, figsize=(5.2 * columns, 3.3 * rows_n), squeeze=False)
     for ax in axes.flat[len(keys):]:
         ax.set_visible(False)
     for ax, key in zip(axes.flat, keys, strict=False):
-        order = sorted(range(len(groups[key])), key=lambda i: groups[key][i]["value"])
+        order = sorted((i for i in range(len(groups[key])) if math.isfinite(groups[key][i]["value"])),
+                       key=lambda i: groups[key][i]["value"])  # a verdict without a number is counted, not drawn
         rows = [groups[key][i] for i in order]
         names = [labels[key][i] for i in order]
         log = rows[0]["threshold"] == 1.0 and all(r["value"] > 0 for r in rows)
-        finite = [x for r in rows for x in (r["value"], r["low"], r["high"], r["threshold"],
+        finite = [x for r in rows for x in (r["value"], r["low"], r["high"], r["threshold"], *r["lines"],
                                              r["value"] if r["paper"] is None else r["paper"])
                   if math.isfinite(x) and (x > 0 or not log)]
         low, high = min(finite), max(finite)
@@ -114,7 +115,8 @@ def specification_curves(groups: dict[tuple[str, str], list[dict]], labels: dict
             colour = _STATUS_COLOURS.get(r["status"], "tab:gray")
             ax.plot([x, x], [lo, hi], color=colour, lw=2, alpha=0.6)
             ax.plot(x, r["value"], "o", color=colour, ms=6)
-        ax.axhline(rows[0]["threshold"], color="black", ls=":", lw=1)
+        for line in {rows[0]["threshold"], *rows[0]["lines"]}:
+            ax.axhline(line, color="black", ls=":", lw=1)
         papers = {r["paper"] for r in rows if r["paper"] is not None}
         for value in papers:
             ax.axhline(value, color="tab:blue", ls="--", lw=1)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..verdicts import STATUSES, Verdict
-from .cache import code_version, module_versions
+from .cache import code_version, module_versions, notebook_version
 from .files import os_error_message, write_atomic
 from .paths import REPO_ROOT, output_root, results_file
 
@@ -46,6 +46,7 @@ def write_results(profile: str, notebook: str, parameters: dict[str, Any], verdi
     payload = {
         "code": code_version(),  # the science wing's version: the summary flags results of other code
         "code_modules": module_versions(),  # per module, so that it can say which modules changed
+        "notebook_code": notebook_version(notebook),  # the notebook and harness: grid cells go stale with them
         "runtime": runtime,
         "notebook": notebook,
         "profile": profile,

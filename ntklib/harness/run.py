@@ -264,9 +264,10 @@ _CARRIED = ("NTKLIB_OUTPUT", "NTKLIB_RESULT_CACHE", "NTKLIB_DATA", "NTKLIB_CACHE
             "NTKLIB_PROGRESS", "PYTHONPATH")
 
 
-def _task_environment(**extra: str | None) -> dict[str, str]:
-    """The environment of one task: the carried variables as the runner has them, and ``extra``."""
-    found = {k: os.environ[k] for k in _CARRIED if os.environ.get(k)}
+def _task_environment(**extra: str | None) -> dict[str, str | None]:
+    """The environment of one task: the carried variables as the runner has them (None: unset,
+    so that a worker's own value does not leak into the task), and ``extra``."""
+    found = {k: os.environ.get(k) or None for k in _CARRIED}
     return {**found, **{k: v for k, v in extra.items() if v is not None}}
 
 
@@ -358,7 +359,7 @@ def _run_profile(notebooks: list[str], profile: str, settings: dict[str, dict] |
                                       MKL_NUM_THREADS=threads, **environment), execute)
 
     cells, bad_cells = _grid_tasks(profile, execute, threads, settings=settings) if summary_nb else ([], [])
-    tasks = [task(nb) for nb in notebooks if nb not in summary_nb] + cells
+    tasks = [task(nb) for nb in notebooks if nb not in summary_nb]
     grid_failures = [cell.name for cell, _ in bad_cells]
     for cell, reason in bad_cells:
         print(f"[{profile}] grid cell {cell.name} FAILED before compute: {reason}", file=sys.stderr, flush=True)
@@ -384,17 +385,21 @@ def _run_profile(notebooks: list[str], profile: str, settings: dict[str, dict] |
         _write_timings(profile, timings, time.perf_counter() - start, jobs)
 
     where = f" on the cluster at {scheduler}" if scheduler else f", {jobs} at a time" if jobs > 1 else ""
-    print(f"[{profile}] {len(tasks) - len(cells)} notebook(s)" + (f" and {len(cells)} grid cell(s)" if cells else "")
+    print(f"[{profile}] {len(tasks)} notebook(s)" + (f", then {len(cells)} grid cell(s)" if cells else "")
           + f"{where}: " + ", ".join(nb for nb in notebooks if nb not in summary_nb), flush=True)
     try:
+        # the notebooks first, then the cells: a cell with a notebook's own parameters then comes
+        # from that run's cache instead of computing the same steps beside it
         run_tasks(tasks, jobs, finished, scheduler, label=profile, show=lambda line: print(line, flush=True))
+        run_tasks(cells, jobs, finished, scheduler, label=f"{profile} grid", show=lambda line: print(line, flush=True))
         if summary_nb:  # the cells ran just now: 07 only reads them (NTKLIB_GRID_RAN), even under --recompute
             run_tasks([task(READINGS_NOTEBOOK, NTKLIB_GRID_RAN=profile, NTKLIB_GRID_SET=json.dumps(settings))], 1,
                       finished, scheduler, label=profile,
                       show=lambda line: print(line, flush=True))
     finally:
         shutil.rmtree(journal_dir, ignore_errors=True)
-        remove_orphaned_temporaries(output_root(profile) / "executed")  # of workers ended mid-write
+        if scheduler is None:  # of local workers ended mid-write (a remote one's process id means nothing here)
+            remove_orphaned_temporaries(output_root(profile) / "executed")
     total = time.perf_counter() - start
     _write_timings(profile, timings, total, jobs)
     summary = write_atomic(output_root(profile) / "summary.md", summary_table(profile, failed=failures))
@@ -455,7 +460,7 @@ def run_grid(profile: str, jobs: int = 1, scheduler: str | None = None, path: Pa
         run_tasks(tasks, jobs, lambda o: _cell_finished(profile, o, failures, quiet), scheduler, label=f"{profile} grid",
                   show=(lambda line: None) if quiet else (lambda line: print(line, flush=True)))
     finally:
-        for task in tasks:
+        for task in tasks if scheduler is None else []:
             remove_orphaned_temporaries(grid.cell_root(grid.Cell(profile, task.notebook, task.readings, {}))
                                         / profile / "executed")
     return failures
