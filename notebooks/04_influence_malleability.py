@@ -200,9 +200,9 @@ for t, spec in kappa.items():
 
 # %% [markdown]
 # ## 3. The eps sweep
-# Flip rate against eps, mean over runs with 95% intervals; the dashed lines are each model's
-# largest noise flip rate at that eps (what random perturbations of the same size do), the
-# hollow markers the paper's values at eps = 0.3.
+# Flip rate against eps, mean over runs with its 95% interval as a band; the dashed lines are
+# each model's noise baseline at that eps (what random perturbations of the same size do), the
+# hollow diamonds the paper's values at eps = 0.3.
 
 # %%
 sweep = [r for r in all_rows if r["task"] in tasks]
@@ -210,18 +210,19 @@ sweep_runs = nl.stats.by_run(sweep, ("task", "preprocessing", "model", "attack",
 fig, axes = plt.subplots(len(preprocessings), len(tasks), figsize=(4.5 * len(tasks), 3.2 * len(preprocessings)),
                          squeeze=False)
 for ax, (t, p) in zip(axes.T.flat, ((t, p) for t in tasks for p in preprocessings)):
-    for m, colour in zip(nl.MODELS, ("C0", "C1")):
-        for a in sweep_attacks:
+    for m, colour in nh.plotting.MODEL_COLOURS.items():
+        for a, marker in zip(sweep_attacks, "osv"):
             found = [nl.stats.proportion_interval(sweep_runs[(t, p, m, a, e)], attacked[t]) for e in eps_sweep]
-            nh.plotting.interval_line(ax, eps_sweep, [[100 * v for v in f] for f in found], colour, f"{m}, {a}")
+            nh.plotting.band_line(ax, eps_sweep, [[100 * v for v in f] for f in found], colour, f"{m}, {a}", marker,
+                                  log=False)
             if not isinstance(nl.paper.flip_rate(t, m, a), str):
-                ax.plot([eps], [nl.paper.flip_rate(t, m, a)], marker="D", mfc="none", color=colour, ls="none",
-                        label=f"paper, {m}, {a}")
+                nh.plotting.paper_marks(ax, [eps], [nl.paper.flip_rate(t, m, a)], colour, f"paper, {m}, {a}")
         noise = [100 * nl.stats.noise_baseline({k: sweep_runs[(t, p, m, k, e)] for k in noises})[1] for e in eps_sweep]
-        ax.plot(eps_sweep, noise, ls="--", color=colour, label=f"{m}, noise")
+        ax.plot(eps_sweep, noise, ls="--", color=colour, label=f"{m}, noise baseline")
     ax.set(title=f"{t}, {p} inputs", xlabel="eps (L-inf, pixels in [0, 1])",
            ylabel="flip rate of the top-tau points (%)")
-    ax.legend(fontsize=7)
+fig.suptitle("MLP-Attn stays more malleable than 2L-ReLU at every eps? (bands: 95% intervals over runs)", fontsize=9)
+nh.plotting.legend_below(fig, axes)
 study.figure(fig, "eps_sweep")
 
 # %% [markdown]
