@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
 PROFILE ?= quick
 NOTEBOOKS ?=
-# notebooks at a time: auto = all at once on a GPU machine, one at a time on CPU
+# notebooks at a time: auto = all at once on a GPU machine, one per core on CPU
 JOBS ?= auto
 # Data: NTKLIB_DATA from the environment, else ../shared/data when it exists (this project's
 # workspace and CI), else the loader's cache / torchvision download (see docs/running.md, "Data").

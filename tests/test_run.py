@@ -164,7 +164,7 @@ def test_paper_profile_without_a_gpu_says_it_takes_hours(monkeypatch, tmp_path, 
 
 def test_jobs_option():
     assert run._jobs("3", 6) == 3
-    assert run._jobs("auto", 6) == (6 if torch.cuda.is_available() else 1)
+    assert run._jobs("auto", 6) == (6 if torch.cuda.is_available() else min(6, os.cpu_count() or 1))
     for bad in ("0", "two", "-1"):
         with pytest.raises(ParameterError, match="--jobs"):
             run._jobs(bad, 6)
