@@ -507,8 +507,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--recompute", action="store_true",
                         help="ignore cached results of expensive steps and recompute them (NTKLIB_RECOMPUTE=1)")
     parser.add_argument("--jobs", default="1", metavar="N",
-                        help="run N notebooks at a time, or 'auto': all at once on a GPU machine, one at a "
-                             "time on CPU (default 1)")
+                        help="run N notebooks at a time on a local Dask cluster, or 'auto': all at once on a GPU "
+                             "machine, one per core on CPU (default 1)")
     parser.add_argument("--scheduler", metavar="ADDRESS",
                         help="run on the Dask cluster at ADDRESS (e.g. tcp://host:8786; default: NTKLIB_SCHEDULER, "
                              "else this machine). docs/running.md shows SLURM and PBS clusters")
