@@ -27,7 +27,7 @@ $(VENV)/.done: pyproject.toml
 
 setup: $(VENV)/.done  ## create .venv with torch and the package (what run and test do first)
 
-run: setup  ## execute the notebooks with PROFILE (quick | paper), writing figures and results
+run: setup  ## execute the notebooks with PROFILE (quick | reduced | paper), writing figures and results (07: its readings grid too)
 	$(PY) -m ntklib --profile $(PROFILE) --jobs $(JOBS) $(NOTEBOOKS)
 
 # make smoke leaves out the readings grid (07: its cells are the study notebooks again, under other
