@@ -351,7 +351,7 @@ def _run_profile(notebooks: list[str], profile: str, settings: dict[str, dict] |
         os.environ["NTKLIB_PROGRESS"] = "terminal" if jobs == 1 else "0"
     failures, timings, start = [], [], time.perf_counter()
     journal_dir = Path(tempfile.mkdtemp(prefix="ntklib-cache-journal-", dir=_journal_parent()))
-    threads = str(max(1, (os.cpu_count() or 1) // jobs)) if jobs > 1 else None
+    threads = _threads(jobs)
     execute = functools.partial(_execute, _papermill_execute(), jobs == 1 and sys.stderr.isatty())
 
     def task(nb: str, **environment: str) -> Task:
@@ -361,9 +361,7 @@ def _run_profile(notebooks: list[str], profile: str, settings: dict[str, dict] |
 
     cells, bad_cells = _grid_tasks(profile, execute, threads, settings=settings) if summary_nb else ([], [])
     tasks = [task(nb) for nb in notebooks if nb not in summary_nb]
-    grid_failures = [cell.name for cell, _ in bad_cells]
-    for cell, reason in bad_cells:
-        print(f"[{profile}] grid cell {cell.name} FAILED before compute: {reason}", file=sys.stderr, flush=True)
+    grid_failures = _report_bad_cells(profile, bad_cells)
 
     def finished(outcome: Outcome) -> None:
         nb = outcome.name
@@ -438,6 +436,19 @@ def _grid_tasks(profile: str, execute: Callable, threads: str | None, recompute:
     return tasks, bad
 
 
+def _threads(jobs: int) -> str | None:
+    """Threads of each kernel when ``jobs`` run side by side (they share the CPU cores); None:
+    one at a time, torch's own default."""
+    return str(max(1, (os.cpu_count() or 1) // jobs)) if jobs > 1 else None
+
+
+def _report_bad_cells(profile: str, bad: list[tuple]) -> list[str]:
+    """Say why each cell whose parameters fail will not run; return their names (failures)."""
+    for cell, reason in bad:
+        print(f"[{profile}] grid cell {cell.name} FAILED before compute: {reason}", file=sys.stderr, flush=True)
+    return [cell.name for cell, _ in bad]
+
+
 def _cell_finished(profile: str, outcome: Outcome, failures: list[str], quiet: bool = False) -> None:
     if outcome.error:
         failures.append(outcome.name)
@@ -451,19 +462,15 @@ def run_grid(profile: str, jobs: int = 1, scheduler: str | None = None, path: Pa
              recompute: bool | None = None, quiet: bool = False) -> list[str]:
     """Run the cells of ``profile``'s grid that are not done (see :func:`_grid_tasks`); returns
     the names of those that failed. ``quiet``: no progress lines (inside notebook 07)."""
-    threads = str(max(1, (os.cpu_count() or 1) // jobs)) if jobs > 1 else None
     execute = functools.partial(_execute, _papermill_execute(), False)
-    tasks, bad = _grid_tasks(profile, execute, threads, recompute, path)
-    failures = [cell.name for cell, _ in bad]
-    for cell, reason in bad:
-        print(f"[{profile}] grid cell {cell.name} FAILED before compute: {reason}", file=sys.stderr, flush=True)
+    tasks, bad = _grid_tasks(profile, execute, _threads(jobs), recompute, path)
+    failures = _report_bad_cells(profile, bad)
     try:
         run_tasks(tasks, jobs, lambda o: _cell_finished(profile, o, failures, quiet), scheduler, label=f"{profile} grid",
                   show=(lambda line: None) if quiet else (lambda line: print(line, flush=True)))
     finally:
-        for task in tasks if scheduler is None else []:
-            remove_orphaned_temporaries(grid.cell_root(grid.Cell(profile, task.notebook, task.readings, {}))
-                                        / profile / "executed")
+        for task in tasks if scheduler is None else []:  # the cell's output root is its NTKLIB_OUTPUT
+            remove_orphaned_temporaries(Path(task.environment["NTKLIB_OUTPUT"]) / profile / "executed")
     return failures
 
 
