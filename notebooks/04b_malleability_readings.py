@@ -97,18 +97,18 @@ study_of = dict(seeds=seeds, width=width, tau=tau, steps=attack_steps, normalize
 # binomial standard errors of chance. The same rule judges each relative ridge (PGD only).
 
 # %% [markdown]
-# Every task under every reading at `n_train` (all `attacks` and `noises` at `eps`); the first
-# task's nets of the first reading also serve the ridge sweep (post-training: the same nets), and
-# the first task is trained again at each other n of `n_sweep`. One cached step each.
+# Every task under every reading at `n_train` (all `attacks` and `noises` at `eps`), each task's
+# readings trained as one stack and attacked as one batch (`readings=`); the first task's nets of
+# the first reading also serve the ridge sweep (post-training: the same nets), so that reading
+# is a step of its own there, and the first task is trained again at each other n of `n_sweep`.
 
 # %%
-ridges = {(t, p, mode): [(ridge, "absolute")] + ([(c, "mean_diagonal") for c in ridge_multiples]
-                                                 if (t, p, mode) == (tasks[0], *readings[0]) else [])
-          for t in tasks for p, mode in readings}
-found = [{**r, "preprocessing": p, "mode": mode, "n": n_train}
-         for p, mode in readings for t in tasks for r in study.cached(f"{t}/{p}/{mode}", lambda: nl.malleability_study(
-             train[(t, n_train)], test[t], study.training(weight_decay_mode=mode), attacks=[(a, eps) for a in names],
-             ridge=ridges[(t, p, mode)], preprocessing=p, **study_of))]
+sweep = [(ridge, "absolute")] + [(c, "mean_diagonal") for c in ridge_multiples]
+parts = {t: [(readings[:1], sweep), (readings[1:], ridge)] if t == tasks[0] else [(readings, ridge)] for t in tasks}
+found = [{**r, "n": n_train} for t in tasks for k, (chosen, ridges) in enumerate(parts[t]) if chosen
+         for r in study.cached(f"{t}/readings{k}", lambda: nl.malleability_study(
+             train[(t, n_train)], test[t], study.training(), attacks=[(a, eps) for a in names], ridge=ridges,
+             readings=chosen, **study_of))]
 rows = [r for r in found if r["ridge_scale"] == "absolute"]
 ridge_rows = [r for r in found if r["ridge_scale"] == "mean_diagonal"]
 

@@ -100,11 +100,12 @@ ATTACKS = ("FGSM", "PGD", "MIM")
 NOISES = ("uniform", "sign")  # random perturbations of the same L-inf radius: the attacks' baseline
 
 
-def random_perturbation(x: torch.Tensor, eps: float, kind: str, generator: torch.Generator | None = None
-                        ) -> torch.Tensor:
+def random_perturbation(x: torch.Tensor, eps: float, kind: str,
+                        generator: torch.Generator | Sequence[torch.Generator] | None = None) -> torch.Tensor:
     """``x`` moved by random L-inf noise of radius ``eps`` and clipped to the pixel box:
     ``uniform`` draws each pixel's shift from U(-eps, eps), ``sign`` shifts it by +-eps (the
-    corners of the ball, where attacks end up). Draws on the CPU, so every device sees the same."""
+    corners of the ball, where attacks end up). Draws on the CPU, so every device sees the same;
+    one generator per slice of ``x``'s first axis as :func:`pgd`."""
     u = _uniform(x.shape, x.dtype, generator).to(x.device)
     if kind == "uniform":
         shift = (2 * u - 1) * eps
@@ -116,9 +117,9 @@ def random_perturbation(x: torch.Tensor, eps: float, kind: str, generator: torch
 
 
 def run_attack(name: str, loss_fn: LossFn, x: torch.Tensor, eps: float, steps: int = 10,
-               generator: torch.Generator | None = None) -> torch.Tensor:
+               generator: torch.Generator | Sequence[torch.Generator] | None = None) -> torch.Tensor:
     """Dispatch by name: ``FGSM``, ``PGD`` or ``MIM``, or a noise baseline of :data:`NOISES`
-    (which ignores ``loss_fn``)."""
+    (which ignores ``loss_fn``); ``generator`` as :func:`pgd` (FGSM and MIM draw nothing)."""
     if name in NOISES:
         return random_perturbation(x, eps, name, generator)
     if name == "FGSM":

@@ -40,31 +40,35 @@ def _runs_and_features(model: str, trains: list[Dataset], seeds: list[int], prep
 
 
 def _train_runs(features: list[PixelFeatures], labels: list[torch.Tensor], num_classes: int, width: int,
-                runs: list[tuple[int, int]], settings: TrainingSettings, **adversarial) -> list[NetStack]:
-    """One net per run ``(seed, subset)``, run ``(s, j)`` initialised from seed ``s`` and trained
-    on subset ``j``: every run in one batched stack (one shared set when there is one subset);
-    adversarially, one stack per subset (the attacks need one shared training set)."""
-    seeds = [s for s, _ in runs]
-    if len(features) == 1:
-        return train_nets(features[0], labels[0], num_classes, width, seeds, settings, **adversarial)
-    if adversarial.get("adversarial_eps", 0) > 0:
+                seeds: list[int], settings: TrainingSettings, modes: list[str] | None = None,
+                **adversarial) -> NetStack:
+    """One net per entry, all in one batched stack: net g initialised from ``seeds[g]`` and
+    trained on ``features[g]`` and ``labels[g]`` under the weight-decay reading ``modes[g]``
+    (default: ``settings``'); one shared training set when every net reads the same object.
+    Adversarially too, each net's batches attacked on its own set (softmax attention, whose
+    attack takes one shared set: one stack per set)."""
+    if all(f is features[0] for f in features):
+        return NetStack.concat(train_nets(features[0], labels[0], num_classes, width, seeds, settings,
+                                          weight_decay_modes=modes, **adversarial))
+    if adversarial.get("adversarial_eps", 0) > 0 and features[0].temperature is not None:
         nets = {}
-        for j, (f, y) in enumerate(zip(features, labels)):
-            seeds_j = [s for s, k in runs if k == j]
-            nets |= {(s, j): net for s, net in zip(seeds_j, train_nets(f, y, num_classes, width, seeds_j, settings,
-                                                                         **adversarial))}
-        return [nets[run] for run in runs]
-    return train_nets([features[j] for _, j in runs], [labels[j] for _, j in runs], num_classes, width, seeds,
-                      settings)
+        for f in {id(f): f for f in features}.values():
+            mine = [g for g, other in enumerate(features) if other is f]
+            nets |= dict(zip(mine, train_nets(f, labels[mine[0]], num_classes, width, [seeds[g] for g in mine],
+                                              settings, weight_decay_modes=None if modes is None else
+                                              [modes[g] for g in mine], **adversarial)))
+        return NetStack.concat([nets[g] for g in range(len(features))])
+    return NetStack.concat(train_nets(features, labels, num_classes, width, seeds, settings,
+                                      weight_decay_modes=modes, **adversarial))
 
 
 def malleability_study(train: Dataset | list[Dataset], test: Dataset | list[Dataset], settings: TrainingSettings, *,
                        seeds: list[int], width: int, tau: float, attacks: list[tuple[str, float]], steps: int,
                        ridge: float | list[tuple[float, str]], ridge_scale: str = "absolute",
-                       preprocessing: str = "raw",
+                       preprocessing: str = "raw", readings: list[tuple[str, str]] | None = None,
                        models: tuple[str, ...] = MODELS, adversarial_eps: float = 0.0,
                        normalize_relu_inputs: bool = False) -> list[dict]:
-    """:func:`~ntklib.nets.malleability` for every model and run of one task.
+    """:func:`~ntklib.nets.malleability` for every model, reading and run of one task.
 
     ``train`` and ``test`` are one :class:`~ntklib.data.Dataset` each, or one per independent
     data subset (equal sizes); the runs are every seed crossed with every subset, the unit whose
@@ -76,26 +80,44 @@ def malleability_study(train: Dataset | list[Dataset], test: Dataset | list[Data
     ``steps`` iterations and the influences (kernel ridge regression, ``ridge`` under the
     ``ridge_scale`` reading) recomputed; ``ridge`` as a list of ``(ridge, ridge_scale)``
     readings repeats this for each on the same trained nets. One row per (model, run, ridge,
-    attack, eps), with the net's test accuracy and :func:`~ntklib.nets.training_health`."""
+    attack, eps), with the net's test accuracy and :func:`~ntklib.nets.training_health`.
+
+    Readings as one batch: ``readings``, a list of ``(preprocessing, weight_decay_mode)`` pairs
+    (in place of ``preprocessing`` and ``settings.weight_decay_mode``), crosses them with the
+    runs; each model's nets of every reading and run are trained as one stack and attacked as
+    one batch (each as if alone: ``tests/test_malleability.py``), and the rows then carry
+    ``preprocessing`` and ``mode``."""
     trains, tests = _per_subset(train, settings), _per_subset(test, settings)
     if len(trains) != len(tests):
         raise ValueError(f"{len(trains)} training subsets but {len(tests)} test subsets")
-    rows = []
+    labelled = readings is not None
+    if labelled and (not readings or preprocessing != "raw"):
+        raise ValueError("readings: give a non-empty list of (preprocessing, weight_decay_mode) pairs, and leave "
+                         "preprocessing at its default")
+    readings = readings if labelled else [(preprocessing, settings.weight_decay_mode)]
+    nets = [(p, mode, seed, j) for p, mode in readings for j in range(len(trains)) for seed in seeds]
+    num_classes, rows = trains[0].num_classes, []
     for model in models:
-        runs, features = _runs_and_features(model, trains, seeds, preprocessing, normalize_relu_inputs)
-        nets = _train_runs(features, [t.y for t in trains], trains[0].num_classes, width, runs, settings,
-                           adversarial_eps=adversarial_eps, adversarial_steps=steps)
-        for (seed, j), net in zip(runs, nets):
-            tr, te, f = trains[j], tests[j], features[j]
-            accuracy = test_accuracy(net, f, te.X, te.y, tr.num_classes)
-            health = training_health(net, f, tr.y, tr.num_classes)
-            for lam, scale in ridge if isinstance(ridge, (list, tuple)) else [(ridge, ridge_scale)]:
-                found, base, _ = malleability(net, f, tr.y, te.X, te.y, tr.num_classes, tau, attacks, steps, lam, seed,
-                                              scale)
-                rows += [{"task": tr.task, "model": model, "seed": seed, "subset": j, "ridge": lam,
-                          "ridge_scale": scale,
-                          "condition": base.condition, "ridge_value": base.ridge, "test_accuracy": accuracy, **health,
-                          **r} for r in found]
+        sets = {p: _runs_and_features(model, trains, seeds, p, normalize_relu_inputs)[1] for p, _ in readings}
+        features = [sets[p][j] for p, _, _, j in nets]
+        labels, net_seeds = [trains[j].y for *_, j in nets], [seed for _, _, seed, _ in nets]
+        stack = _train_runs(features, labels, num_classes, width, net_seeds, settings,
+                            [mode for _, mode, _, _ in nets] if labelled else None,
+                            adversarial_eps=adversarial_eps, adversarial_steps=steps)
+        each = [stack.select(g) for g in range(stack.num_nets)]
+        accuracy = [test_accuracy(net, f, tests[j].X, tests[j].y, num_classes)
+                    for net, f, (*_, j) in zip(each, features, nets)]
+        health = [training_health(net, f, y, num_classes) for net, f, y in zip(each, features, labels)]
+        for lam, scale in ridge if isinstance(ridge, (list, tuple)) else [(ridge, ridge_scale)]:
+            # every net attacked in one batch (tests/test_nets.py: equal to one net at a time)
+            found, bases, _ = malleability(stack, features, labels, [tests[j].X for *_, j in nets],
+                                           [tests[j].y for *_, j in nets], num_classes, tau, attacks, steps, lam,
+                                           net_seeds, scale)
+            rows += [{"task": trains[j].task, "model": model, "seed": seed, "subset": j, "ridge": lam,
+                      "ridge_scale": scale, "condition": base.condition, "ridge_value": base.ridge,
+                      "test_accuracy": acc, **fit, **r, **({"preprocessing": p, "mode": mode} if labelled else {})}
+                     for (p, mode, seed, j), acc, fit, base, net_rows in zip(nets, accuracy, health, bases, found)
+                     for r in net_rows]
     return rows
 
 
@@ -122,30 +144,36 @@ def interventions_study(train: Dataset | list[Dataset], validation: Dataset | li
     num_classes, rows = trains[0].num_classes, []
     for model in models:
         runs, features = _runs_and_features(model, trains, seeds, preprocessing, normalize_relu_inputs)
-        bases = _train_runs(features, [t.y for t in trains], num_classes, width, runs, settings)
+        stack = _train_runs([features[j] for _, j in runs], [trains[j].y for _, j in runs], num_classes, width,
+                            [s for s, _ in runs], settings)
+        bases = [stack.select(g) for g in range(stack.num_nets)]
+        feats, labels = [features[j] for _, j in runs], [trains[j].y for _, j in runs]
         data = {name: [] for name in INTERVENTIONS}  # per intervention, one (features, y) per run
-        for (seed, j), base in zip(runs, bases):
-            f, y, n = features[j], trains[j].y, trains[j].n
+        tops = []
+        for (seed, j), base, f, y in zip(runs, bases, feats, labels):
             influence = net_influence(base, f, y, vals[j].X, vals[j].y, num_classes, ridge, ridge_scale).values
             idx = top_fraction(influence, tau)  # the top-tau points by |influence|: curated or transformed
             harmful = torch.argsort(influence, stable=True)[:len(idx)]  # the most negative influences
             for name, drop in (("Curated", idx), ("Curated (harmful)", harmful)):
-                keep = torch.ones(n, dtype=torch.bool, device=y.device)
+                keep = torch.ones(len(y), dtype=torch.bool, device=y.device)
                 keep[drop] = False
                 data[name].append((PixelFeatures(model, f.pixels[keep], normalize_relu_inputs, f.preprocessing),
                                    y[keep]))
-            everything = torch.arange(n, device=y.device)
-            adversarial = attack_points(base, f, y, everything, num_classes, "PGD", eps, steps, seed)
             data["Clean"].append((f, y))
-            transformed = attack_points(base, f, y, idx, num_classes, "PGD", eps, steps, seed)
-            data["Transformed"].append((f.replaced(idx, transformed), y))
-            data["Adversarial"].append((f.replaced(everything, adversarial), y))
+            tops.append(idx)
+        # every run's points attacked in one batch, each net on its own subset (as if alone)
+        tops, seeds_of = torch.stack(tops), [s for s, _ in runs]
+        everything = torch.arange(trains[0].n, device=tops.device).expand(len(runs), -1)
+        transformed = attack_points(stack, feats, labels, tops, num_classes, "PGD", eps, steps, seeds_of)
+        adversarial = attack_points(stack, feats, labels, everything, num_classes, "PGD", eps, steps, seeds_of)
+        for g, (f, y) in enumerate(zip(feats, labels)):
+            data["Transformed"].append((f.replaced(tops[g], transformed[g]), y))
+            data["Adversarial"].append((f.replaced(everything[g], adversarial[g]), y))
         found = {}
         for name in INTERVENTIONS:  # each intervention retrains every run at once, from the same init
-            feats, labels = [f for f, _ in data[name]], [y for _, y in data[name]]
-            nets = bases if name == "Clean" else train_nets(feats, labels, num_classes, width, [s for s, _ in runs],
-                                                            settings)
-            for (seed, j), net, f, y in zip(runs, nets, feats, labels):
+            sets, ys = [f for f, _ in data[name]], [y for _, y in data[name]]
+            nets = bases if name == "Clean" else train_nets(sets, ys, num_classes, width, seeds_of, settings)
+            for (seed, j), net, f, y in zip(runs, nets, sets, ys):
                 K = empirical_ntk(net, f.train().to(torch.float64), W=net.W.to(torch.float64))[0]
                 found[seed, j, name] = {
                     "task": trains[j].task, "model": model, "seed": seed, "subset": j, "intervention": name,

@@ -147,6 +147,12 @@ class NetStack:
         decay has shrunk the nets away from it)."""
         return float(self.W.to(torch.float64).pow(2).mean().sqrt())
 
+    @classmethod
+    def concat(cls, stacks: list["NetStack"]) -> "NetStack":
+        """The nets of ``stacks``, in order, as one stack (for batched attacks on nets trained apart)."""
+        return cls(torch.cat([s.W for s in stacks]), torch.cat([s.A for s in stacks]),
+                   [m for s in stacks for m in s.widths], [label for s in stacks for label in s.labels])
+
     def select(self, g: int) -> "NetStack":
         """Net g alone, as a stack of one (shares no storage with the stack)."""
         s = self.slices[g]

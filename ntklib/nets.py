@@ -1,11 +1,12 @@
-"""One trained net of the paper, from pixels to influences and attacks.
+"""Trained nets of the paper, from pixels to influences and attacks.
 
 :func:`train_nets` trains one net per seed as one batched stack (optionally adversarially);
 :func:`net_influence` gives every training point's influence from the net's empirical NTK;
-:func:`attack_points` perturbs chosen training points against the net's own loss;
-:func:`malleability` chains them: attack the most influential points, recompute the NTK with the
-same weights on the perturbed set (for MLP-Attn the attention, and so every feature, changes),
-and compare the influences before and after.
+:func:`attack_points` perturbs chosen training points against the net's own loss (the points
+of several nets, each on its own training set, as one batched attack);
+:func:`malleability` chains them for a stack of nets: attack each net's most influential points,
+recompute the NTK with the same weights on the perturbed set (for MLP-Attn the attention, and so
+every feature, changes), and compare the influences before and after.
 """
 
 from __future__ import annotations
@@ -25,22 +26,24 @@ __all__ = ["train_nets", "train_net", "test_accuracy", "training_health", "net_i
 
 def train_nets(features: PixelFeatures | list[PixelFeatures], y: torch.Tensor | list[torch.Tensor], num_classes: int,
                width: int, seeds: list[int], settings: TrainingSettings, adversarial_eps: float = 0.0,
-               adversarial_steps: int = 10) -> list[NetStack]:
+               adversarial_steps: int = 10, weight_decay_modes: list[str] | None = None) -> list[NetStack]:
     """One net of ``width`` per seed, trained with ``settings``, all seeds as one batched stack.
 
     Each net draws its initialisation, its batch order and (adversarially) its PGD starts from
     its own seed, so it equals the net trained alone (``tests/test_nets.py``).
-    ``features`` and ``y`` may be lists, one training set per seed (of equal sizes). With
-    ``adversarial_eps > 0``, Madry-style: every batch is replaced by its PGD adversarial
-    version (L-inf on the pixels) against the current weights before the step.
+    ``features`` and ``y`` may be lists, one training set per seed (of equal sizes and one
+    model; each under its own preprocessing). With ``adversarial_eps > 0``, Madry-style: every
+    batch is replaced by its PGD adversarial version (L-inf on the pixels) against the current
+    weights before the step, each net's batch attacked on its own training set.
+    ``weight_decay_modes``: one weight-decay reading per seed (default: ``settings``' own).
     """
     per_net = isinstance(features, (list, tuple))
     if per_net and (len(features) != len(seeds) or len(y) != len(seeds)):
         raise ValueError(f"per-seed training sets: {len(features)} feature sets and {len(y)} label sets "
                          f"for {len(seeds)} seeds")
-    if per_net and adversarial_eps > 0:
-        raise ValueError("adversarial training takes one training set shared by every seed")
     first = features[0] if per_net else features
+    if per_net and adversarial_eps > 0 and first.temperature is not None:
+        raise ValueError("adversarial training of softmax attention takes one training set shared by every seed")
     loss = loss_for(num_classes)
 
     def fit_targets(labels):
@@ -53,14 +56,20 @@ def train_nets(features: PixelFeatures | list[PixelFeatures], y: torch.Tensor | 
     batch_inputs = None
     if adversarial_eps > 0:
         pgd_generators = [torch.Generator().manual_seed(s) for s in seeds]
+        nets = torch.arange(len(seeds), device=X.device)[:, None]
+        pixels = torch.stack([f.pixels for f in features]) if per_net else first.pixels
 
         def batch_inputs(batch, W):  # batch: (nets, B) indices, one row per net
-            loss_fn = PixelLoss(stack, first, batch, y_fit[batch], loss, W)
-            rows = pgd(loss_fn, first.pixels[batch], adversarial_eps, adversarial_steps, generator=pgd_generators)
+            if per_net:
+                loss_fn = PixelLoss(stack, list(features), batch, y_fit[nets, batch], loss, W)
+                start = pixels[nets, batch]
+            else:
+                loss_fn, start = PixelLoss(stack, first, batch, y_fit[batch], loss, W), first.pixels[batch]
+            rows = pgd(loss_fn, start, adversarial_eps, adversarial_steps, generator=pgd_generators)
             return loss_fn.inputs(rows).detach()
 
     train_stack(stack, X, y_fit, loss, settings, desc=f"{first.model} m={width}", batch_inputs=batch_inputs,
-                own_batches=list(seeds))
+                own_batches=list(seeds), weight_decay_modes=weight_decay_modes)
     return [stack.select(g) for g in range(stack.num_nets)]
 
 
@@ -98,32 +107,73 @@ def net_influence(net: NetStack, features: PixelFeatures, y_train: torch.Tensor,
                          scaled_ridge(K, ridge, ridge_scale))
 
 
-def attack_points(net: NetStack, features: PixelFeatures, y_train: torch.Tensor, idx: torch.Tensor,
-                  num_classes: int, attack: str, eps: float, steps: int, seed: int) -> torch.Tensor:
+def attack_points(net: NetStack, features: PixelFeatures | list[PixelFeatures], y_train: torch.Tensor | list[torch.Tensor],
+                  idx: torch.Tensor, num_classes: int, attack: str, eps: float, steps: int,
+                  seed: int | list[int]) -> torch.Tensor:
     """Adversarial pixels for the points ``idx``, maximising the net's loss on them; for a noise
     baseline of :data:`~ntklib.attacks.NOISES`, random pixels of the same radius, drawn from a
-    stream of their own (not PGD's random start, not the other noise's draw)."""
+    stream of their own (not PGD's random start, not the other noise's draw).
+
+    Batched: with a stack of several nets, ``features``, ``y_train`` and ``seed`` hold one entry
+    per net and ``idx: (nets, k)`` its points; every net's points are attacked against that net
+    on its own training set at once (one attack, bigger tensors instead of more kernel
+    launches), each net's numbers drawn as if it were attacked alone. Returns ``(k, d)``, or
+    ``(nets, k, d)`` when batched."""
+    batched = isinstance(features, (list, tuple))
+    group, labels, seeds = (features, y_train, seed) if batched else ([features], [y_train], [seed])
+    if not len(group) == len(labels) == len(seeds) == net.num_nets == (len(idx) if batched else 1):
+        raise ValueError(f"a batched attack needs one feature set, label set, seed and row of idx per net: "
+                         f"{len(group)}, {len(labels)}, {len(seeds)} and idx {tuple(idx.shape)} for "
+                         f"{net.num_nets} nets")
+    if batched and group[0].temperature is not None:  # softmax attention attacks one training set at a time
+        return torch.stack([attack_points(net.select(g), f, y, i, num_classes, attack, eps, steps, s)
+                            for g, (f, y, i, s) in enumerate(zip(group, labels, idx, seeds))])
     loss = loss_for(num_classes)
-    y_fit = targets(y_train, num_classes).to(features.X.dtype) if num_classes == 2 else y_train
-    loss_fn = PixelLoss(net, features, idx, y_fit[idx], loss)
-    stream = seed if attack not in NOISES else seed + 1_000_003 * (1 + NOISES.index(attack))
-    return run_attack(attack, loss_fn, features.pixels[idx], eps, steps, torch.Generator().manual_seed(stream))
+
+    def fit(y):
+        return targets(y, num_classes).to(group[0].X.dtype) if num_classes == 2 else y
+
+    streams = [s if attack not in NOISES else s + 1_000_003 * (1 + NOISES.index(attack)) for s in seeds]
+    generators = [torch.Generator().manual_seed(s) for s in streams]
+    if not batched:
+        loss_fn = PixelLoss(net, features, idx, fit(y_train)[idx], loss)
+        return run_attack(attack, loss_fn, features.pixels[idx], eps, steps, generators[0])
+    nets = torch.arange(len(group), device=idx.device)[:, None]
+    loss_fn = PixelLoss(net, list(group), idx, torch.stack([fit(y) for y in labels])[nets, idx], loss)
+    return run_attack(attack, loss_fn, torch.stack([f.pixels for f in group])[nets, idx], eps, steps, generators)
 
 
-def malleability(net: NetStack, features: PixelFeatures, y_train: torch.Tensor, X_test: torch.Tensor,
-                 y_test: torch.Tensor, num_classes: int, tau: float, pairs: list[tuple[str, float]], steps: int,
-                 ridge: float, seed: int, ridge_scale: str = "absolute") -> tuple[list[dict], Influence, torch.Tensor]:
+def malleability(net: NetStack, features: PixelFeatures | list[PixelFeatures], y_train: torch.Tensor | list[torch.Tensor],
+                 X_test: torch.Tensor | list[torch.Tensor], y_test: torch.Tensor | list[torch.Tensor],
+                 num_classes: int, tau: float, pairs: list[tuple[str, float]], steps: int, ridge: float,
+                 seed: int | list[int], ridge_scale: str = "absolute") -> tuple[list, list, torch.Tensor]:
     """Flip rate and Spearman's rho for every (attack, eps) in ``pairs`` (an attack of
-    :data:`~ntklib.attacks.ATTACKS` or a noise baseline of :data:`~ntklib.attacks.NOISES`);
-    returns rows, base influence and the attacked (top-tau) indices. The ridge is fixed from the
-    clean kernel (``ridge_scale``), so the perturbed set's influences use the same lambda."""
-    base = net_influence(net, features, y_train, X_test, y_test, num_classes, ridge, ridge_scale)
-    idx = top_fraction(base.values, tau)
-    rows = []
+    :data:`~ntklib.attacks.ATTACKS` or a noise baseline of :data:`~ntklib.attacks.NOISES`).
+    The ridge is fixed from the clean kernel (``ridge_scale``), so the perturbed set's
+    influences use the same lambda.
+
+    One net: returns its rows (one dict per pair), its base :class:`~ntklib.influence.Influence`
+    and the attacked (top-tau) indices ``(k,)``. Batched, as :func:`attack_points`: a stack of
+    nets with one feature set, training labels, test set and seed each (lists), every net's
+    points attacked in one batch; returns a list per net of rows, the bases, and ``(nets, k)``
+    indices (the numbers equal those of each net alone: ``tests/test_nets.py``)."""
+    batched = isinstance(features, (list, tuple))
+    args = (features, y_train, X_test, y_test, seed) if batched else ([features], [y_train], [X_test], [y_test], [seed])
+    if len({len(a) for a in args} | {net.num_nets}) != 1:
+        raise ValueError(f"batched malleability needs one feature set, label set, test set and seed per net "
+                         f"({net.num_nets} nets); got {[len(a) for a in args]}")
+    group, labels, X_tests, y_tests, seeds = args
+    nets = [net.select(g) for g in range(net.num_nets)] if batched else [net]
+    bases = [net_influence(n, f, y, Xt, yt, num_classes, ridge, ridge_scale)
+             for n, f, y, Xt, yt in zip(nets, group, labels, X_tests, y_tests)]
+    idx = torch.stack([top_fraction(b.values, tau) for b in bases])
+    rows = [[] for _ in nets]
     for attack, eps in pairs:
-        adv = attack_points(net, features, y_train, idx, num_classes, attack, eps, steps, seed)
-        after = net_influence(net, features.replaced(idx, adv), y_train, X_test, y_test, num_classes, base.ridge)
-        rows.append({"attack": attack, "eps": eps, "flip_rate": flip_rate(base.values, after.values, idx),
-                     "spearman": rank_correlation(base.values, after.values),
-                     "linf": float((adv - features.pixels[idx]).abs().max())})
-    return rows, base, idx
+        adv = attack_points(net, group, labels, idx, num_classes, attack, eps, steps, seeds) if batched else \
+            attack_points(net, features, y_train, idx[0], num_classes, attack, eps, steps, seed)[None]
+        for g, (n, f, y, Xt, yt, base) in enumerate(zip(nets, group, labels, X_tests, y_tests, bases)):
+            after = net_influence(n, f.replaced(idx[g], adv[g]), y, Xt, yt, num_classes, base.ridge)
+            rows[g].append({"attack": attack, "eps": eps, "flip_rate": flip_rate(base.values, after.values, idx[g]),
+                            "spearman": rank_correlation(base.values, after.values),
+                            "linf": float((adv[g] - f.pixels[idx[g]]).abs().max())})
+    return (rows, bases, idx) if batched else (rows[0], bases[0], idx[0])

@@ -16,6 +16,7 @@ training set, attacks move the [0, 1] pixels, and the gradient runs through the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -61,6 +62,19 @@ class Preprocessing:
         return (X - self.mean.to(X)) / self.scale
 
 
+def rows_not_in(X: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """The rows of ``X: (n, d)`` not in ``idx``, in order: ``(n - k, d)`` for ``idx: (k,)``, one
+    block per group ``(groups, n - k, d)`` for ``idx: (groups, k)``; ``X: (groups, n, d)`` gives
+    each group its own rows. The points of a group must be distinct. Gathered on the device
+    without a host sync (a stable sort puts the kept rows first)."""
+    groups = idx if idx.dim() == 2 else idx[None]
+    n = X.shape[-2]
+    removed = torch.zeros(groups.shape[0], n, dtype=torch.int16, device=groups.device).scatter_(1, groups, 1)
+    keep = torch.argsort(removed, dim=1, stable=True)[:, : n - groups.shape[1]]
+    rest = X[keep] if X.dim() == 2 else X[torch.arange(len(X), device=X.device)[:, None], keep]
+    return rest if idx.dim() == 2 else rest[0]
+
+
 class PixelFeatures:
     """A model's inputs as a function of the training pixels ``pixels: (n, d)`` in [0, 1].
 
@@ -104,14 +118,8 @@ class PixelFeatures:
 
     def rest(self, idx: torch.Tensor) -> torch.Tensor:
         """The rows of ``X`` not in ``idx``, in order: ``(n - k, d)`` for ``idx: (k,)``, one block
-        per group ``(groups, n - k, d)`` for ``idx: (groups, k)``; the points of a group must be distinct.
-        Gathered on the device without a host sync (a stable sort puts the kept rows first)."""
-        groups = idx if idx.dim() == 2 else idx[None]
-        n = self.X.shape[0]
-        removed = torch.zeros(groups.shape[0], n, dtype=torch.int16, device=groups.device).scatter_(1, groups, 1)
-        keep = torch.argsort(removed, dim=1, stable=True)[:, : n - groups.shape[1]]
-        rest = self.X[keep]
-        return rest if idx.dim() == 2 else rest[0]
+        per group ``(groups, n - k, d)`` for ``idx: (groups, k)``; the points of a group must be distinct."""
+        return rows_not_in(self.X, idx)
 
     def replaced(self, idx: torch.Tensor, rows: torch.Tensor) -> "PixelFeatures":
         """The same model and reading on the training set with the pixels of ``idx`` replaced by
@@ -158,12 +166,16 @@ class PixelLoss:
     """The loss of the nets of ``stack`` on training points ``idx`` as a function of their pixels.
 
     ``idx: (B,)`` with a stack of one net, or ``(nets, B)``: one group of points per net, each net
-    seeing its own group replaced (adversarial training). ``y`` holds the labels of ``idx``
-    (classes, or +-1 targets with a trailing output axis), with the same leading shape. Calling
-    it gives the sum over nets of each net's batch-mean loss (differentiable); ``grad(rows)``
-    gives its gradient in closed form, which the attacks use instead of autograd: a handful of
-    matmuls per attack step, the only O(B d^2) one being ``D @ X^T X`` for MLP-Attn, with the
-    rank-k update of :class:`PixelFeatures` differentiated by hand::
+    seeing its own group replaced (adversarial training, batched attacks). ``features`` is one
+    :class:`PixelFeatures` shared by every net, or a sequence of them, one per net (of one model
+    and training-set size; each net's points are its own set's, under its own preprocessing), so
+    that nets of different data subsets and readings are attacked as one batch. ``y`` holds the
+    labels of ``idx`` (classes, or +-1 targets with a trailing output axis), with the same
+    leading shape. Calling it gives the sum over nets of each net's batch-mean loss
+    (differentiable); ``grad(rows)`` gives its gradient in closed form, which the attacks use
+    instead of autograd: a handful of matmuls per attack step, the only O(B d^2) one being
+    ``D @ X^T X`` for MLP-Attn, with the rank-k update of :class:`PixelFeatures` differentiated by
+    hand::
 
         u = r S + (r r^T) r,  S = X^T X - X_idx^T X_idx = X_rest^T X_rest
         dL/dr = D S + (D r^T + r D^T) r + (r r^T) D,  D = dL/du
@@ -173,8 +185,8 @@ class PixelLoss:
     ``2 (n - B) >= d``. The points of a group of ``idx`` must be distinct.
     """
 
-    def __init__(self, stack: NetStack, features: PixelFeatures, idx: torch.Tensor, y: torch.Tensor, loss: str,
-                 W: torch.Tensor | None = None):
+    def __init__(self, stack: NetStack, features: PixelFeatures | Sequence[PixelFeatures], idx: torch.Tensor,
+                 y: torch.Tensor, loss: str, W: torch.Tensor | None = None):
         W = (stack.W if W is None else W).detach()
         num_nets, m = stack.num_nets, stack.widths[0]
         if len(set(stack.widths)) != 1 or not ((idx.dim() == 1 and num_nets == 1)
@@ -182,26 +194,51 @@ class PixelLoss:
             raise ValueError(f"PixelLoss needs nets of one width and idx (B,) for one net or (nets={num_nets}, B); "
                              f"got widths {sorted(set(stack.widths))} and idx {tuple(idx.shape)}")
         self.grouped = idx.dim() == 2
-        self.features, self.loss = features, loss
         self.idx = idx if self.grouped else idx[None]
+        self.per_net = isinstance(features, (list, tuple))
+        group = list(features) if self.per_net else [features]
+        first = group[0]
+        if self.per_net:
+            if len(group) != num_nets:
+                raise ValueError(f"{len(group)} feature sets for {num_nets} nets: give one per net, or one shared")
+            if any((f.model, f.normalize_relu_inputs, f.X.shape) != (first.model, first.normalize_relu_inputs,
+                                                                     first.X.shape) for f in group):
+                raise ValueError("per-net feature sets must share the model, its input normalisation and the "
+                                 "training-set shape")
+            if first.temperature is not None:
+                raise ValueError("softmax attention's PixelLoss takes one training set shared by every net")
+        self.features, self.loss = first, loss
         self.y = y if self.grouped else y[None]
         # one-hot once per loss (F.one_hot checks its input's range: a GPU wait per call)
         self.onehot = F.one_hot(self.y, stack.num_outputs) if loss == "cross_entropy" else None
+        # per net: its training rows (nets, n, d) and its reading's affine map (raw: x - 0 / 1, exact)
+        X = torch.stack([f.X for f in group]) if self.per_net else first.X
+        if self.per_net:
+            d = X.shape[-1]
+            self._mean = torch.stack([torch.zeros(d, dtype=X.dtype, device=X.device) if f.preprocessing.mean is None
+                                      else f.preprocessing.mean.to(X) for f in group])[:, None, :]
+            self._scale = torch.tensor([f.preprocessing.scale for f in group], dtype=X.dtype,
+                                       device=X.device)[:, None, None]
         # what stays fixed while the attack moves the rows, formed once per batch (MLP-Attn):
         # S = X_rest^T X_rest, one (d, d) per net; where the other points are few against the
         # pixels (2 (n - B) < d, e.g. CIFAR-10 at n = 1,000) it is applied in factored form,
         # O(B (n - B) d) per product instead of O(B d^2)
         self.S = self._rest = None
-        if features.model == "MLP-Attn":
-            n, d = features.X.shape
+        if first.model == "MLP-Attn":
+            n, d = first.X.shape
             if 2 * (n - self.idx.shape[1]) < d:
-                self._rest = features.rest(self.idx)  # (nets, n - B, d)
+                self._rest = rows_not_in(X, self.idx)  # (nets, n - B, d)
             else:
-                old = features.X[self.idx]
-                self.S = features._XtX - old.mT @ old
+                old = X[self.idx] if not self.per_net else X[torch.arange(num_nets, device=X.device)[:, None], self.idx]
+                XtX = torch.stack([f._XtX for f in group]) if self.per_net else first._XtX
+                self.S = XtX - old.mT @ old
         self.W = W.view(num_nets, m, -1)  # (nets, m, d)
         self.A = stack.A.view(num_nets, m, -1) * m**-0.5  # (nets, m, C), readout scale included
         self.stack = stack
+
+    def _preprocess(self, rows: torch.Tensor) -> torch.Tensor:
+        """Pixel rows (nets, B, d) -> what the model reads, each net under its own reading."""
+        return (rows - self._mean) / self._scale if self.per_net else self.features.preprocessing(rows)
 
     def _times_S(self, v: torch.Tensor) -> torch.Tensor:
         """``v @ S`` for ``v: (nets, B, d)``, dense or factored."""
@@ -228,12 +265,12 @@ class PixelLoss:
         """The nets' inputs with ``rows`` in place of the points ``idx``: what
         ``features.with_rows(idx, rows)`` gives, from this batch's fixed part (no second
         ``X_rest`` or ``S``)."""
-        z = self._inputs(self.features.preprocessing(rows if self.grouped else rows[None]))[0]
+        z = self._inputs(self._preprocess(rows if self.grouped else rows[None]))[0]
         return z if self.grouped else z[0]
 
     def __call__(self, rows: torch.Tensor) -> torch.Tensor:
         rows = rows if self.grouped else rows[None]
-        z = self.features.with_rows(self.idx, rows)
+        z = self._inputs(self._preprocess(rows))[0] if self.per_net else self.features.with_rows(self.idx, rows)
         outputs = self.stack.forward_each(z, self.W.reshape(-1, self.W.shape[-1]))
         return stack_loss(outputs, self.y.transpose(0, 1), self.loss).sum()
 
@@ -245,8 +282,10 @@ class PixelLoss:
             with torch.enable_grad():
                 (d_x,) = torch.autograd.grad(self(x), x)
             return d_x
-        d_r = self._grad(self.features.preprocessing(rows if self.grouped else rows[None]))
-        if self.features.preprocessing.scale != 1.0:
+        d_r = self._grad(self._preprocess(rows if self.grouped else rows[None]))
+        if self.per_net:
+            d_r = d_r / self._scale
+        elif self.features.preprocessing.scale != 1.0:
             d_r = d_r / self.features.preprocessing.scale
         return d_r if self.grouped else d_r[0]
 

@@ -9,6 +9,8 @@ normalises (``torch.optim.Adam(weight_decay=...)``, mode ``"l2"``). Where a net'
 is small against ``weight_decay * W`` (MLP-Attn's nearly parallel inputs), that term shrinks W
 by about ``lr`` per step whatever its size and can collapse the net. Mode ``"decoupled"``
 (AdamW: ``W -= lr * weight_decay * W`` apart from the Adam step) is the other common reading.
+Nets of one stack may each take their own mode (``train_stack(weight_decay_modes=...)``), so
+that the readings of a study train as one batch.
 """
 
 from __future__ import annotations
@@ -120,7 +122,7 @@ def stack_loss(outputs: torch.Tensor, y: torch.Tensor, loss: str) -> torch.Tenso
 def train_stack(stack: NetStack, X: torch.Tensor, y: torch.Tensor, loss: str, settings: TrainingSettings,
                 seed: int = 0, desc: str = "train",
                 batch_inputs: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
-                own_batches: list[int] | None = None) -> TrainResult:
+                own_batches: list[int] | None = None, weight_decay_modes: list[str] | None = None) -> TrainResult:
     """Train every net of ``stack`` in place on ``X: (n, d)`` with ``settings`` (epochs, learning
     rate, batch size, weight decay and its mode; its dtype and device are the data's business);
     batches drawn from ``seed``.
@@ -135,7 +137,10 @@ def train_stack(stack: NetStack, X: torch.Tensor, y: torch.Tensor, loss: str, se
     ``own_batches`` the indices are ``(nets, B)`` and the inputs ``(nets, B, d)``.
 
     ``settings.weight_decay_mode``: ``"l2"`` (Adam with an L2 term, the paper's wording) or
-    ``"decoupled"`` (AdamW); see the module docstring.
+    ``"decoupled"`` (AdamW); see the module docstring. ``weight_decay_modes``, one per net,
+    gives each net its own mode (the same update as Adam's or AdamW's own to rounding: the L2
+    term added to that net's gradient, the decoupled shrink applied to its weights before the
+    Adam step).
 
     Raises :class:`TrainingDivergedError` naming the nets, the epoch and the settings as soon
     as an epoch's loss is not finite.
@@ -163,8 +168,23 @@ def train_stack(stack: NetStack, X: torch.Tensor, y: torch.Tensor, loss: str, se
     # the fused Adam is one kernel per step instead of about ten elementwise passes (the same
     # update to rounding): on a GPU one launch instead of ten, on a CPU 3x faster (torch >= 2.4;
     # older versions refuse fused CPU tensors and get the loop)
-    adam = torch.optim.AdamW if weight_decay_mode == "decoupled" else torch.optim.Adam
-    weight_decay = 0.0 if weight_decay_mode == "none" else weight_decay
+    modes = [weight_decay_mode] * num_nets if weight_decay_modes is None else list(weight_decay_modes)
+    if len(modes) != num_nets:
+        raise ValueError(f"weight_decay_modes needs one mode per net: {len(modes)} for {num_nets} nets")
+    for mode in modes:
+        check_weight_decay_mode(mode)
+    per_net_decay = len(set(modes)) > 1 and weight_decay > 0
+    if not per_net_decay:
+        weight_decay_mode = modes[0]
+    adam = torch.optim.AdamW if weight_decay_mode == "decoupled" and not per_net_decay else torch.optim.Adam
+    if per_net_decay:  # per row of W: the L2 term's coefficient and the decoupled shrink factor
+        of_row = [mode for mode, m in zip(modes, stack.widths) for _ in range(m)]
+        l2_rows = torch.tensor([weight_decay if mode == "l2" else 0.0 for mode in of_row], dtype=W.dtype,
+                               device=W.device)[:, None]
+        shrink_rows = torch.tensor([1 - lr * weight_decay if mode == "decoupled" else 1.0 for mode in of_row],
+                                   dtype=W.dtype, device=W.device)[:, None]
+    # one mode for the whole stack: the optimiser's own decay; per net: none there, applied per row above
+    weight_decay = 0.0 if per_net_decay or weight_decay_mode == "none" else weight_decay
     try:
         optimizer = adam([W], lr=lr, weight_decay=weight_decay, fused=True)
     except RuntimeError:
@@ -188,6 +208,10 @@ def train_stack(stack: NetStack, X: torch.Tensor, y: torch.Tensor, loss: str, se
                 losses = stack_loss(outputs, y_batch, loss)
                 optimizer.zero_grad(set_to_none=True)
                 losses.sum().backward()
+                if per_net_decay:
+                    with torch.no_grad():
+                        W.grad.add_(W * l2_rows)
+                        W.mul_(shrink_rows)
                 optimizer.step()
                 total += losses.detach() * batch.shape[-1]
             history[epoch] = (total / n).cpu().to(torch.float64)
@@ -199,8 +223,8 @@ def train_stack(stack: NetStack, X: torch.Tensor, y: torch.Tensor, loss: str, se
                 nets_bad = [stack.labels[g] for g in torch.nonzero(bad).flatten().tolist()]
                 raise TrainingDivergedError(
                     f"training diverged at epoch {epoch + 1}/{epochs}: loss is not finite for nets {nets_bad} "
-                    f"(labels = (width, seed); lr={lr}, batch={batch_size}, weight_decay={weight_decay} "
-                    f"({weight_decay_mode}), loss={loss}). Fix: lower lr, or check the inputs for NaN/inf."
+                    f"(labels = (width, seed); lr={lr}, batch={batch_size}, weight_decay={settings.weight_decay} "
+                    f"({'/'.join(sorted(set(modes)))}), loss={loss}). Fix: lower lr, or check the inputs for NaN/inf."
                 )
     stack.W = W.detach()
     return TrainResult(W0=W0, W=stack.W, losses=history)

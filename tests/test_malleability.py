@@ -1,5 +1,7 @@
 """The studies of notebooks 04-06 (ntklib.malleability): one row per model, seed and setting."""
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -83,3 +85,25 @@ def test_split_off_keeps_the_validation_points_apart(gen):
     assert (train.n, validation.n, validation.split) == (100, 20, "validation")
     assert torch.bincount(train.y, minlength=10).tolist() == [10] * 10
     assert not (torch.cdist(train.X, validation.X) == 0).any()
+
+
+def test_readings_as_one_batch_equal_each_reading_alone(gen):
+    """Preprocessings crossed with weight-decay readings, trained as one stack and attacked as
+    one batch, give each reading's own study (the batched path of notebook 04b)."""
+    trains, tests = _toy(gen, 2)
+    settings = TrainingSettings(epochs=2, batch_size=16, weight_decay=0.05)
+    kw = dict(seeds=[0, 1], width=16, tau=0.2, steps=3, ridge=0.1, attacks=[("PGD", 0.2), ("uniform", 0.2)])
+    readings = [(p, mode) for p in ("raw", "centred") for mode in ("l2", "decoupled", "none")]
+    together = malleability_study(trains, tests, settings, readings=readings, **kw)
+    assert len(together) == 2 * 3 * 2 * 2 * 2 * 2
+    for p, mode in readings:
+        alone = malleability_study(trains, tests, dataclasses.replace(settings, weight_decay_mode=mode),
+                                   preprocessing=p, **kw)
+        mine = [r for r in together if (r["preprocessing"], r["mode"]) == (p, mode)]
+        assert len(mine) == len(alone)
+        for a, b in zip(alone, mine):
+            assert (a["model"], a["seed"], a["subset"], a["attack"]) == (b["model"], b["seed"], b["subset"], b["attack"])
+            assert a["flip_rate"] == b["flip_rate"] and a["test_accuracy"] == pytest.approx(b["test_accuracy"])
+            assert a["weight_rms"] == pytest.approx(b["weight_rms"], rel=1e-9)
+    with pytest.raises(ValueError, match="leave preprocessing at its default"):
+        malleability_study(trains, tests, settings, readings=readings, **{**kw, "preprocessing": "centred"})

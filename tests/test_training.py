@@ -101,3 +101,26 @@ def test_unknown_weight_decay_mode_is_refused():
 def test_bad_training_settings_fail_before_any_compute(bad, problem):
     with pytest.raises(ValueError, match=problem):
         TrainingSettings(**bad)
+
+
+PER_NET_DECAY_RTOL = 1e-9  # each net's own weight-decay reading in one stack vs the optimiser's own decay
+
+
+def test_each_net_its_own_weight_decay_mode_equals_each_alone(gen):
+    """Readings of the weight decay trained as one stack (the L2 term and the decoupled shrink
+    applied per net) give each net what Adam / AdamW / no decay give it alone."""
+    X = torch.randn(48, 6, generator=gen, dtype=torch.float64)
+    y = torch.randint(0, 3, (48,), generator=gen)
+    modes, seeds = ["l2", "decoupled", "none", "l2"], [0, 1, 2, 3]
+    settings = TrainingSettings(epochs=3, batch_size=16, weight_decay=0.05, learning_rate=0.01)
+    stack = init_stack(6, 3, [8], seeds, dtype=torch.float64)
+    train_stack(stack, X, y, "cross_entropy", settings, own_batches=seeds, weight_decay_modes=modes)
+    for g, (mode, seed) in enumerate(zip(modes, seeds)):
+        alone = init_stack(6, 3, [8], [seed], dtype=torch.float64)
+        train_stack(alone, X, y, "cross_entropy", dataclasses.replace(settings, weight_decay_mode=mode),
+                    own_batches=[seed])
+        torch.testing.assert_close(stack.select(g).W, alone.W, rtol=PER_NET_DECAY_RTOL, atol=1e-12)
+    with pytest.raises(ValueError, match="one mode per net: 2 for 4 nets"):
+        train_stack(stack, X, y, "cross_entropy", settings, own_batches=seeds, weight_decay_modes=modes[:2])
+    with pytest.raises(ValueError, match="weight_decay_mode must be one of"):
+        train_stack(stack, X, y, "cross_entropy", settings, own_batches=seeds, weight_decay_modes=["l1"] * 4)
