@@ -8,7 +8,9 @@ busiest ops, and how much of the wall time the device computes at all); with ``-
 wall time of a profile's readings grid (notebook 07 and its cells, recomputed) one cell at a
 time against a local Dask cluster of ``--grid-workers`` processes; with ``--softmax``,
 softmax attention's features and attack gradient (autograd) against linearized attention's
-(closed form), notebook 08.
+(closed form), notebook 08; with ``--batched``, the batched paths of notebooks 04-06 (every run's
+net attacked as one batch, the readings trained as one stack) against one net or one reading at
+a time: wall time and kernel launches.
 Speed is measured here, never in timed tests.
 
     python benchmarks/ntk_benchmark.py                  # CPU-sized defaults
@@ -18,6 +20,7 @@ Speed is measured here, never in timed tests.
     python benchmarks/ntk_benchmark.py --trace --device cuda --d 3072 --adv-n 1000 --adv-width 1024
     python benchmarks/ntk_benchmark.py --grid quick     # the readings grid: sequential vs Dask
     python benchmarks/ntk_benchmark.py --softmax --n 1000 --d 3072
+    python benchmarks/ntk_benchmark.py --batched --device cuda --adv-n 1000 --adv-width 1024
 
 Appends a Markdown section to benchmarks/RESULTS.md naming the machine.
 """
@@ -104,8 +107,14 @@ def main() -> None:
     parser.add_argument("--softmax", action="store_true",
                         help="only time softmax attention's features and attack gradient against linearized "
                              "attention's (own section)")
+    parser.add_argument("--batched", action="store_true",
+                        help="only time the batched attacks and readings of notebooks 04-06 against one net or "
+                             "reading at a time (own section)")
     args = parser.parse_args()
     device = torch.device(args.device)
+    if args.batched:
+        _batched_section(device, args.d, args.adv_n, args.adv_width, args.adv_steps, args.repeats, args.out)
+        return
     if args.grid:
         _grid_section(args.grid, args.grid_workers, args.out)
         return
@@ -504,6 +513,90 @@ def _profile_timings(profile: str) -> str:
     subprocess.run([sys.executable, "-m", "ntklib", "--profile", profile, "--recompute"], check=True)
     return "\nWhole profile, notebook by notebook (`python -m ntklib`, recomputing):\n\n" + (
         output_root(profile) / "timings.md").read_text()
+
+
+def _batched_section(device: torch.device, d: int, n: int, width: int, steps: int, repeats: int, out: str) -> None:
+    """Notebooks 04-06's batched paths against one net (or reading) at a time, float64, on
+    ``n`` random points per subset in ``[0, 1]^d``: (1) PGD on the top 10% of 9 nets (3 seeds x 3
+    subsets, each on its own subset) as one batch vs net by net; (2) the whole post-training
+    measurement (influence, PGD and a noise baseline, influences again) likewise; (3) one epoch of
+    training 3 preprocessings x 3 weight-decay readings x 3 seeds as one stack vs one stack per
+    reading. Wall time and kernel launches (counted by dispatch: what bounds a GPU)."""
+    from ntklib.models import NetStack  # noqa: PLC0415
+    from ntklib.nets import attack_points, malleability  # noqa: PLC0415
+    from ntklib.pixels import Preprocessing  # noqa: PLC0415
+
+    gen = torch.Generator().manual_seed(0)
+    f64 = dict(dtype=torch.float64, device=device)
+    subsets = [(torch.rand(n, d, generator=gen).to(**f64), torch.randint(0, 10, (n,), generator=gen).to(device))
+               for _ in range(3)]
+    X_test, y_test = torch.rand(n // 2, d, generator=gen).to(**f64), torch.randint(0, 10, (n // 2,), generator=gen)
+    runs = [(seed, j) for j in range(3) for seed in range(3)]
+    k = max(1, n // 10)
+    rows = ""
+    for model in MODELS:
+        sets = [PixelFeatures(model, X) for X, _ in subsets]
+        features, labels = [sets[j] for _, j in runs], [subsets[j][1] for _, j in runs]
+        stack = NetStack.concat(train_nets(features, labels, 10, width, [s for s, _ in runs],
+                                           TrainingSettings(epochs=1)))
+        idx = torch.stack([torch.randperm(n, generator=gen)[:k] for _ in runs]).to(device)
+        seeds = [s for s, _ in runs]
+
+        def batch():
+            return attack_points(stack, features, labels, idx, 10, "PGD", 0.3, steps, seeds)
+
+        def one_by_one():
+            return [attack_points(stack.select(g), features[g], labels[g], idx[g], 10, "PGD", 0.3, steps, seeds[g])
+                    for g in range(len(runs))]
+
+        def measure_batch():
+            return malleability(stack, features, labels, [X_test] * len(runs), [y_test.to(device)] * len(runs), 10,
+                                0.1, [("PGD", 0.3), ("sign", 0.3)], steps, 1e-3, seeds)
+
+        def measure_one_by_one():
+            return [malleability(stack.select(g), features[g], labels[g], X_test, y_test.to(device), 10, 0.1,
+                                 [("PGD", 0.3), ("sign", 0.3)], steps, 1e-3, seeds[g]) for g in range(len(runs))]
+
+        t_b, t_e = _time(batch, repeats, device), _time(one_by_one, repeats, device)
+        l_b, l_e = _launches(batch), _launches(one_by_one)
+        m_b, m_e = _time(measure_batch, 1, device), _time(measure_one_by_one, 1, device)
+        rows += (f"| PGD on the top 10% of every run's net, {model}, one batch | 9 nets (3 seeds x 3 subsets), n={n}, "
+                 f"d={d}, m={width}, {steps} steps, float64 | {t_b * 1e3:.1f} ms, {l_b} launches | |\n"
+                 f"| same, net by net | same | {t_e * 1e3:.1f} ms, {l_e} launches | net by net / batch = "
+                 f"{t_e / t_b:.1f} (time), {l_e / l_b:.1f} (launches) |\n"
+                 f"| post-training measurement (influence, PGD and sign noise, influences again), {model}, one batch "
+                 f"| same, {n // 2} test points | {m_b:.2f} s | |\n"
+                 f"| same, net by net | same | {m_e:.2f} s | net by net / batch = {m_e / m_b:.1f} |\n")
+    readings = [(p, mode) for p in ("raw", "centred", "standardised") for mode in ("l2", "decoupled", "none")]
+    X, y = subsets[0]
+    one_epoch = TrainingSettings(epochs=1)
+    for model in MODELS:
+        sets = {p: PixelFeatures(model, X, preprocessing=Preprocessing.fit(p, X)) for p, _ in readings}
+
+        def together():
+            return train_nets([sets[p] for p, _ in readings for _ in range(3)], [y] * 27, 10, width,
+                              [s for _ in readings for s in range(3)], one_epoch,
+                              weight_decay_modes=[mode for _, mode in readings for _ in range(3)])
+
+        def apart():
+            return [train_nets(sets[p], y, 10, width, [0, 1, 2], TrainingSettings(epochs=1, weight_decay_mode=mode))
+                    for p, mode in readings]
+
+        t_b, t_e = _time(together, 1, device), _time(apart, 1, device)
+        l_b, l_e = _launches(together), _launches(apart)
+        rows += (f"| one training epoch of 9 readings (3 preprocessings x 3 weight decays) x 3 seeds, {model}, one "
+                 f"stack | 27 nets, n={n}, m={width}, float64 | {t_b:.2f} s, {l_b} launches | |\n"
+                 f"| same, one stack per reading | same | {t_e:.2f} s, {l_e} launches | per reading / one stack = "
+                 f"{t_e / t_b:.1f} (time), {l_e / l_b:.1f} (launches) |\n")
+    section = f"""
+## {datetime.date.today()} on {machine(device)}: batched paths of notebooks 04-06
+
+| measurement | setting | time | ratio |
+|---|---|---|---|
+{rows}"""
+    print(section)
+    with open(out, "a") as f:
+        f.write(section)
 
 
 def _grid_section(profile: str, workers: int, out: str) -> None:
