@@ -230,9 +230,9 @@ def more_malleable(task: str, runs: dict[tuple[str, str], list[float]], attacks:
     ratios = {a: ratio_interval(runs[("MLP-Attn", a)], runs[("2L-ReLU", a)], attacked, confidence) for a in attacks}
     leads = {a: _lead_over_noise(runs, a, noises, attacked, confidence) for a in attacks}
     reported = paper.flip_rates(task)
-    paper_text = ("x" + "/".join(fmt(flip_ratio(reported["MLP-Attn"][a], reported["2L-ReLU"][a])) for a in attacks)
-                  + f" ({'/'.join(attacks)})") if reported and all(a in reported["MLP-Attn"] for a in attacks) \
-        else "(not reported for this task)"
+    paper_ratios = [_paper_ratio(reported, a) for a in attacks]
+    paper_text = ("x" + "/".join(map(fmt, paper_ratios)) + f" ({'/'.join(attacks)})"
+                  if None not in paper_ratios else "(not reported for this task)")
     count = len(runs[("MLP-Attn", attacks[0])])
     baseline = f"over {'/'.join(noises)} noise" if noises else "(no noise baseline)"
     lead_text = ", ".join(f"{a} {fmt_interval(found, 100)}" for a, found in leads.items())

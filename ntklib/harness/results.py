@@ -231,16 +231,15 @@ def dashboard_table(profile: str, fallback: Fallback = None) -> str:
         except (OSError, ValueError, KeyError, TypeError):
             continue  # summary_table names unreadable files
         across = notebook == "07_readings"  # the readings grid: checks judged across readings, a column of their own
+        origin = data.get("profile", "?") + ("" if data.get("code") == current else "; earlier code")
         for claim, status in verdicts:
             entry = claims.setdefault(claim, {"counts": {}, "where": {}, "across": {}})
             key = "across" if across else "counts"
             entry[key][status] = entry[key].get(status, 0) + 1
-            if not across:
-                entry["where"][notebook[:3].rstrip("_")] = data.get("profile", "?") + (
-                    "" if data.get("code") == current else "; earlier code")
+            if across:
+                entry["grid"] = origin
             else:
-                grid_profile = data.get("profile", "?") + ("" if data.get("code") == current else "; earlier code")
-                entry["grid"] = grid_profile
+                entry["where"][notebook[:3].rstrip("_")] = origin
 
     def counted(counts: dict) -> str:
         return ", ".join(f"{counts[s]} {s}" for s in STATUS_ORDER if s in counts)
