@@ -519,7 +519,8 @@ def _batched_section(device: torch.device, d: int, n: int, width: int, steps: in
     """Notebooks 04-06's batched paths against one net (or reading) at a time, float64, on
     ``n`` random points per subset in ``[0, 1]^d``: (1) PGD on the top 10% of 9 nets (3 seeds x 3
     subsets, each on its own subset) as one batch vs net by net; (2) the whole post-training
-    measurement (influence, PGD and a noise baseline, influences again) likewise; (3) one epoch of
+    measurement (influence, PGD and a noise baseline, influences again) likewise; one epoch of
+    adversarial training of the 9 nets as one stack vs one stack per subset; (3) one epoch of
     training 3 preprocessings x 3 weight-decay readings x 3 seeds as one stack vs one stack per
     reading. Wall time and kernel launches (counted by dispatch: what bounds a GPU)."""
     from ntklib.models import NetStack  # noqa: PLC0415
@@ -567,6 +568,19 @@ def _batched_section(device: torch.device, d: int, n: int, width: int, steps: in
                  f"| post-training measurement (influence, PGD and sign noise, influences again), {model}, one batch "
                  f"| same, {n // 2} test points | {m_b:.2f} s | |\n"
                  f"| same, net by net | same | {m_e:.2f} s | net by net / batch = {m_e / m_b:.1f} |\n")
+        adversarial = dict(adversarial_eps=0.3, adversarial_steps=steps)
+
+        def adv_together():
+            return train_nets(features, labels, 10, width, seeds, TrainingSettings(epochs=1), **adversarial)
+
+        def adv_apart():
+            return [train_nets(sets[j], subsets[j][1], 10, width, [0, 1, 2], TrainingSettings(epochs=1), **adversarial)
+                    for j in range(3)]
+
+        a_b, a_e = _time(adv_together, 1, device), _time(adv_apart, 1, device)
+        rows += (f"| one adversarial-training epoch of every run, {model}, one stack | 9 nets (3 seeds x 3 subsets), "
+                 f"n={n}, m={width}, PGD {steps} steps, float64 | {a_b:.2f} s | |\n"
+                 f"| same, one stack per subset | same | {a_e:.2f} s | per subset / one stack = {a_e / a_b:.1f} |\n")
     readings = [(p, mode) for p in ("raw", "centred", "standardised") for mode in ("l2", "decoupled", "none")]
     X, y = subsets[0]
     one_epoch = TrainingSettings(epochs=1)

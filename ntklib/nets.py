@@ -17,7 +17,7 @@ from .attacks import NOISES, pgd, run_attack
 from .influence import Influence, flip_rate, loo_influence, rank_correlation, scaled_ridge, top_fraction
 from .models import NetStack, init_stack
 from .ntk import empirical_ntk
-from .pixels import PixelFeatures, PixelLoss
+from .pixels import FeatureStack, PixelFeatures, PixelLoss
 from .training import TrainingSettings, loss_for, targets, train_stack
 
 __all__ = ["train_nets", "train_net", "test_accuracy", "training_health", "net_influence", "attack_points",
@@ -57,12 +57,12 @@ def train_nets(features: PixelFeatures | list[PixelFeatures], y: torch.Tensor | 
     if adversarial_eps > 0:
         pgd_generators = [torch.Generator().manual_seed(s) for s in seeds]
         nets = torch.arange(len(seeds), device=X.device)[:, None]
-        pixels = torch.stack([f.pixels for f in features]) if per_net else first.pixels
+        stacked = FeatureStack(features) if per_net else None  # built once: the batches stack nothing
 
         def batch_inputs(batch, W):  # batch: (nets, B) indices, one row per net
             if per_net:
-                loss_fn = PixelLoss(stack, list(features), batch, y_fit[nets, batch], loss, W)
-                start = pixels[nets, batch]
+                loss_fn = PixelLoss(stack, stacked, batch, y_fit[nets, batch], loss, W)
+                start = stacked.pixel_rows(batch)
             else:
                 loss_fn, start = PixelLoss(stack, first, batch, y_fit[batch], loss, W), first.pixels[batch]
             rows = pgd(loss_fn, start, adversarial_eps, adversarial_steps, generator=pgd_generators)
@@ -138,9 +138,10 @@ def attack_points(net: NetStack, features: PixelFeatures | list[PixelFeatures], 
     if not batched:
         loss_fn = PixelLoss(net, features, idx, fit(y_train)[idx], loss)
         return run_attack(attack, loss_fn, features.pixels[idx], eps, steps, generators[0])
-    nets = torch.arange(len(group), device=idx.device)[:, None]
-    loss_fn = PixelLoss(net, list(group), idx, torch.stack([fit(y) for y in labels])[nets, idx], loss)
-    return run_attack(attack, loss_fn, torch.stack([f.pixels for f in group])[nets, idx], eps, steps, generators)
+    stacked = FeatureStack(group)
+    y_idx = torch.stack([fit(y)[i] for y, i in zip(labels, idx)])
+    return run_attack(attack, PixelLoss(net, stacked, idx, y_idx, loss), stacked.pixel_rows(idx), eps, steps,
+                      generators)
 
 
 def malleability(net: NetStack, features: PixelFeatures | list[PixelFeatures], y_train: torch.Tensor | list[torch.Tensor],

@@ -26,7 +26,7 @@ from .attention import normalize_rows, softmax_attention
 from .models import NetStack, model_inputs, temperature_of
 from .training import stack_loss
 
-__all__ = ["PREPROCESSINGS", "Preprocessing", "PixelFeatures", "PixelLoss"]
+__all__ = ["PREPROCESSINGS", "Preprocessing", "PixelFeatures", "FeatureStack", "PixelLoss", "rows_not_in"]
 
 PREPROCESSINGS = ("raw", "centred", "standardised")
 
@@ -62,17 +62,59 @@ class Preprocessing:
         return (X - self.mean.to(X)) / self.scale
 
 
-def rows_not_in(X: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+def rows_not_in(X: torch.Tensor, idx: torch.Tensor, of_group: torch.Tensor | None = None) -> torch.Tensor:
     """The rows of ``X: (n, d)`` not in ``idx``, in order: ``(n - k, d)`` for ``idx: (k,)``, one
-    block per group ``(groups, n - k, d)`` for ``idx: (groups, k)``; ``X: (groups, n, d)`` gives
-    each group its own rows. The points of a group must be distinct. Gathered on the device
-    without a host sync (a stable sort puts the kept rows first)."""
+    block per group ``(groups, n - k, d)`` for ``idx: (groups, k)``; with ``X: (sets, n, d)``,
+    group g takes its rows from set ``of_group[g]``. The points of a group must be distinct.
+    Gathered on the device without a host sync (a stable sort puts the kept rows first)."""
     groups = idx if idx.dim() == 2 else idx[None]
     n = X.shape[-2]
     removed = torch.zeros(groups.shape[0], n, dtype=torch.int16, device=groups.device).scatter_(1, groups, 1)
     keep = torch.argsort(removed, dim=1, stable=True)[:, : n - groups.shape[1]]
-    rest = X[keep] if X.dim() == 2 else X[torch.arange(len(X), device=X.device)[:, None], keep]
+    rest = X[keep] if of_group is None else X[of_group[:, None], keep]
     return rest if idx.dim() == 2 else rest[0]
+
+
+class FeatureStack:
+    """One :class:`PixelFeatures` per net of a stack (each net's own training set and reading),
+    stacked once for batched attacks and adversarial training. The distinct sets are held once
+    (a set shared by several seeds or weight-decay readings is not copied per net): their pixels
+    and, for MLP-Attn, their preprocessed rows and ``X^T X``, ``(sets, ...)``, with ``of_net``
+    naming each net's set; each net's affine reading as ``mean: (nets, 1, d)``, ``scale: (nets, 1,
+    1)`` (raw: 0 and 1, exact). Built before any loop, so the loops stack and copy nothing.
+    Softmax attention is refused (its attack takes one shared training set)."""
+
+    def __init__(self, features: Sequence[PixelFeatures]):
+        first = features[0]
+        if any((f.model, f.normalize_relu_inputs, f.X.shape) != (first.model, first.normalize_relu_inputs,
+                                                                 first.X.shape) for f in features):
+            raise ValueError("per-net feature sets must share the model, its input normalisation and the "
+                             "training-set shape")
+        if first.temperature is not None:
+            raise ValueError("softmax attention's PixelLoss takes one training set shared by every net")
+        sets = list({id(f): f for f in features}.values())
+        where = {id(f): i for i, f in enumerate(sets)}
+        X = first.X
+        self.features, self.first = list(features), first
+        self.of_net = torch.tensor([where[id(f)] for f in features], device=X.device)
+        self.pixels = torch.stack([f.pixels for f in sets])  # (sets, n, d)
+        self.X = torch.stack([f.X for f in sets]) if first.model == "MLP-Attn" else None
+        self.XtX = torch.stack([f._XtX for f in sets]) if first.model == "MLP-Attn" else None
+        zero = torch.zeros(X.shape[1], dtype=X.dtype, device=X.device)
+        self.mean = torch.stack([zero if f.preprocessing.mean is None else f.preprocessing.mean.to(X)
+                                 for f in features])[:, None, :]
+        self.scale = torch.tensor([f.preprocessing.scale for f in features], dtype=X.dtype)[:, None, None].to(X.device)
+
+    def __len__(self) -> int:
+        return len(self.features)
+
+    def pixel_rows(self, idx: torch.Tensor) -> torch.Tensor:
+        """The pixels of each net's points ``idx: (nets, k)`` -> ``(nets, k, d)``."""
+        return self.pixels[self.of_net[:, None], idx]
+
+    def preprocess(self, rows: torch.Tensor) -> torch.Tensor:
+        """Pixel rows ``(nets, k, d)`` -> what each net reads, under its own reading."""
+        return (rows - self.mean) / self.scale
 
 
 class PixelFeatures:
@@ -167,9 +209,10 @@ class PixelLoss:
 
     ``idx: (B,)`` with a stack of one net, or ``(nets, B)``: one group of points per net, each net
     seeing its own group replaced (adversarial training, batched attacks). ``features`` is one
-    :class:`PixelFeatures` shared by every net, or a sequence of them, one per net (of one model
-    and training-set size; each net's points are its own set's, under its own preprocessing), so
-    that nets of different data subsets and readings are attacked as one batch. ``y`` holds the
+    :class:`PixelFeatures` shared by every net, or one per net (a list, or a
+    :class:`FeatureStack` built once outside a loop; one model and training-set size, each net's
+    points its own set's, under its own preprocessing), so that nets of different data subsets
+    and readings are attacked as one batch. ``y`` holds the
     labels of ``idx`` (classes, or +-1 targets with a trailing output axis), with the same
     leading shape. Calling it gives the sum over nets of each net's batch-mean loss
     (differentiable); ``grad(rows)`` gives its gradient in closed form, which the attacks use
@@ -185,7 +228,7 @@ class PixelLoss:
     ``2 (n - B) >= d``. The points of a group of ``idx`` must be distinct.
     """
 
-    def __init__(self, stack: NetStack, features: PixelFeatures | Sequence[PixelFeatures], idx: torch.Tensor,
+    def __init__(self, stack: NetStack, features: PixelFeatures | FeatureStack | list[PixelFeatures], idx: torch.Tensor,
                  y: torch.Tensor, loss: str, W: torch.Tensor | None = None):
         W = (stack.W if W is None else W).detach()
         num_nets, m = stack.num_nets, stack.widths[0]
@@ -195,50 +238,39 @@ class PixelLoss:
                              f"got widths {sorted(set(stack.widths))} and idx {tuple(idx.shape)}")
         self.grouped = idx.dim() == 2
         self.idx = idx if self.grouped else idx[None]
-        self.per_net = isinstance(features, (list, tuple))
-        group = list(features) if self.per_net else [features]
-        first = group[0]
-        if self.per_net:
-            if len(group) != num_nets:
-                raise ValueError(f"{len(group)} feature sets for {num_nets} nets: give one per net, or one shared")
-            if any((f.model, f.normalize_relu_inputs, f.X.shape) != (first.model, first.normalize_relu_inputs,
-                                                                     first.X.shape) for f in group):
-                raise ValueError("per-net feature sets must share the model, its input normalisation and the "
-                                 "training-set shape")
-            if first.temperature is not None:
-                raise ValueError("softmax attention's PixelLoss takes one training set shared by every net")
-        self.features, self.loss = first, loss
+        if isinstance(features, (list, tuple)):
+            features = FeatureStack(features)
+        self.per_net = isinstance(features, FeatureStack)
+        if self.per_net and len(features) != num_nets:
+            raise ValueError(f"{len(features)} feature sets for {num_nets} nets: give one per net, or one shared")
+        self.stacked = features if self.per_net else None
+        self.features, self.loss = (features.first if self.per_net else features), loss
         self.y = y if self.grouped else y[None]
         # one-hot once per loss (F.one_hot checks its input's range: a GPU wait per call)
         self.onehot = F.one_hot(self.y, stack.num_outputs) if loss == "cross_entropy" else None
-        # per net: its training rows (nets, n, d) and its reading's affine map (raw: x - 0 / 1, exact)
-        X = torch.stack([f.X for f in group]) if self.per_net else first.X
-        if self.per_net:
-            d = X.shape[-1]
-            self._mean = torch.stack([torch.zeros(d, dtype=X.dtype, device=X.device) if f.preprocessing.mean is None
-                                      else f.preprocessing.mean.to(X) for f in group])[:, None, :]
-            self._scale = torch.tensor([f.preprocessing.scale for f in group], dtype=X.dtype,
-                                       device=X.device)[:, None, None]
         # what stays fixed while the attack moves the rows, formed once per batch (MLP-Attn):
         # S = X_rest^T X_rest, one (d, d) per net; where the other points are few against the
         # pixels (2 (n - B) < d, e.g. CIFAR-10 at n = 1,000) it is applied in factored form,
         # O(B (n - B) d) per product instead of O(B d^2)
         self.S = self._rest = None
-        if first.model == "MLP-Attn":
-            n, d = first.X.shape
+        if self.features.model == "MLP-Attn":
+            n, d = self.features.X.shape
             if 2 * (n - self.idx.shape[1]) < d:
-                self._rest = rows_not_in(X, self.idx)  # (nets, n - B, d)
+                self._rest = (rows_not_in(features.X, self.idx, features.of_net) if self.per_net
+                              else features.rest(self.idx))  # (nets, n - B, d)
+            elif self.per_net:
+                old = features.X[features.of_net[:, None], self.idx]
+                self.S = torch.baddbmm(features.XtX[features.of_net], old.mT, old, alpha=-1)
             else:
-                old = X[self.idx] if not self.per_net else X[torch.arange(num_nets, device=X.device)[:, None], self.idx]
-                XtX = torch.stack([f._XtX for f in group]) if self.per_net else first._XtX
-                self.S = XtX - old.mT @ old
+                old = features.X[self.idx]
+                self.S = features._XtX - old.mT @ old
         self.W = W.view(num_nets, m, -1)  # (nets, m, d)
         self.A = stack.A.view(num_nets, m, -1) * m**-0.5  # (nets, m, C), readout scale included
         self.stack = stack
 
     def _preprocess(self, rows: torch.Tensor) -> torch.Tensor:
         """Pixel rows (nets, B, d) -> what the model reads, each net under its own reading."""
-        return (rows - self._mean) / self._scale if self.per_net else self.features.preprocessing(rows)
+        return self.stacked.preprocess(rows) if self.per_net else self.features.preprocessing(rows)
 
     def _times_S(self, v: torch.Tensor) -> torch.Tensor:
         """``v @ S`` for ``v: (nets, B, d)``, dense or factored."""
@@ -284,7 +316,7 @@ class PixelLoss:
             return d_x
         d_r = self._grad(self._preprocess(rows if self.grouped else rows[None]))
         if self.per_net:
-            d_r = d_r / self._scale
+            d_r = d_r / self.stacked.scale
         elif self.features.preprocessing.scale != 1.0:
             d_r = d_r / self.features.preprocessing.scale
         return d_r if self.grouped else d_r[0]

@@ -7,7 +7,7 @@ import torch
 from ntklib import models
 from ntklib.models import init_stack
 from ntklib.attacks import ATTACKS, run_attack
-from ntklib.pixels import PREPROCESSINGS, PixelFeatures, PixelLoss, Preprocessing
+from ntklib.pixels import PREPROCESSINGS, FeatureStack, PixelFeatures, PixelLoss, Preprocessing
 from ntklib.training import loss_for, targets
 
 CLOSED_FORM_RTOL = 1e-9  # hand-derived pixel gradient vs autograd, float64
@@ -64,6 +64,39 @@ def test_closed_form_pixel_gradient_equals_autograd(gen, model, normalize, num_c
     x = rows.clone().requires_grad_(True)
     (expected,) = torch.autograd.grad(loss_fn(x), x)
     torch.testing.assert_close(loss_fn.grad(rows), expected, rtol=CLOSED_FORM_RTOL, atol=1e-12)
+
+
+@pytest.mark.parametrize("model,normalize", [("2L-ReLU", False), ("2L-ReLU", True), ("MLP-Attn", False)])
+@pytest.mark.parametrize("num_classes", [2, 3])
+@pytest.mark.parametrize("d", [7, 64])  # MLP-Attn: S dense (2 (n - B) >= d) and factored (2 (n - B) < d)
+def test_per_net_training_sets_and_readings_give_each_nets_own_loss_and_gradient(gen, model, normalize, num_classes,
+                                                                                 d):
+    """One feature set and reading per net (a set shared by two nets held once): the loss, the
+    inputs and the closed-form gradient are each net's own (against autograd and the net alone;
+    the standardised reading's scale shows in the gradient, not only in its sign)."""
+    Xs = [torch.rand(30, d, generator=gen, dtype=torch.float64) for _ in range(2)]
+    sets = [PixelFeatures(model, X, normalize, Preprocessing.fit(reading, X)) for X, reading in
+            zip(Xs, ("standardised", "centred"))]
+    per_net = [sets[0], sets[1], sets[0]]
+    y = torch.randint(0, num_classes, (3, 30), generator=gen)
+    y_fit = torch.stack([targets(labels, num_classes) for labels in y]) if num_classes == 2 else y
+    stack = init_stack(d, 1 if num_classes == 2 else num_classes, [16], [0, 1, 2], dtype=torch.float64)
+    idx = torch.tensor([[2, 5, 9], [9, 11, 20], [1, 2, 3]])
+    rows = torch.rand(3, 3, d, generator=gen, dtype=torch.float64)
+    y_idx = torch.stack([y_fit[g][idx[g]] for g in range(3)])
+    stacked = FeatureStack(per_net)
+    assert stacked.pixels.shape[0] == 2  # the shared set is held once
+    loss_fn = PixelLoss(stack, stacked, idx, y_idx, loss_for(num_classes))
+    x = rows.clone().requires_grad_(True)
+    (expected,) = torch.autograd.grad(loss_fn(x), x)
+    grad = loss_fn.grad(rows)
+    torch.testing.assert_close(grad, expected, rtol=CLOSED_FORM_RTOL, atol=1e-12)
+    for g in range(3):
+        alone = PixelLoss(stack.select(g), per_net[g], idx[g], y_idx[g], loss_for(num_classes))
+        torch.testing.assert_close(grad[g], alone.grad(rows[g]), rtol=CLOSED_FORM_RTOL, atol=1e-12)
+        torch.testing.assert_close(loss_fn.inputs(rows)[g], alone.inputs(rows[g]), rtol=CLOSED_FORM_RTOL, atol=1e-12)
+    with pytest.raises(ValueError, match="2 feature sets for 3 nets"):
+        PixelLoss(stack, per_net[:2], idx, y_idx, loss_for(num_classes))
 
 
 @pytest.mark.parametrize("model", models.MODELS)
