@@ -12,6 +12,7 @@
 # The whole session keeps inside SESSION_LIMIT seconds (default 570, so a 600 s call always ends
 # with the archive made): the GPU tests get at most TEST_LIMIT, the profile whatever is left
 # but RESERVE seconds (benchmark, trace, archive), the benchmark at most BENCH_LIMIT, the
+# batched paths of 04-06 against one net at a time (--batched) at most BATCHED_LIMIT, the
 # torch.profiler trace of adversarial training at most TRACE_LIMIT, and the torch.compile trial
 # whatever is then left. A cut-off profile keeps every finished step in
 # build/cache (in the archive), so a later call that carries it resumes there.
@@ -77,6 +78,10 @@ bench=(python3 benchmarks/ntk_benchmark.py --device cuda --n 2000 --d 3072 --wid
 [ "$profile" = paper ] || bench=(python3 benchmarks/ntk_benchmark.py --out "$out/RESULTS.md")  # rehearsal: small, CPU
 stage "benchmark" "$(at_most "${BENCH_LIMIT:-90}" 15)" "${bench[@]}"
 bench_rc=$?
+
+batched=(python3 benchmarks/ntk_benchmark.py --batched --device cuda --adv-n 1000 --adv-width 1024)
+[ "$profile" = paper ] || batched=(python3 benchmarks/ntk_benchmark.py --batched --out "$out/RESULTS.md" --adv-n 200 --adv-width 64)
+stage "batched paths of 04-06 against one net or reading at a time" "$(at_most "${BATCHED_LIMIT:-40}" 10)" "${batched[@]}"
 
 trace=(python3 benchmarks/ntk_benchmark.py --trace --device cuda --d 3072 --adv-n 1000 --adv-width 1024)
 [ "$profile" = paper ] || trace=(true)
