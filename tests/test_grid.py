@@ -240,3 +240,27 @@ def test_a_task_unsets_what_the_runner_did_not_set():
     finally:
         os.environ.pop("NTKLIB_TEST_WORKER_VALUE", None)
     assert run._task_environment()["NTKLIB_RECOMPUTE"] is None or os.environ.get("NTKLIB_RECOMPUTE")
+
+
+def test_cells_of_their_own_run_beside_the_notebooks_longest_first(monkeypatch, tmp_path):
+    """A profile run starts its notebooks and the cells that share no notebook's parameters
+    together, each with its expected seconds from the profile's latest timings (a cluster starts
+    the longest first); a cell with a notebook's own parameters waits for it (its cache), and
+    07 comes last."""
+    path = _grid_file(tmp_path, {"04_influence_malleability": {"axes": {"weight_decay_mode": ["l2", "none"]}}})
+    _stand_in(monkeypatch, tmp_path)
+    cells = grid.cells
+    monkeypatch.setattr(grid, "cells", lambda profile, p=None, settings=None: cells(profile, p or path, settings))
+    out = tmp_path / "out" / "quick"
+    out.mkdir(parents=True)
+    (out / "timings.json").write_text(json.dumps({"04_influence_malleability": {"seconds": 12.5}}))
+    phases, run_tasks = [], run.run_tasks
+
+    def recording(tasks, *args, **kwargs):
+        phases.append([(t.name, t.priority) for t in tasks])
+        return run_tasks(tasks, *args, **kwargs)
+
+    monkeypatch.setattr(run, "run_tasks", recording)
+    assert run.main(["04", "07", "--profile", "quick"]) == 0
+    assert phases == [[("04_influence_malleability", 12.5), ("04_influence_malleability/weight_decay_mode-none", 12.5)],
+                      [("04_influence_malleability/weight_decay_mode-l2", 12.5)], [("07_readings", 0.0)]]

@@ -44,6 +44,7 @@ class Task:
     environment: dict[str, str | None]  # None: unset in the process that runs the task
     execute: Callable[["Task"], "Outcome"]
     readings: dict[str, Any] = field(default_factory=dict)  # the grid cell's readings (empty: a plain run)
+    priority: float = 0.0  # expected seconds: a cluster starts the longest tasks first (shortest total time)
 
 
 @dataclass(frozen=True)
@@ -143,8 +144,8 @@ def _run_on(client: Any, tasks: list[Task], finished: Callable[[Outcome], None],
         raise RuntimeError("the cluster's workers run several threads; each task sets its environment for its kernel, "
                            "so a worker must run one task at a time: start workers with --nthreads 1 (dask-jobqueue: "
                            "cores=1 and job_cpu=N)")
-    futures = {client.submit(_run_one, task, pure=False, key=f"ntklib-{task.name}-{os.urandom(4).hex()}"): task
-               for task in tasks}
+    futures = {client.submit(_run_one, task, pure=False, key=f"ntklib-{task.name}-{os.urandom(4).hex()}",
+                             priority=task.priority): task for task in tasks}
     done = failed = 0
     for future in as_completed(futures):
         task = futures[future]

@@ -354,13 +354,20 @@ def _run_profile(notebooks: list[str], profile: str, settings: dict[str, dict] |
     threads = _threads(jobs)
     execute = functools.partial(_execute, _papermill_execute(), jobs == 1 and sys.stderr.isatty())
 
+    expected = _expected_seconds(profile)
+
     def task(nb: str, **environment: str) -> Task:
         return Task(nb, nb, profile, overrides[nb],
                     _task_environment(NTKLIB_CACHE_JOURNAL=str(journal_dir / f"{nb}.jsonl"), OMP_NUM_THREADS=threads,
-                                      MKL_NUM_THREADS=threads, **environment), execute)
+                                      MKL_NUM_THREADS=threads, **environment), execute, priority=expected.get(nb, 0.0))
 
     cells, bad_cells = _grid_tasks(profile, execute, threads, settings=settings) if summary_nb else ([], [])
     tasks = [task(nb) for nb in notebooks if nb not in summary_nb]
+    # a cell with a notebook's own parameters waits for it (its steps then come from that run's
+    # cache instead of being computed beside it); every other cell runs beside the notebooks
+    own = {t.notebook: check_parameters(t.notebook, t.parameters) for t in tasks}
+    later = [c for c in cells if c.notebook in own and check_parameters(c.notebook, c.parameters) == own[c.notebook]]
+    beside = [c for c in cells if c not in later]
     grid_failures = _report_bad_cells(profile, bad_cells)
 
     def finished(outcome: Outcome) -> None:
@@ -387,10 +394,9 @@ def _run_profile(notebooks: list[str], profile: str, settings: dict[str, dict] |
     print(f"[{profile}] {len(tasks)} notebook(s)" + (f", then {len(cells)} grid cell(s)" if cells else "")
           + f"{where}: " + ", ".join(nb for nb in notebooks if nb not in summary_nb), flush=True)
     try:
-        # the notebooks first, then the cells: a cell with a notebook's own parameters then comes
-        # from that run's cache instead of computing the same steps beside it
-        run_tasks(tasks, jobs, finished, scheduler, label=profile, show=lambda line: print(line, flush=True))
-        run_tasks(cells, jobs, finished, scheduler, label=f"{profile} grid", show=lambda line: print(line, flush=True))
+        # the notebooks with the cells of their own, then the cells that share a notebook's parameters
+        run_tasks(tasks + beside, jobs, finished, scheduler, label=profile, show=lambda line: print(line, flush=True))
+        run_tasks(later, jobs, finished, scheduler, label=f"{profile} grid", show=lambda line: print(line, flush=True))
         if summary_nb:  # the cells ran just now: 07 only reads them (NTKLIB_GRID_RAN), even under --recompute
             run_tasks([task(READINGS_NOTEBOOK, NTKLIB_GRID_RAN=profile, NTKLIB_GRID_SET=json.dumps(settings))], 1,
                       finished, scheduler, label=profile,
@@ -429,11 +435,23 @@ def _grid_tasks(profile: str, execute: Callable, threads: str | None, recompute:
     ``settings``: the run's ``--set`` values per notebook (default: those the runner passed on)."""
     found, bad = grid.cells(profile, path, settings)
     recompute = os.environ.get("NTKLIB_RECOMPUTE") == "1" if recompute is None else recompute
+    expected = _expected_seconds(profile)
     tasks = [Task(c.name, c.notebook, profile, c.parameters,
                   _task_environment(NTKLIB_OUTPUT=str(grid.cell_root(c)), OMP_NUM_THREADS=threads,
-                                    MKL_NUM_THREADS=threads), execute, c.readings)
+                                    MKL_NUM_THREADS=threads), execute, c.readings, priority=expected.get(c.notebook, 0.0))
              for c in found if recompute or not grid.is_done(c)]
     return tasks, bad
+
+
+def _expected_seconds(profile: str) -> dict[str, float]:
+    """Each notebook's wall time in its profile's latest run (``timings.json``; a grid cell is
+    expected to take its notebook's): the order in which a cluster starts them, longest first.
+    Empty where nothing has run yet."""
+    try:
+        recorded = json.loads((output_root(profile) / "timings.json").read_text())
+        return {nb: float(row["seconds"]) for nb, row in recorded.items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
 
 
 def _threads(jobs: int) -> str | None:
