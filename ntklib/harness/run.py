@@ -391,7 +391,7 @@ def _run_profile(notebooks: list[str], profile: str, settings: dict[str, dict] |
         _write_timings(profile, timings, time.perf_counter() - start, jobs)
 
     where = f" on the cluster at {scheduler}" if scheduler else f", {jobs} at a time" if jobs > 1 else ""
-    print(f"[{profile}] {len(tasks)} notebook(s)" + (f", then {len(cells)} grid cell(s)" if cells else "")
+    print(f"[{profile}] {len(tasks)} notebook(s)" + (f", with {len(cells)} grid cell(s)" if cells else "")
           + f"{where}: " + ", ".join(nb for nb in notebooks if nb not in summary_nb), flush=True)
     try:
         # the notebooks with the cells of their own, then the cells that share a notebook's parameters
