@@ -282,7 +282,7 @@ def _journal_parent() -> Path:
 def _jobs(jobs: str, count: int) -> int:
     """``--jobs``: a number, or ``auto`` = every notebook at once on a GPU machine (their kernels
     are mostly launch-bound and leave the GPU idle between kernels), one per CPU core on a CPU
-    (single-threaded kernels side by side: on 2 cores the quick profile took 300 s so)."""
+    (single-threaded kernels side by side; docs/running.md has the quick profile's time so)."""
     if jobs == "auto":
         import torch  # noqa: PLC0415
 
@@ -361,13 +361,16 @@ def _run_profile(notebooks: list[str], profile: str, settings: dict[str, dict] |
                     _task_environment(NTKLIB_CACHE_JOURNAL=str(journal_dir / f"{nb}.jsonl"), OMP_NUM_THREADS=threads,
                                       MKL_NUM_THREADS=threads, **environment), execute, priority=expected.get(nb, 0.0))
 
-    cells, bad_cells = _grid_tasks(profile, execute, threads, settings=settings) if summary_nb else ([], [])
+    cells, bad_cells = (_grid_tasks(profile, execute, threads, settings=settings, expected=expected) if summary_nb
+                        else ([], []))
     tasks = [task(nb) for nb in notebooks if nb not in summary_nb]
     # a cell with a notebook's own parameters waits for it (its steps then come from that run's
     # cache instead of being computed beside it); every other cell runs beside the notebooks
     own = {t.notebook: check_parameters(t.notebook, t.parameters) for t in tasks}
-    later = [c for c in cells if c.notebook in own and check_parameters(c.notebook, c.parameters) == own[c.notebook]]
-    beside = [c for c in cells if c not in later]
+    beside, later = [], []
+    for c in cells:
+        (later if c.notebook in own and check_parameters(c.notebook, c.parameters) == own[c.notebook]
+         else beside).append(c)
     grid_failures = _report_bad_cells(profile, bad_cells)
 
     def finished(outcome: Outcome) -> None:
@@ -429,13 +432,15 @@ READINGS_NOTEBOOK = "07_readings"  # summarises the grid of its profile (ntklib.
 
 
 def _grid_tasks(profile: str, execute: Callable, threads: str | None, recompute: bool | None = None,
-                path: Path | None = None, settings: dict[str, dict] | None = None) -> tuple[list[Task], list[tuple]]:
+                path: Path | None = None, settings: dict[str, dict] | None = None,
+                expected: dict[str, float] | None = None) -> tuple[list[Task], list[tuple]]:
     """Tasks for the grid cells of ``profile`` that are not done (all with ``recompute``, by
     default when NTKLIB_RECOMPUTE=1), and the cells whose parameters fail (with the reason).
-    ``settings``: the run's ``--set`` values per notebook (default: those the runner passed on)."""
+    ``settings``: the run's ``--set`` values per notebook (default: those the runner passed on);
+    ``expected``: :func:`_expected_seconds` where the caller has read it already."""
     found, bad = grid.cells(profile, path, settings)
     recompute = os.environ.get("NTKLIB_RECOMPUTE") == "1" if recompute is None else recompute
-    expected = _expected_seconds(profile)
+    expected = _expected_seconds(profile) if expected is None else expected
     tasks = [Task(c.name, c.notebook, profile, c.parameters,
                   _task_environment(NTKLIB_OUTPUT=str(grid.cell_root(c)), OMP_NUM_THREADS=threads,
                                     MKL_NUM_THREADS=threads), execute, c.readings, priority=expected.get(c.notebook, 0.0))
