@@ -26,8 +26,19 @@
 # training point of its largest dot product: itself where its own `||x||^2` beats every
 # `x . x_j`, and then `A_T(X) -> X`, 2L-ReLU on l2-normalised inputs (`normalize_relu_inputs`
 # is on here for that reason: the limit line is the model the sweep tends to; with every input
-# of unit norm, one absolute ridge also regularises every model's kernel alike). `T = sqrt(d)`
-# is the transformer's scaling.
+# of unit norm, one absolute ridge also regularises every model's kernel alike). A test point
+# is not in the training set it attends over, so at small T it takes its nearest training
+# point by dot product: the small-T end is 2L-ReLU on the training rows (which the sanity
+# check below measures), a nearest-neighbour lookup on test points. `T = sqrt(d)` is the
+# transformer's scaling.
+#
+# **How far T must go.** The condition number of the centred attention-output Gram is set by
+# its smallest directions, which for linearized attention are `kappa(G)^(-3/2)` of its largest
+# in singular value (down to 1e-10 at n = 500 to 1,000); the `O(1/T^2)` term of the expansion
+# must fall below them before softmax's Gram is conditioned like MLP-Attn's, while the normalised
+# inputs' cosine and kappa(K_inf) get there much sooner. The sweep therefore runs to `1e10
+# sqrt(d)` (logits ~1e-10); `nl.attention.softmax_attention` computes the weights' departure
+# from uniform without the rounding of a plain softmax, which would drown that signal there.
 #
 # **What we measure, against T = (multiple) x sqrt(d):** the condition number of the attention
 # output's Gram, kappa of the analytic NTK `K_inf` (Thm 4.2 applies unchanged to any fixed
@@ -68,7 +79,7 @@ batch_size = 128  # minibatch size (paper)
 weight_decay = 0.001  # weight decay (paper)
 weight_decay_mode = "l2"  # l2: L2 term in Adam's gradient (the paper's wording) | decoupled | none
 normalize_relu_inputs = True  # 2L-ReLU on l2-normalised inputs: the small-T limit of Softmax-Attn
-temperature_multiples = [0.01, 0.1, 1.0, 10.0, 100.0]  # T as multiples of sqrt(d): spectra and kernels
+temperature_multiples = [0.01, 0.1, 1.0, 10.0, 100.0, 1e4, 1e6, 1e8, 1e10]  # T / sqrt(d): spectra and kernels
 trained_multiples = [1.0]  # temperatures (multiples of sqrt(d)) of the trained nets; 1 is always added
 tau = 0.1  # share of training points attacked, the most influential by |influence|
 eps = 0.3  # L-inf radius on [0, 1] pixels
@@ -138,6 +149,15 @@ for t, p in cases:
     header, table = tp.geometry_table(geometry[(t, p)], [*nl.MODELS, *swept[t].values()], dims[t])
     study.table(["task", "inputs", *header], [[t, p, *r] for r in table], f"geometry_{t}_{p}")
 study.measurements["geometry"] = {f"{t}/{p}": rows for (t, p), rows in geometry.items()}
+
+# %% [markdown]
+# Where the sweep reaches each limit: the multiple of `sqrt(d)` from which on, towards that
+# end, each kappa lies within a factor `ratio_band` of the limit model's on every subset.
+
+# %%
+for t, p in cases:
+    header, table = tp.approach_table(geometry[(t, p)], swept[t], ratio_band)
+    study.table(["task", "inputs", *header], [[t, p, *r] for r in table], f"approach_{t}_{p}")
 
 # %% [markdown]
 # ## 2. The kernel's error at initialisation against width

@@ -48,9 +48,17 @@ def softmax_attention(X_query: torch.Tensor, X_context: torch.Tensor, temperatur
     """``softmax(X_query X_context^T / T) X_context``, row-wise softmax over the context points.
 
     ``X_query: (..., q, d)``, ``X_context: (..., n, d)`` -> ``(..., q, d)``; leading dimensions
-    broadcast (one context per group of queries: an attack replacing its own rows). The softmax
-    subtracts each row's largest logit (``torch.softmax``), so it is exact in float64 at any
-    temperature the logits' range allows: small T is one-hot, large T is near uniform.
+    broadcast (one context per group of queries: an attack replacing its own rows).
+
+    Evaluated as ``mean(X_context) + (W - 1/n) X_context`` with the weights' departure from
+    uniform ``W_j - 1/n = (n expm1(l_j) - sum_k expm1(l_k)) / (n sum_k exp(l_k))`` on the logits
+    ``l`` less their row maximum (no overflow at small T; one-hot in the limit). A plain softmax
+    rounds each weight to ``1/n (1 + O(eps))``, so at large T, where the weights differ from
+    ``1/n`` by ``O(|l|)``, the part of ``A_T`` that tells points apart drowns in rounding once
+    ``|l|`` nears eps: on centred MNIST (n = 500) the centred Gram's condition number stopped
+    approaching linearized attention's beyond T ~ 1e6 sqrt(d) and fell away from it by 1e10.
+    Here the departure is exact to rounding relative to itself at every T (the sum of
+    ``expm1`` is second order in ``l``), so the large-T limit is reached (tests/test_attention.py).
     """
     if X_query.shape[-1] != X_context.shape[-1]:
         raise ValueError(
@@ -60,7 +68,10 @@ def softmax_attention(X_query: torch.Tensor, X_context: torch.Tensor, temperatur
     if not 0 < temperature < float("inf"):
         raise ValueError(f"the temperature must be positive and finite, not {temperature}")
     logits = (X_query @ X_context.mT) / temperature  # (..., q, n)
-    return torch.softmax(logits, dim=-1) @ X_context
+    below = torch.expm1(logits - logits.amax(-1, keepdim=True))  # exp(l - max) - 1, in [-1, 0]
+    n = X_context.shape[-2]
+    departure = (n * below - below.sum(-1, keepdim=True)) / (n * (below + 1).sum(-1, keepdim=True))
+    return X_context.mean(-2, keepdim=True) + departure @ X_context
 
 
 def softmax_features(X_train: torch.Tensor, temperature: float, X_query: torch.Tensor | None = None,

@@ -159,17 +159,11 @@ def _lead_over_noise(runs: dict[tuple[str, str], list[float]], attack: str, nois
     noise: the flip rates themselves). Each member's baseline is the noise kind with the larger
     mean over the runs (one kind for all runs: a per-run maximum of noisy rates would bias the
     baseline up). The standard error is floored at the binomial one (Agresti-Coull) of the four
-    rates over the ``attacked`` points of every run; the bounds are clipped to [-1, 1]."""
-    lead, variance = None, 0.0
-    for model, sign in ((pair[0], 1), (pair[1], -1)):
-        flips = runs[(model, attack)]
-        kind = noise_baseline({k: runs[(model, k)] for k in noises})[0] if noises else None
-        noise = runs[(model, kind)] if kind else [0.0] * len(flips)
-        excess = [sign * (f - z) for f, z in zip(flips, noise, strict=True)]
-        lead = excess if lead is None else [x + e for x, e in zip(lead, excess, strict=True)]
-        for series in (flips, noise):
-            p = adjusted_proportion(sum(series) / len(series), attacked * len(series))
-            variance += p * (1 - p)
+    rates over the ``attacked`` points of every run (two without noise: no noise rate is
+    measured, so none adds variance; :func:`_binomial_variance`); bounds clipped to [-1, 1]."""
+    first, second = (excess_over_noise(runs, model, attack, noises, attacked, confidence)[0] for model in pair)
+    lead = [a - b for a, b in zip(first, second, strict=True)]
+    variance = sum(_binomial_variance(runs, model, attack, noises, attacked) for model in pair)
     return run_interval(lead, confidence, math.sqrt(variance / (attacked * len(lead))), (-1.0, 1.0))
 
 

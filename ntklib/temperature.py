@@ -34,8 +34,8 @@ from .stats import run_interval
 from .verdicts import fmt, fmt_spread
 
 __all__ = ["sweep_models", "multiple_of", "model_label", "attention_outputs", "centred_gram_condition", "feature_geometry",
-           "preprocessed", "kernel_errors", "log_spread", "geometry_table", "seed_intervals",
-           "kernel_error_table"]
+           "preprocessed", "kernel_errors", "log_spread", "geometry_table", "approach_table",
+           "seed_intervals", "kernel_error_table"]
 
 
 def sweep_models(d: int, multiples: list[float]) -> list[str]:
@@ -156,6 +156,29 @@ def geometry_table(rows: list[dict], models: list[str], d: int) -> tuple[list[st
                     "/".join(str(r["rank"]) for r in mine), *("-" if math.isnan(v) else fmt(v, 4) for v in means)])
     return ["model", "T / sqrt(d)", *(name for _, name in _GEOMETRY), "rank per subset",
             *(name for _, name in _COSINES)], out
+
+
+def approach_table(rows: list[dict], swept: dict[float, str], band: float) -> tuple[list[str], list[list]]:
+    """Where the sweep reaches each limit: per limit (MLP-Attn at the large-T end, 2L-ReLU at
+    the small-T end) and kappa of :func:`feature_geometry` (``rows``, one per model and subset),
+    the multiple of sqrt(d) from which on, towards that end, the ratio softmax / limit lies in
+    ``[1/band, band]`` on every subset and at every further multiple of ``swept`` (multiple ->
+    model); "-" where the sweep's end itself is outside."""
+    def ratios(model: str, limit: str, key: str) -> list[float]:
+        mine = {r["subset"]: r[key] for r in rows if r["model"] == model}
+        return [mine[r["subset"]] / r[key] for r in rows if r["model"] == limit]
+
+    out = []
+    for limit, order in (("MLP-Attn", sorted(swept, reverse=True)), ("2L-ReLU", sorted(swept))):
+        for key, name in _GEOMETRY:
+            reached = "-"
+            for multiple in order:  # from the end inwards, while every ratio stays inside
+                found = ratios(swept[multiple], limit, key)
+                if not all(math.isfinite(r) and 1 / band <= r <= band for r in found):
+                    break
+                reached = fmt(multiple)
+            out.append([limit, name, reached])
+    return ["limit", "kappa", f"T / sqrt(d) from which within a factor {fmt(band)} (towards that end)"], out
 
 
 def seed_intervals(result: dict, key: str) -> dict[int, tuple[float, float, float]]:

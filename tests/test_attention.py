@@ -117,3 +117,24 @@ def test_softmax_attention_large_temperature_is_linearized_attention_after_centr
     queries = torch.rand(3, 7, generator=gen, dtype=torch.float64) - mean
     torch.testing.assert_close(softmax_features(Xc, T, queries), attention_features(Xc, queries), rtol=0,
                                atol=LIMIT_ATOL)
+
+
+def test_softmax_attention_resolves_the_large_temperature_limit_beyond_rounding_of_the_weights(gen):
+    """At logits of 1e-12 the weights differ from 1/n by 1e-12 of themselves, which a plain
+    softmax rounds at 1e-16 (relative error ~1e-4 in the part that tells points apart); the
+    departure form keeps it to rounding relative to itself, so the centred outputs equal the
+    first-order term and the centred Gram's condition number is linearized attention's."""
+    from ntklib.attention import softmax_attention
+    from ntklib.spectra import range_condition_number
+
+    X = torch.rand(20, 8, generator=gen, dtype=torch.float64)
+    X = X - X.mean(0)
+    n, T = X.shape[0], 1e12 * float((X @ X.T).abs().max())
+    centred = softmax_attention(X, X, T) - X.mean(0)
+    first_order = (X @ X.T @ X) / (n * T)
+    torch.testing.assert_close(centred, first_order, rtol=0, atol=1e-9 * float(first_order.abs().max()))
+    plain = torch.softmax(X @ X.T / T, dim=1) @ X - X.mean(0)
+    assert (plain - first_order).abs().max() > 1e-6 * first_order.abs().max()  # what the plain form loses
+    found, rank = range_condition_number(centred - centred.mean(0))
+    limit, limit_rank = range_condition_number(first_order - first_order.mean(0))
+    assert rank == limit_rank and found == pytest.approx(limit, rel=1e-6)

@@ -6,6 +6,7 @@ import pytest
 
 from ntklib import claims
 from ntklib.models import MODELS
+from ntklib.stats import t_half_width
 from ntklib.verdicts import FAILS, HOLDS, INCONCLUSIVE, Trend
 
 WIDTHS = [64, 256, 1024, 4096]
@@ -82,6 +83,16 @@ def test_malleability_lead_over_noise_has_three_outcomes():
     assert claims.more_malleable("mnist", spread, ["PGD"], ["uniform", "sign"], 100, "s")[0].status == INCONCLUSIVE
     one = {k: v[:1] for k, v in runs.items()}
     assert claims.more_malleable("mnist", one, ["PGD"], ["uniform", "sign"], 100, "s")[0].status == INCONCLUSIVE
+
+
+def test_lead_without_noise_floors_its_error_at_the_attack_rates_alone():
+    """Without a noise baseline no noise rate is measured, so only the two attack rates give the
+    binomial floor, as for one model's excess (a zero series counted as a rate would widen it)."""
+    runs = {("MLP-Attn", "PGD"): [0.30, 0.30, 0.30], ("2L-ReLU", "PGD"): [0.10, 0.10, 0.10]}
+    _, low, high = claims._lead_over_noise(runs, "PGD", [], 100, 0.95)
+    floor = math.sqrt(sum(claims._binomial_variance(runs, m, "PGD", [], 100) for m in ("MLP-Attn", "2L-ReLU"))
+                      / 300)
+    assert (high - low) / 2 == pytest.approx(t_half_width(floor, 2, 0.95))
 
 
 def test_malleability_effect_is_the_attack_the_rule_is_least_sure_of():

@@ -64,3 +64,19 @@ def test_kernel_errors_of_a_singular_limit_kernel_are_not_shown():
     assert tp.seed_intervals(regular, "whitened")[16][0] == pytest.approx(1.0)
     header, table = tp.kernel_error_table({softmax_model(1.0): singular, "MLP-Attn": regular}, 1)
     assert header[-1] == "whitened, m=16" and table[0][-1] == "singular K_inf" and table[1][-1].startswith("1")
+
+
+def test_approach_table_names_where_each_limit_is_reached(centred):
+    """Reached from the sweep's end inwards while every ratio stays in the band; a sweep whose
+    end is outside reaches nothing ("-")."""
+    scale = float((centred @ centred.T).abs().max())
+    multiples = [1e-7, 1.0, 1e7]
+    swept = dict(zip(multiples, (softmax_model(scale * k) for k in multiples)))
+    rows = [{**r, "subset": j} for j in (0, 1) for r in tp.feature_geometry(centred, [*MODELS, *swept.values()])]
+    header, table = tp.approach_table(rows, swept, 2.0)
+    found = {(limit, kappa): reached for limit, kappa, reached in table}
+    assert len(header) == 3 and len(table) == 4
+    assert found[("MLP-Attn", "kappa(centred Gram)")] == "1.00e+07" and found[("2L-ReLU", "kappa(K_inf)")] == "1.00e-07"
+    short = {1.0: swept[1.0]}  # T = scale: logits of order 1, neither Gram limit reached
+    found = {(limit, kappa): reached for limit, kappa, reached in tp.approach_table(rows, short, 2.0)[1]}
+    assert found[("MLP-Attn", "kappa(centred Gram)")] == found[("2L-ReLU", "kappa(centred Gram)")] == "-"
