@@ -50,15 +50,22 @@ def softmax_attention(X_query: torch.Tensor, X_context: torch.Tensor, temperatur
     ``X_query: (..., q, d)``, ``X_context: (..., n, d)`` -> ``(..., q, d)``; leading dimensions
     broadcast (one context per group of queries: an attack replacing its own rows).
 
-    Evaluated as ``mean(X_context) + (W - 1/n) X_context`` with the weights' departure from
-    uniform ``W_j - 1/n = (n expm1(l_j) - sum_k expm1(l_k)) / (n sum_k exp(l_k))`` on the logits
-    ``l`` less their row maximum (no overflow at small T; one-hot in the limit). A plain softmax
-    rounds each weight to ``1/n (1 + O(eps))``, so at large T, where the weights differ from
-    ``1/n`` by ``O(|l|)``, the part of ``A_T`` that tells points apart drowns in rounding once
-    ``|l|`` nears eps: on centred MNIST (n = 500) the centred Gram's condition number stopped
-    approaching linearized attention's beyond T ~ 1e6 sqrt(d) and fell away from it by 1e10.
-    Here the departure is exact to rounding relative to itself at every T (the sum of
-    ``expm1`` is second order in ``l``), so the large-T limit is reached (tests/test_attention.py).
+    Rows whose logits span less than 1 (large T: near-uniform weights) are evaluated as
+    ``mean(X_context) + (W - 1/n) X_context``, with the weights' departure from uniform
+    ``W_j - 1/n = (n expm1(l_j) - sum_k expm1(l_k)) / (n sum_k exp(l_k))`` on the logits ``l``
+    less their row maximum; the other rows as ``W X_context`` with ``W = torch.softmax`` (one
+    matrix product for both). A plain softmax rounds each weight to ``1/n (1 + O(eps))``, so
+    where the weights differ from ``1/n`` by ``O(|l|)`` the part of ``A_T`` that tells points
+    apart drowns in rounding as ``|l|`` nears eps: on centred MNIST (n = 500) the centred Gram's
+    condition number stopped approaching linearized attention's beyond T ~ 1e6 sqrt(d) and fell
+    away from it by 1e10. The departure is exact to rounding relative to the logits' spread
+    (every ``expm1`` is of one sign, so its sum does not cancel), so the large-T limit is
+    reached (tests/test_attention.py) where the context's mean is small against that part, as
+    on centred inputs (the reading under which the limit is linearized attention; on raw pixels
+    the mean image dominates ``A_T`` at large T whatever the arithmetic). Below a spread of 1
+    the weights are within a factor e of each other, so no row with a negligible weight can
+    cancel against the mean; above it a plain softmax loses nothing (its relative rounding is
+    ``eps`` over the spread), and small T stays one-hot without overflow.
     """
     if X_query.shape[-1] != X_context.shape[-1]:
         raise ValueError(
@@ -68,10 +75,13 @@ def softmax_attention(X_query: torch.Tensor, X_context: torch.Tensor, temperatur
     if not 0 < temperature < float("inf"):
         raise ValueError(f"the temperature must be positive and finite, not {temperature}")
     logits = (X_query @ X_context.mT) / temperature  # (..., q, n)
-    below = torch.expm1(logits - logits.amax(-1, keepdim=True))  # exp(l - max) - 1, in [-1, 0]
+    below = logits - logits.amax(-1, keepdim=True)  # <= 0
+    near_uniform = below.amin(-1, keepdim=True) > -1.0  # (..., q, 1): logits spanning less than 1
+    e = torch.expm1(below)
     n = X_context.shape[-2]
-    departure = (n * below - below.sum(-1, keepdim=True)) / (n * (below + 1).sum(-1, keepdim=True))
-    return X_context.mean(-2, keepdim=True) + departure @ X_context
+    departure = (n * e - e.sum(-1, keepdim=True)) / (n * (e + 1).sum(-1, keepdim=True))
+    weights = torch.where(near_uniform, departure, torch.softmax(logits, dim=-1))
+    return torch.where(near_uniform, X_context.mean(-2, keepdim=True), 0.0) + weights @ X_context
 
 
 def softmax_features(X_train: torch.Tensor, temperature: float, X_query: torch.Tensor | None = None,

@@ -19,6 +19,7 @@ from .verdicts import Effect, Trend, Verdict, fmt, fmt_interval, reasons, trend,
 
 __all__ = ["sensitivity", "width_bound_from_kappa", "kappa_of_data", "truncation_bounds_growth", "init_rate",
            "approaches_limit", "exceeds_over_seeds", "width_threshold_measured", "optimiser_laziness", "distance_trend",
+           "paper_distance_slope",
            "flip_ratio", "more_malleable", "lower_binary_kappa", "ranking_at_every_eps",
            "adversarial_training_raises_flip_rate", "dual_implication", "softmax_limit", "excess_over_noise",
            "softmax_malleability"]
@@ -329,24 +330,47 @@ def init_rate(model: str, task: str, distances: dict[int, float], band: float, n
 PAPER_TREND = {"2L-ReLU": ("falls", "decreasing"), "MLP-Attn": ("rises", "rising")}
 
 
+def paper_distance_slope(model: str, task: str) -> float | None:
+    """The log-log slope in m of the paper's own NTK distances (least squares over the widths it
+    reports, :data:`ntklib.paper.NTK_DISTANCE`), or None where it reports none for the pair."""
+    reported = paper.NTK_DISTANCE.get((model, task))
+    return None if reported is None else loglog_slope(list(reported), list(reported.values()))
+
+
 def distance_trend(model: str, task: str, metric: str, distances: dict[int, float], settings: str,
                    reading: str = "", confidence: float = CONFIDENCE, inconclusive: str = "") -> tuple[Verdict, Trend]:
     """Notebook 03: the NTK distance (``distances``: width -> mean over seeds) moves with m the
-    paper's way: 2L-ReLU's falls, MLP-Attn's rises, i.e. zero lies outside the ``confidence``
-    t interval of the log-log slope on that side (a flat MLP-Attn distance does not approach
-    the limit either, but is not the rise the paper reports). ``reading`` names a reading other
-    than the paper's literal one (e.g. "weight decay decoupled")."""
+    paper's way, 2L-ReLU's falls and MLP-Attn's rises, judged by the ``confidence`` t interval
+    of the log-log slope. **Holds** when the interval lies on the paper's side of 0; **does not
+    reproduce** when it does not and it excludes the paper's own slope
+    (:func:`paper_distance_slope`: the trend the paper reports, at its size, is ruled out; for a
+    pair without paper numbers, when it lies on the other side of 0); otherwise **inconclusive**:
+    the widths cannot tell the paper's trend from none (the interval holds both 0 and the
+    paper's slope). ``reading`` names a reading other than the paper's literal one (e.g.
+    "weight decay decoupled")."""
     found = trend(list(distances), list(distances.values()), confidence)
     expected, paper_word = PAPER_TREND[model]
     widths = list(distances)
+    low, high = found.slope - found.margin, found.slope + found.margin
+    reported = paper_distance_slope(model, task)
+    holds = found.direction == expected
+    if reported is None:
+        ruled_out = found.direction not in (expected, "flat within noise")
+        against = "no paper slope for this pair"
+    else:
+        ruled_out = not low <= reported <= high
+        against = f"the paper's slope {'outside' if ruled_out else 'inside'} the interval"
+    undecided = "" if holds or ruled_out else "the slope's interval holds both 0 and the paper's slope"
+    paper_text = paper_word + ("" if reported is None else f", log-log slope {fmt(reported)}") + (
+        " (the paper's trend, under the other reading of its weight decay)" if reading else "")
     return Verdict.from_test(
         "NTK distance", f"{model}, {task}, {metric} metric{f', {reading}' if reading else ''}: the distance {expected} "
         f"with m ({'approaches' if model == '2L-ReLU' else 'does not approach'} the limit)",
-        f"{paper_word} (the paper's trend, under the other reading of its weight decay)" if reading else paper_word,
+        paper_text,
         f"log-log slope {fmt(found.slope)} +- {fmt(found.margin)} ({confidence:.0%}) over m={widths[0]}..{widths[-1]}: "
-        f"{found.direction} ({settings})", found.direction == expected, inconclusive=inconclusive,
-        effect=Effect("log-log slope of the NTK distance in m", found.slope, found.slope - found.margin,
-                      found.slope + found.margin)), found
+        f"{found.direction}; {against} ({settings})", holds, inconclusive=reasons(inconclusive, undecided),
+        effect=Effect("log-log slope of the NTK distance in m", found.slope, low, high, paper=reported,
+                      threshold=0.0)), found
 
 
 def sensitivity(task: str, rows: list[dict], sizes: list[int], eps: float, ratio_band: float,

@@ -119,6 +119,19 @@ def test_softmax_attention_large_temperature_is_linearized_attention_after_centr
                                atol=LIMIT_ATOL)
 
 
+def test_softmax_attention_is_the_plain_softmax_where_the_logits_spread(gen):
+    """Rows whose logits span 1 or more are a plain softmax, bit for bit: a far row with a
+    negligible weight cannot cancel against the mean (float32 too), and small T is one-hot."""
+    from ntklib.attention import softmax_attention
+
+    X = torch.rand(9, 5, generator=gen, dtype=torch.float64)
+    X[3] *= 1e4  # a far context row: weight ~0 for the other rows at T = 1
+    for dtype in (torch.float64, torch.float32):
+        Xd = X.to(dtype)
+        plain = torch.softmax(Xd[:3] @ Xd.T, dim=1) @ Xd
+        assert torch.equal(softmax_attention(Xd[:3], Xd, 1.0), plain)
+
+
 def test_softmax_attention_resolves_the_large_temperature_limit_beyond_rounding_of_the_weights(gen):
     """At logits of 1e-12 the weights differ from 1/n by 1e-12 of themselves, which a plain
     softmax rounds at 1e-16 (relative error ~1e-4 in the part that tells points apart); the

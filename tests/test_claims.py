@@ -281,3 +281,27 @@ def test_excess_over_noise_takes_the_larger_noise_and_floors_the_interval():
     runs = {("M", "PGD"): [0.5, 0.5], ("M", "uniform"): [0.1, 0.1], ("M", "sign"): [0.2, 0.2]}
     excess, (mean, low, high) = claims.excess_over_noise(runs, "M", "PGD", ["uniform", "sign"], 100)
     assert excess == pytest.approx([0.3, 0.3]) and mean == pytest.approx(0.3) and low < 0.3 < high  # binomial floor
+
+
+def test_distance_trend_fails_only_where_the_paper_slope_is_ruled_out():
+    """Holds on the paper's side of 0; does not reproduce when the interval excludes the paper's
+    own slope (MNIST, MLP-Attn: 0.26 from 10.3 -> 43.4 over m = 16..4096); inconclusive when it
+    holds both 0 and that slope (MNIST 2L-ReLU's paper slope is -0.026: a flat measurement can
+    agree with it); without paper numbers, only the other side of 0 fails."""
+    widths = [16, 64, 256, 1024, 4096]
+
+    def status(model, task, slope, wobble):
+        distances = {m: m**slope * (1 + wobble * (-1) ** i) for i, m in enumerate(widths)}
+        return claims.distance_trend(model, task, "function", distances, "s")[0].status
+
+    assert claims.paper_distance_slope("MLP-Attn", "mnist") == pytest.approx(0.2646, abs=1e-4)
+    assert status("MLP-Attn", "mnist", 0.3, 0.01) == HOLDS
+    assert status("MLP-Attn", "mnist", -0.3, 0.01) == FAILS
+    assert status("MLP-Attn", "mnist", 0.0, 0.01) == FAILS  # flat, and narrow: the paper's 0.26 is ruled out
+    assert status("MLP-Attn", "mnist", 0.0, 0.5) == INCONCLUSIVE  # flat, and wide enough to hold 0.26
+    assert status("2L-ReLU", "mnist", 0.0, 0.05) == INCONCLUSIVE  # holds 0 and the paper's -0.026
+    assert status("2L-ReLU", "mnist", -0.3, 0.01) == HOLDS
+    assert status("2L-ReLU", "mnist_3v8", 0.0, 0.05) == INCONCLUSIVE  # no paper slope: flat is undecided
+    assert status("2L-ReLU", "mnist_3v8", 0.3, 0.01) == FAILS
+    verdict = claims.distance_trend("MLP-Attn", "mnist", "kernel", {m: float(m) for m in widths}, "s")[0]
+    assert verdict.effect.paper == pytest.approx(0.2646, abs=1e-4) and "log-log slope 0.265" in verdict.paper
