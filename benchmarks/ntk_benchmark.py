@@ -489,13 +489,24 @@ def _softmax_section(device: torch.device, n: int, d: int, width: int, repeats: 
         times[model] = (_time(lambda: PixelFeatures(model, X).train(), repeats, device),
                         _time(lambda: loss.grad(X[idx]), repeats, device))
     (lin_f, lin_g), (soft_f, soft_g) = times.values()
+    from ntklib.attention import softmax_attention  # noqa: PLC0415
+
+    Xc = X - X.mean(0)  # centred, as notebook 08: where the large-T form matters
+    plain_t = _time(lambda: torch.softmax(Xc @ Xc.T / d**0.5, dim=1) @ Xc, repeats, device)
+    root_t = _time(lambda: softmax_attention(Xc, Xc, d**0.5), repeats, device)
+    large_t = _time(lambda: softmax_attention(Xc, Xc, 1e8 * d**0.5), repeats, device)
     rows = (f"| features, MLP-Attn (linearized, closed form) | n={n}, d={d}, float64 | {lin_f * 1e3:.2f} ms | |\n"
             f"| features, Softmax-Attn (T = sqrt(d)) | same | {soft_f * 1e3:.2f} ms | softmax / linearized = "
             f"{soft_f / lin_f:.1f} |\n"
             f"| one attack step's gradient, MLP-Attn (closed form) | {len(idx)} points, m={width}, 10 classes | "
             f"{lin_g * 1e3:.2f} ms | |\n"
             f"| one attack step's gradient, Softmax-Attn (autograd) | same | {soft_g * 1e3:.2f} ms | softmax / linearized = "
-            f"{soft_g / lin_g:.1f} |\n")
+            f"{soft_g / lin_g:.1f} |\n"
+            f"| plain `torch.softmax(X X^T / T) X` | n={n}, d={d}, centred, float64 | {plain_t * 1e3:.2f} ms | |\n"
+            f"| `softmax_attention`, T = sqrt(d) (plain rows) | same | {root_t * 1e3:.2f} ms | against plain = "
+            f"{root_t / plain_t:.2f} |\n"
+            f"| `softmax_attention`, T = 1e8 sqrt(d) (departure-from-uniform rows) | same | {large_t * 1e3:.2f} ms | "
+            f"against plain = {large_t / plain_t:.2f} |\n")
     section = (f"\n## {datetime.date.today()} on {machine(device)}: softmax attention against linearized (notebook 08)"
                f"\n\n| measurement | setting | time | ratio |\n|---|---|---|---|\n{rows}")
     print(section)
