@@ -474,6 +474,7 @@ def _softmax_section(device: torch.device, n: int, d: int, width: int, repeats: 
     the training features (from the pixels), and the pixel gradient of one attack step on the
     top 10% of the points (autograd through softmax, the closed form of :class:`PixelLoss` for
     MLP-Attn; the loss's fixed part, formed once per attack, not timed)."""
+    from ntklib.attention import softmax_attention  # noqa: PLC0415
     from ntklib.models import softmax_model  # noqa: PLC0415
     from ntklib.pixels import PixelLoss  # noqa: PLC0415
     from ntklib.training import loss_for  # noqa: PLC0415
@@ -489,8 +490,6 @@ def _softmax_section(device: torch.device, n: int, d: int, width: int, repeats: 
         times[model] = (_time(lambda: PixelFeatures(model, X).train(), repeats, device),
                         _time(lambda: loss.grad(X[idx]), repeats, device))
     (lin_f, lin_g), (soft_f, soft_g) = times.values()
-    from ntklib.attention import softmax_attention  # noqa: PLC0415
-
     Xc = X - X.mean(0)  # centred, as notebook 08: where the large-T form matters
     plain_t = _time(lambda: torch.softmax(Xc @ Xc.T / d**0.5, dim=1) @ Xc, repeats, device)
     root_t = _time(lambda: softmax_attention(Xc, Xc, d**0.5), repeats, device)
