@@ -138,8 +138,10 @@ class NetStack:
         if len(set(self.widths)) != 1 or X.dim() != 3 or X.shape[0] != num_nets:
             raise ValueError(f"forward_each needs nets of one width and inputs (nets={num_nets}, n, d); got widths "
                              f"{sorted(set(self.widths))} and inputs {tuple(X.shape)}")
-        hidden = torch.relu(X @ W.view(num_nets, m, -1).mT)  # (nets, n, m)
-        out = hidden @ (self.A.view(num_nets, m, -1) * m**-0.5)  # (nets, n, C)
+        # weights on the left: the gradient then lands in W's own layout (X @ W^T's backward writes
+        # a transposed gradient and copies it, which doubled a training step on the CPU)
+        hidden = torch.relu(W.view(num_nets, m, -1) @ X.mT)  # (nets, m, n)
+        out = hidden.mT @ (self.A.view(num_nets, m, -1) * m**-0.5)  # (nets, n, C)
         return out.transpose(0, 1)
 
     def weight_rms(self) -> float:

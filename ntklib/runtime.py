@@ -11,7 +11,8 @@ from typing import TypeVar
 import torch
 from tqdm import tqdm  # plain text bars: tqdm.auto warns (with a local path) without ipywidgets
 
-__all__ = ["DTYPES", "resolve_device", "resolve_dtype", "progress", "flush_denormals", "zero_subnormals"]
+__all__ = ["DTYPES", "resolve_device", "resolve_dtype", "progress", "flush_denormals", "zero_subnormals",
+           "subnormals_can_appear"]
 
 T = TypeVar("T")
 
@@ -68,6 +69,17 @@ def zero_subnormals(tensors: Iterable[torch.Tensor]) -> None:
     for t in tensors:
         if t.is_floating_point():
             t.masked_fill_(t.abs() < torch.finfo(t.dtype).tiny, 0)
+
+
+def subnormals_can_appear(device: torch.device, flushed: bool) -> bool:
+    """Whether arithmetic on ``device`` can leave subnormal numbers behind, so that
+    :func:`zero_subnormals` has work to do. Not on a GPU (no slow path for them), and not on a
+    CPU where torch runs one intra-op thread with flushing on (``flushed``, from
+    :func:`flush_denormals`): every op then runs on the calling thread, whose flag flushes each
+    subnormal result as it is made, and a sweep of every weight per epoch (as long as a small
+    net's training step) would find nothing.
+    """
+    return device.type == "cpu" and not (flushed and torch.get_num_threads() == 1)
 
 
 def progress(iterable: Iterable[T], desc: str = "", total: int | None = None) -> Iterable[T]:

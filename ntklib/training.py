@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from .models import NetStack
-from .runtime import DTYPES, flush_denormals, progress, zero_subnormals
+from .runtime import DTYPES, flush_denormals, progress, subnormals_can_appear, zero_subnormals
 
 __all__ = ["WEIGHT_DECAY_MODES", "TrainingSettings", "check_weight_decay_mode", "TrainingDivergedError",
            "TrainResult", "binary_targets", "targets", "loss_for", "stack_loss", "train_stack"]
@@ -192,7 +192,8 @@ def train_stack(stack: NetStack, X: torch.Tensor, y: torch.Tensor, loss: str, se
     gens = [torch.Generator().manual_seed(s) for s in ([seed] if own_batches is None else own_batches)]
     nets = torch.arange(num_nets, device=X.device)[:, None]
     history = torch.zeros(epochs, num_nets, dtype=torch.float64)
-    with flush_denormals():  # on this thread; zero_subnormals below covers torch's workers
+    with flush_denormals() as flushed:  # on this thread; zero_subnormals below covers torch's workers
+        sweep = subnormals_can_appear(W.device, flushed)
         for epoch in progress(range(epochs), desc=desc):
             total = torch.zeros(num_nets, dtype=X.dtype, device=X.device)
             orders = torch.stack([torch.randperm(n, generator=g) for g in gens]).to(X.device)
@@ -215,7 +216,7 @@ def train_stack(stack: NetStack, X: torch.Tensor, y: torch.Tensor, loss: str, se
                 optimizer.step()
                 total += losses.detach() * batch.shape[-1]
             history[epoch] = (total / n).cpu().to(torch.float64)
-            if not W.is_cuda:  # dead units' weights and their Adam moments decay into slow subnormals
+            if sweep:  # dead units' weights and their Adam moments decay into slow subnormals
                 with torch.no_grad():
                     zero_subnormals([W, *optimizer.state[W].values()])
             bad = ~torch.isfinite(history[epoch])

@@ -64,6 +64,24 @@ def test_forward_each_equals_forward_on_shared_inputs(gen):
         stack.forward_each(X)
 
 
+def test_training_without_the_subnormal_sweep_is_bit_identical_on_one_flushing_thread(gen, monkeypatch):
+    import ntklib.training as training
+    X = torch.rand(3, 40, 6, generator=gen, dtype=torch.float64)
+    y = torch.randint(0, 3, (3, 40), generator=gen)
+    settings = TrainingSettings(epochs=30, batch_size=16, weight_decay=0.5)  # strong decay: weights shrink fast
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        results = []
+        for forced in (True, False):
+            monkeypatch.setattr(training, "subnormals_can_appear", lambda device, flushed, forced=forced: forced)
+            stack = init_stack(6, 3, [8], [0, 1, 2], dtype=torch.float64)
+            results.append(train_stack(stack, X, y, "cross_entropy", settings, own_batches=[0, 1, 2]).W)
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(results[0], results[1])
+
+
 STEP_RTOL = 0.05  # Adam's normalised step is lr * m/sqrt(v), within a few % of lr for a slowly shrinking g
 
 
