@@ -15,7 +15,8 @@ from .data import Dataset
 from .influence import top_fraction
 from .kernels import kernel_target_alignment
 from .models import MODELS, NetStack
-from .nets import attack_points, malleability, net_influence, test_accuracy, train_nets, training_health
+from .nets import (attack_points, malleability, net_influence, stack_features, test_accuracy, train_nets,
+                   training_health)
 from .ntk import empirical_ntk
 from .pixels import PixelFeatures, Preprocessing
 from .stats import aggregate
@@ -164,8 +165,9 @@ def interventions_study(train: Dataset | list[Dataset], validation: Dataset | li
         # every run's points attacked in one batch, each net on its own subset (as if alone)
         tops, seeds_of = torch.stack(tops), [s for s, _ in runs]
         everything = torch.arange(trains[0].n, device=tops.device).expand(len(runs), -1)
-        transformed = attack_points(stack, feats, labels, tops, num_classes, "PGD", eps, steps, seeds_of)
-        adversarial = attack_points(stack, feats, labels, everything, num_classes, "PGD", eps, steps, seeds_of)
+        shared = stack_features(feats)  # once for both attacks
+        transformed = attack_points(stack, shared, labels, tops, num_classes, "PGD", eps, steps, seeds_of)
+        adversarial = attack_points(stack, shared, labels, everything, num_classes, "PGD", eps, steps, seeds_of)
         for g, (f, y) in enumerate(zip(feats, labels)):
             data["Transformed"].append((f.replaced(tops[g], transformed[g]), y))
             data["Adversarial"].append((f.replaced(everything[g], adversarial[g]), y))

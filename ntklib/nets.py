@@ -21,7 +21,7 @@ from .pixels import FeatureStack, PixelFeatures, PixelLoss
 from .training import TrainingSettings, loss_for, targets, train_stack
 
 __all__ = ["train_nets", "train_net", "test_accuracy", "training_health", "net_influence", "attack_points",
-           "malleability"]
+           "stack_features", "malleability"]
 
 
 def train_nets(features: PixelFeatures | list[PixelFeatures], y: torch.Tensor | list[torch.Tensor], num_classes: int,
@@ -107,7 +107,14 @@ def net_influence(net: NetStack, features: PixelFeatures, y_train: torch.Tensor,
                          scaled_ridge(K, ridge, ridge_scale))
 
 
-def attack_points(net: NetStack, features: PixelFeatures | list[PixelFeatures], y_train: torch.Tensor | list[torch.Tensor],
+def stack_features(features: list[PixelFeatures]) -> FeatureStack | list[PixelFeatures]:
+    """Per-net feature sets stacked once for several batched :func:`attack_points` calls (a
+    :class:`~ntklib.pixels.FeatureStack`); softmax attention's, which it attacks net by net, as they are."""
+    return FeatureStack(features) if features[0].temperature is None else list(features)
+
+
+def attack_points(net: NetStack, features: PixelFeatures | list[PixelFeatures] | FeatureStack,
+                  y_train: torch.Tensor | list[torch.Tensor],
                   idx: torch.Tensor, num_classes: int, attack: str, eps: float, steps: int,
                   seed: int | list[int]) -> torch.Tensor:
     """Adversarial pixels for the points ``idx``, maximising the net's loss on them; for a noise
@@ -117,10 +124,13 @@ def attack_points(net: NetStack, features: PixelFeatures | list[PixelFeatures], 
     Batched: with a stack of several nets, ``features``, ``y_train`` and ``seed`` hold one entry
     per net and ``idx: (nets, k)`` its points; every net's points are attacked against that net
     on its own training set at once (one attack, bigger tensors instead of more kernel
-    launches), each net's numbers drawn as if it were attacked alone. Returns ``(k, d)``, or
-    ``(nets, k, d)`` when batched."""
-    batched = isinstance(features, (list, tuple))
-    group, labels, seeds = (features, y_train, seed) if batched else ([features], [y_train], [seed])
+    launches), each net's numbers drawn as if it were attacked alone; the feature sets may come
+    as a :class:`~ntklib.pixels.FeatureStack` built once for several attacks. Returns ``(k, d)``,
+    or ``(nets, k, d)`` when batched."""
+    stacked = features if isinstance(features, FeatureStack) else None
+    batched = stacked is not None or isinstance(features, (list, tuple))
+    group = stacked.features if stacked is not None else features if batched else [features]
+    labels, seeds = (y_train, seed) if batched else ([y_train], [seed])
     if not len(group) == len(labels) == len(seeds) == net.num_nets == (len(idx) if batched else 1):
         raise ValueError(f"a batched attack needs one feature set, label set, seed and row of idx per net: "
                          f"{len(group)}, {len(labels)}, {len(seeds)} and idx {tuple(idx.shape)} for "
@@ -138,7 +148,7 @@ def attack_points(net: NetStack, features: PixelFeatures | list[PixelFeatures], 
     if not batched:
         loss_fn = PixelLoss(net, features, idx, fit(y_train)[idx], loss)
         return run_attack(attack, loss_fn, features.pixels[idx], eps, steps, generators[0])
-    stacked = FeatureStack(group)
+    stacked = FeatureStack(group) if stacked is None else stacked
     y_idx = torch.stack([fit(y)[i] for y, i in zip(labels, idx)])
     return run_attack(attack, PixelLoss(net, stacked, idx, y_idx, loss), stacked.pixel_rows(idx), eps, steps,
                       generators)
@@ -169,8 +179,9 @@ def malleability(net: NetStack, features: PixelFeatures | list[PixelFeatures], y
              for n, f, y, Xt, yt in zip(nets, group, labels, X_tests, y_tests)]
     idx = torch.stack([top_fraction(b.values, tau) for b in bases])
     rows = [[] for _ in nets]
+    shared = stack_features(group) if batched else group  # once for every (attack, eps)
     for attack, eps in pairs:
-        adv = attack_points(net, group, labels, idx, num_classes, attack, eps, steps, seeds) if batched else \
+        adv = attack_points(net, shared, labels, idx, num_classes, attack, eps, steps, seeds) if batched else \
             attack_points(net, features, y_train, idx[0], num_classes, attack, eps, steps, seed)[None]
         for g, (n, f, y, Xt, yt, base) in enumerate(zip(nets, group, labels, X_tests, y_tests, bases)):
             after = net_influence(n, f.replaced(idx[g], adv[g]), y, Xt, yt, num_classes, base.ridge)

@@ -79,7 +79,7 @@ class FeatureStack:
     """One :class:`PixelFeatures` per net of a stack (each net's own training set and reading),
     stacked once for batched attacks and adversarial training. The distinct sets are held once
     (a set shared by several seeds or weight-decay readings is not copied per net): their pixels
-    and, for MLP-Attn, their preprocessed rows and ``X^T X``, ``(sets, ...)``, with ``of_net``
+    and, for MLP-Attn, their preprocessed rows and (on first use) ``X^T X``, ``(sets, ...)``, with ``of_net``
     naming each net's set; each net's affine reading as ``mean: (nets, 1, d)``, ``scale: (nets, 1,
     1)`` (raw: 0 and 1, exact). Built before any loop, so the loops stack and copy nothing.
     Softmax attention is refused (its attack takes one shared training set)."""
@@ -99,7 +99,7 @@ class FeatureStack:
         self.of_net = torch.tensor([where[id(f)] for f in features], device=X.device)
         self.pixels = torch.stack([f.pixels for f in sets])  # (sets, n, d)
         self.X = torch.stack([f.X for f in sets]) if first.model == "MLP-Attn" else None
-        self.XtX = torch.stack([f._XtX for f in sets]) if first.model == "MLP-Attn" else None
+        self._sets, self._XtX = sets, None
         zero = torch.zeros(X.shape[1], dtype=X.dtype, device=X.device)
         self.mean = torch.stack([zero if f.preprocessing.mean is None else f.preprocessing.mean.to(X)
                                  for f in features])[:, None, :]
@@ -107,6 +107,14 @@ class FeatureStack:
 
     def __len__(self) -> int:
         return len(self.features)
+
+    @property
+    def XtX(self) -> torch.Tensor:
+        """Each set's ``X^T X``, ``(sets, d, d)`` (MLP-Attn), stacked on first use: attacks that
+        apply it factored never read it."""
+        if self._XtX is None:
+            self._XtX = torch.stack([f.XtX for f in self._sets])
+        return self._XtX
 
     def pixel_rows(self, idx: torch.Tensor) -> torch.Tensor:
         """The pixels of each net's points ``idx: (nets, k)`` -> ``(nets, k, d)``."""
@@ -139,9 +147,19 @@ class PixelFeatures:
         self.temperature = temperature_of(model)  # None for the paper's models; an unknown name fails here
         self.preprocessing = Preprocessing() if preprocessing is None else preprocessing
         X = self.X = self.preprocessing(pixels)
-        self._XtX = X.T @ X if model == "MLP-Attn" else None
+        self._XtX: torch.Tensor | None = None
         self._train: torch.Tensor | None = None
         self._query: tuple[torch.Tensor, torch.Tensor] | None = None  # (last X_query, its inputs)
+
+    @property
+    def XtX(self) -> torch.Tensor:
+        """``X^T X`` (MLP-Attn's fixed part), formed on first use: the features of an attacked
+        set, built to recompute influences, never need it."""
+        if self.model != "MLP-Attn":
+            raise ValueError(f"X^T X is MLP-Attn's; {self.model} does not use it")
+        if self._XtX is None:
+            self._XtX = self.X.T @ self.X
+        return self._XtX
 
     def train(self) -> torch.Tensor:
         """Inputs of the training points; computed once (training, influence and the
@@ -198,7 +216,7 @@ class PixelFeatures:
             fixed = (rows @ rest.mT) @ rest
         else:
             old = self.X[idx]
-            fixed = rows @ self._XtX - (rows @ old.mT) @ old
+            fixed = rows @ self.XtX - (rows @ old.mT) @ old
         # no zero-row check here (it would stop the GPU once per attack step): a zero row gives NaN,
         # which the training loop reports, and the attacked set's features are checked when rebuilt
         return normalize_rows(fixed + (rows @ rows.mT) @ rows, check=False)
@@ -263,7 +281,7 @@ class PixelLoss:
                 self.S = torch.baddbmm(features.XtX[features.of_net], old.mT, old, alpha=-1)
             else:
                 old = features.X[self.idx]
-                self.S = features._XtX - old.mT @ old
+                self.S = features.XtX - old.mT @ old
         self.W = W.view(num_nets, m, -1)  # (nets, m, d)
         self.A = stack.A.view(num_nets, m, -1) * m**-0.5  # (nets, m, C), readout scale included
         self.stack = stack

@@ -7,7 +7,7 @@ import torch
 from ntklib import models
 from ntklib.models import init_stack
 from ntklib.attacks import ATTACKS, NOISES
-from ntklib.nets import attack_points, malleability, train_net, train_nets, training_health
+from ntklib.nets import attack_points, malleability, stack_features, train_net, train_nets, training_health
 from ntklib.pixels import PixelFeatures, Preprocessing
 from ntklib.training import TrainingSettings, binary_targets, train_stack
 
@@ -110,6 +110,8 @@ def test_batched_attacks_equal_each_net_alone(gen, model, num_classes):
     for attack in (*ATTACKS, *NOISES):
         together = attack_points(stack, features, ys, idx, num_classes, attack, 0.2, 3, [7, 8, 9])
         assert together.shape == (3, 5, 8)
+        assert torch.equal(attack_points(stack, stack_features(features), ys, idx, num_classes, attack, 0.2, 3,
+                                         [7, 8, 9]), together)  # a stack built once for several attacks
         for g in range(3):
             alone = attack_points(stack.select(g), features[g], ys[g], idx[g], num_classes, attack, 0.2, 3, 7 + g)
             torch.testing.assert_close(together[g], alone, rtol=BATCHED_RTOL, atol=1e-12)
