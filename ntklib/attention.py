@@ -31,7 +31,7 @@ def linear_attention(X_query: torch.Tensor, X_context: torch.Tensor) -> torch.Te
     """``(X_query X_context^T) X_context``: ``X_query: (q, d)``, ``X_context: (n, d)`` -> ``(q, d)``.
 
     Evaluated in the cheaper association: ``X_query (X_context^T X_context)`` costs
-    O((q + n) d^2) against O(q n d) the other way.
+    ``(q + n) d^2`` multiply-adds against ``2 q n d`` the other way.
     """
     if X_query.shape[-1] != X_context.shape[-1]:
         raise ValueError(
@@ -39,7 +39,7 @@ def linear_attention(X_query: torch.Tensor, X_context: torch.Tensor) -> torch.Te
             f"d={X_context.shape[-1]}: both must be flattened images of the same data set"
         )
     q, n, d = X_query.shape[0], X_context.shape[0], X_context.shape[1]
-    if (q + n) * d < q * n:
+    if (q + n) * d < 2 * q * n:
         return X_query @ (X_context.T @ X_context)
     return (X_query @ X_context.T) @ X_context
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .attention import normalize_rows
+from .attention import linear_attention, normalize_rows
 
 __all__ = [
     "gram",
@@ -122,15 +122,16 @@ def perturbation_sensitivity(X: torch.Tensor, j: int, delta: torch.Tensor, degre
 
     ``X: (n, d)``, ``delta: (d,)``; ``F = X (X^T X)`` of the unmoved set can be passed in (it is
     shared by every moved point at one n). The moved set's outputs are recomputed from scratch,
-    ``X' (X'^T X')``, an O(n d^2) product per call.
+    ``X' (X'^T X')`` (:func:`~ntklib.attention.linear_attention`, in its cheaper association), an
+    O(n d min(n, d)) product per call.
     """
     n, d = X.shape
     if delta.shape != (d,):
         raise ValueError(f"delta must have shape ({d},), got {tuple(delta.shape)}")
-    F = X @ (X.T @ X) if F is None else F  # (n, d)
+    F = linear_attention(X, X) if F is None else F  # (n, d)
     X_new = X.clone()
     X_new[j] = X[j] + delta
-    F_new = X_new @ (X_new.T @ X_new)  # (n, d): the attention outputs of the moved set, formed anew
+    F_new = linear_attention(X_new, X_new)  # (n, d): the attention outputs of the moved set, formed anew
     change = F_new - F
     normalized_change = normalize_rows(F_new) - normalize_rows(F)
     # polynomial feature map phi with phi(a).phi(b) = (a.b)^degree: ||phi(x') - phi(x)||^2 by the kernel trick
@@ -181,7 +182,7 @@ def sensitivity_curve(X: torch.Tensor, sizes: list[int], points: int, eps: float
              "principal": eps * principal_direction(X[:max(sizes)], seed).expand(points, -1)}
     rows = []
     for n in sizes:
-        F = X[:n] @ (X[:n].T @ X[:n])  # shared by the points j at this n
+        F = linear_attention(X[:n], X[:n])  # shared by the points j at this n
         for direction, deltas in moves.items():
             for j in range(points):
                 s = perturbation_sensitivity(X[:n], j, deltas[j], F=F)
