@@ -161,10 +161,10 @@ def _lead_over_noise(runs: dict[tuple[str, str], list[float]], attack: str, nois
     mean over the runs (one kind for all runs: a per-run maximum of noisy rates would bias the
     baseline up). The standard error is floored at the binomial one (Agresti-Coull) of the four
     rates over the ``attacked`` points of every run (two without noise: no noise rate is
-    measured, so none adds variance; :func:`_binomial_variance`); bounds clipped to [-1, 1]."""
-    first, second = (excess_over_noise(runs, model, attack, noises, attacked, confidence)[0] for model in pair)
+    measured, so none adds variance; :func:`_excess_series`); bounds clipped to [-1, 1]."""
+    (first, var_first), (second, var_second) = (_excess_series(runs, model, attack, noises, attacked) for model in pair)
     lead = [a - b for a, b in zip(first, second, strict=True)]
-    variance = sum(_binomial_variance(runs, model, attack, noises, attacked) for model in pair)
+    variance = var_first + var_second
     return run_interval(lead, confidence, math.sqrt(variance / (attacked * len(lead))), (-1.0, 1.0))
 
 
@@ -644,12 +644,8 @@ def excess_over_noise(runs: Mapping[tuple[str, str], list[float]], model: str, a
     run). The baseline is the noise kind of ``noises`` with the larger mean (one kind for all
     runs, as :func:`more_malleable`); the standard error is floored at the binomial one of the
     two rates over the ``attacked`` points of every run; bounds in [-1, 1]."""
-    flips = runs[(model, attack)]
-    kind = noise_baseline({k: runs[(model, k)] for k in noises})[0] if noises else None
-    noise = runs[(model, kind)] if kind else [0.0] * len(flips)
-    excess = [f - z for f, z in zip(flips, noise, strict=True)]
-    floor = math.sqrt(_binomial_variance(runs, model, attack, noises, attacked) / (attacked * len(excess)))
-    return excess, run_interval(excess, confidence, floor, (-1.0, 1.0))
+    excess, variance = _excess_series(runs, model, attack, noises, attacked)
+    return excess, run_interval(excess, confidence, math.sqrt(variance / (attacked * len(excess))), (-1.0, 1.0))
 
 
 def softmax_malleability(task: str, reading: str, softmax: str, multiple: float,
@@ -670,10 +666,11 @@ def softmax_malleability(task: str, reading: str, softmax: str, multiple: float,
     (``inconclusive``). Standard errors floored at the binomial ones of the six rates."""
     found, decided, undecided = {}, [], []
     for attack in attacks:
-        series = {m: excess_over_noise(runs, m, attack, noises, attacked, confidence) for m in
-                  ("2L-ReLU", "MLP-Attn", softmax)}
-        var = {m: _binomial_variance(runs, m, attack, noises, attacked) for m in series}
-        count = len(series[softmax][0])
+        per_model = {m: _excess_series(runs, m, attack, noises, attacked) for m in ("2L-ReLU", "MLP-Attn", softmax)}
+        var = {m: v for m, (_, v) in per_model.items()}
+        count = len(per_model[softmax][0])
+        series = {m: (e, run_interval(e, confidence, math.sqrt(var[m] / (attacked * count)), (-1.0, 1.0)))
+                  for m, (e, _) in per_model.items()}  # each model's excess_over_noise
         gap_runs = [a - r for a, r in zip(series["MLP-Attn"][0], series["2L-ReLU"][0], strict=True)]
         limits_var = var["MLP-Attn"] + var["2L-ReLU"]
         gap = run_interval(gap_runs, confidence, math.sqrt(limits_var / (attacked * count)), (-2.0, 2.0))
@@ -707,12 +704,17 @@ def softmax_malleability(task: str, reading: str, softmax: str, multiple: float,
     return verdict, found
 
 
-def _binomial_variance(runs: Mapping[tuple[str, str], list[float]], model: str, attack: str, noises: list[str],
-                       attacked: int) -> float:
-    """Sum of the binomial variances ``p (1 - p)`` (Agresti-Coull) of a model's attack and
-    noise-baseline rates, pooled over the runs: the floor of an excess's variance times
-    ``attacked * runs``."""
+def _excess_series(runs: Mapping[tuple[str, str], list[float]], model: str, attack: str, noises: list[str],
+                   attacked: int) -> tuple[list[float], float]:
+    """A model's excess of ``attack``'s flip rate over its noise baseline per run (the noise
+    kind with the larger mean, chosen once; no noise: the flip rates themselves), and the sum of
+    the binomial variances ``p (1 - p)`` (Agresti-Coull) of the rates it subtracts, pooled over
+    the runs: the floor of the excess's variance times ``attacked * runs`` (no noise rate
+    measured, none counted)."""
     flips = runs[(model, attack)]
     kind = noise_baseline({k: runs[(model, k)] for k in noises})[0] if noises else None
     series = [flips] + ([runs[(model, kind)]] if kind else [])
-    return sum(p * (1 - p) for p in (adjusted_proportion(sum(s) / len(s), attacked * len(s)) for s in series))
+    noise = series[1] if kind else [0.0] * len(flips)
+    excess = [f - z for f, z in zip(flips, noise, strict=True)]
+    variance = sum(p * (1 - p) for p in (adjusted_proportion(sum(s) / len(s), attacked * len(s)) for s in series))
+    return excess, variance

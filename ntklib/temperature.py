@@ -31,7 +31,7 @@ from .ntk import analytic_ntk
 from .pixels import Preprocessing
 from .spectra import RankDeficientError, condition_number, range_condition_number
 from .stats import run_interval
-from .verdicts import fmt, fmt_spread
+from .verdicts import fmt, fmt_spread, within_band
 
 __all__ = ["sweep_models", "multiple_of", "model_label", "attention_outputs", "centred_gram_condition", "feature_geometry",
            "preprocessed", "kernel_errors", "log_spread", "geometry_table", "approach_table",
@@ -174,7 +174,7 @@ def approach_table(rows: list[dict], swept: dict[float, str], band: float) -> tu
             reached = "-"
             for multiple in order:  # from the end inwards, while every ratio stays inside
                 found = ratios(swept[multiple], limit, key)
-                if not all(math.isfinite(r) and 1 / band <= r <= band for r in found):
+                if not all(within_band(r, r, band) for r in found):  # nan and inf are outside
                     break
                 reached = fmt(multiple)
             out.append([limit, name, reached])

@@ -90,7 +90,7 @@ def test_lead_without_noise_floors_its_error_at_the_attack_rates_alone():
     binomial floor, as for one model's excess (a zero series counted as a rate would widen it)."""
     runs = {("MLP-Attn", "PGD"): [0.30, 0.30, 0.30], ("2L-ReLU", "PGD"): [0.10, 0.10, 0.10]}
     _, low, high = claims._lead_over_noise(runs, "PGD", [], 100, 0.95)
-    floor = math.sqrt(sum(claims._binomial_variance(runs, m, "PGD", [], 100) for m in ("MLP-Attn", "2L-ReLU"))
+    floor = math.sqrt(sum(claims._excess_series(runs, m, "PGD", [], 100)[1] for m in ("MLP-Attn", "2L-ReLU"))
                       / 300)
     assert (high - low) / 2 == pytest.approx(t_half_width(floor, 2, 0.95))
 
