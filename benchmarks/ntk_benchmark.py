@@ -10,7 +10,8 @@ time against a local Dask cluster of ``--grid-workers`` processes; with ``--soft
 softmax attention's features and attack gradient (autograd) against linearized attention's
 (closed form), notebook 08; with ``--batched``, the batched paths of notebooks 04-06 (every run's
 net attacked as one batch, the readings trained as one stack) against one net or one reading at
-a time: wall time and kernel launches.
+a time: wall time and kernel launches; with ``--train-step``, a training epoch of per-net stacks
+against the forms it replaced (first layer as ``X @ W^T``, the per-epoch subnormal sweep).
 Speed is measured here, never in timed tests.
 
     python benchmarks/ntk_benchmark.py                  # CPU-sized defaults
@@ -21,6 +22,7 @@ Speed is measured here, never in timed tests.
     python benchmarks/ntk_benchmark.py --grid quick     # the readings grid: sequential vs Dask
     python benchmarks/ntk_benchmark.py --softmax --n 1000 --d 3072
     python benchmarks/ntk_benchmark.py --batched --device cuda --adv-n 1000 --adv-width 1024
+    python benchmarks/ntk_benchmark.py --train-step --repeats 3
 
 Appends a Markdown section to benchmarks/RESULTS.md naming the machine.
 """
@@ -110,8 +112,14 @@ def main() -> None:
     parser.add_argument("--batched", action="store_true",
                         help="only time the batched attacks and readings of notebooks 04-06 against one net or "
                              "reading at a time (own section)")
+    parser.add_argument("--train-step", action="store_true",
+                        help="only time a training epoch of per-net stacks (notebooks 04-06) against the forms it "
+                             "replaced: the weights on the right of the first matmul, the subnormal sweep (own section)")
     args = parser.parse_args()
     device = torch.device(args.device)
+    if args.train_step:
+        _train_step_section(device, args.repeats, args.out)
+        return
     if args.batched:
         _batched_section(device, args.d, args.adv_n, args.adv_width, args.adv_steps, args.repeats, args.out)
         return
@@ -508,6 +516,64 @@ def _softmax_section(device: torch.device, n: int, d: int, width: int, repeats: 
             f"against plain = {large_t / plain_t:.2f} |\n")
     section = (f"\n## {datetime.date.today()} on {machine(device)}: softmax attention against linearized (notebook 08)"
                f"\n\n| measurement | setting | time | ratio |\n|---|---|---|---|\n{rows}")
+    print(section)
+    with open(out, "a") as f:
+        f.write(section)
+
+
+def _train_step_section(device: torch.device, repeats: int, out: str) -> None:
+    """A training epoch of a per-net stack (``own_batches``, as notebooks 04-06 train their runs),
+    float64, one intra-op thread as ``python -m ntklib`` runs notebooks on a CPU: today's
+    ``train_stack`` against (1) the first layer as ``X @ W^T`` (weights on the right: its backward
+    writes the gradient transposed and copies it) and (2) the per-epoch subnormal sweep that one
+    flushing thread makes unnecessary. Shapes: 2 nets x m = 256 on n = 100 (quick 06, CIFAR-10,
+    one batch an epoch) and 6 nets x m = 512 on n = 500 (the reduced profile, MNIST, 4 batches)."""
+    from ntklib import training  # noqa: PLC0415
+    from ntklib.models import NetStack  # noqa: PLC0415
+
+    def weights_right(self, X, W=None):  # the form forward_each replaced
+        W = self.W if W is None else W
+        num_nets, m = self.num_nets, self.widths[0]
+        hidden = torch.relu(X @ W.view(num_nets, m, -1).mT)
+        return (hidden @ (self.A.view(num_nets, m, -1) * m**-0.5)).transpose(0, 1)
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    rows = []
+    try:
+        for nets, m, n, d, epochs in ((2, 256, 100, 3072, 20), (6, 512, 500, 784, 4)):
+            gen = torch.Generator().manual_seed(0)
+            X = torch.rand(nets, n, d, generator=gen, dtype=torch.float64).to(device)
+            y = torch.randint(0, 10, (nets, n), generator=gen).to(device)
+            settings = TrainingSettings(epochs=epochs)
+
+            def fit():
+                stack = init_stack(d, 10, [m], list(range(nets)), dtype=torch.float64, device=device)
+                train_stack(stack, X, y, "cross_entropy", settings, own_batches=list(range(nets)))
+
+            now = _time(fit, repeats, device) / epochs
+            kept = NetStack.forward_each
+            NetStack.forward_each = weights_right
+            try:
+                right = _time(fit, repeats, device) / epochs
+            finally:
+                NetStack.forward_each = kept
+            kept = training.subnormals_can_appear
+            training.subnormals_can_appear = lambda device, flushed: device.type == "cpu"
+            try:
+                swept = _time(fit, repeats, device) / epochs
+            finally:
+                training.subnormals_can_appear = kept
+            setting = f"{nets} nets x m={m}, n={n}, d={d}, batch 128, float64, 1 thread"
+            rows.append(f"| training epoch, `train_stack` | {setting} | {now * 1e3:.1f} ms | |\n"
+                        f"| same, first layer as `X @ W^T` (before 2026-11-30) | same | {right * 1e3:.1f} ms | "
+                        f"against today = {right / now:.2f} |\n"
+                        f"| same, subnormal sweep every epoch (before 2026-11-30) | same | {swept * 1e3:.1f} ms | "
+                        f"against today = {swept / now:.2f} |\n")
+    finally:
+        torch.set_num_threads(threads)
+    section = (f"\n## {datetime.date.today()} on {machine(device)}: a training epoch of per-net stacks against the "
+               f"forms it replaced\n\n| measurement | setting | time | ratio |\n|---|---|---|---|\n{''.join(rows)}")
     print(section)
     with open(out, "a") as f:
         f.write(section)
