@@ -311,6 +311,24 @@ def test_executed_notebooks_record_their_final_path(tmp_path):
     assert meta == {"input_path": "notebooks/01.ipynb", "output_path": "figures/executed/01.ipynb"}
 
 
+def test_a_cells_printed_chunks_are_merged_per_stream():
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("print()")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="a\n"),
+                    nbformat.v4.new_output("stream", name="stdout", text="b\n"),
+                    nbformat.v4.new_output("stream", name="stderr", text="w\n"),
+                    nbformat.v4.new_output("display_data", data={"text/plain": "x"}),
+                    nbformat.v4.new_output("stream", name="stdout", text="c\n")]
+    nb.cells = [cell, nbformat.v4.new_markdown_cell("text")]
+    run._coalesce_streams(nb)
+    assert [(o.output_type, o.get("name"), o.get("text")) for o in cell.outputs] == [
+        ("stream", "stdout", "a\nb\n"), ("stream", "stderr", "w\n"), ("display_data", None, None),
+        ("stream", "stdout", "c\n")]
+    nbformat.validate(nb)
+
+
 def test_kernels_are_started_with_an_encrypted_connection_where_supported():
     """ipykernel >= 7.3 warns 'Kernel is running over TCP without encryption' on every start
     unless the kernel manager provisions CurveZMQ keys (jupyter_client's transport_encryption)."""

@@ -64,12 +64,31 @@ def _select(names: list[str]) -> list[str]:
     return chosen
 
 
+def _coalesce_streams(nb) -> None:
+    """Merge each cell's consecutive stream outputs of one name (stdout, stderr) into one, in
+    place. How a cell's printing is cut into messages depends on when the kernel flushed, so the
+    same output would otherwise land in one or several chunks from run to run (nbval merges them
+    too before comparing)."""
+    for cell in nb.cells:
+        merged = []
+        for out in cell.get("outputs", []):
+            if (out.get("output_type") == "stream" and merged and merged[-1].get("output_type") == "stream"
+                    and merged[-1].get("name") == out.get("name")):
+                merged[-1]["text"] = "".join(merged[-1]["text"]) + "".join(out["text"])
+            else:
+                merged.append(out)
+        if "outputs" in cell:
+            cell["outputs"] = merged
+
+
 def _strip_local_paths(path: Path, final: Path) -> None:
     """papermill records absolute input/output paths; keep them relative to the repository, the
-    output path being ``final`` (``path`` is the temporary file that replaces it)."""
+    output path being ``final`` (``path`` is the temporary file that replaces it); and each
+    cell's printed chunks merged (:func:`_coalesce_streams`)."""
     import nbformat  # noqa: PLC0415
 
     nb = nbformat.read(path, as_version=4)
+    _coalesce_streams(nb)
     meta = nb.metadata.get("papermill", {})
     if "output_path" in meta:
         meta["output_path"] = str(final)
@@ -510,6 +529,7 @@ def _refresh_committed(notebooks: list[str]) -> int:
         notebook = nbformat.read(path, as_version=4)
         nbclient.NotebookClient(notebook, kernel_name="python3", record_timing=False,
                                 resources={"metadata": {"path": str(NOTEBOOK_DIR)}}, **_kernel_options()).execute()
+        _coalesce_streams(notebook)
         text = nbformat.writes(notebook)
         write_atomic(path, text if text.endswith("\n") else text + "\n")  # as nbformat.write
         print(f"refreshed {path.name} in {time.perf_counter() - t0:.1f} s")
