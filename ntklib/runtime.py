@@ -77,7 +77,9 @@ def subnormals_can_appear(device: torch.device, flushed: bool) -> bool:
     CPU where torch runs one intra-op thread with flushing on (``flushed``, from
     :func:`flush_denormals`): every op then runs on the calling thread, whose flag flushes each
     subnormal result as it is made, and a sweep of every weight per epoch (as long as a small
-    net's training step) would find nothing.
+    net's training step) would find nothing. ``torch.get_num_threads()`` speaks for OpenMP and
+    MKL as torch sets them (``torch.set_num_threads``, ``OMP_NUM_THREADS``); a BLAS pool
+    raised behind torch's back (e.g. threadpoolctl) would not be covered.
     """
     return device.type == "cpu" and not (flushed and torch.get_num_threads() == 1)
 
