@@ -26,6 +26,24 @@ def gen():
     return torch.Generator().manual_seed(1234)
 
 
+@pytest.fixture
+def one_flushing_thread():
+    """torch on one intra-op thread (restored after), on a CPU that can flush subnormals: the
+    case in which train_stack skips its subnormal sweep. Skipped where the CPU cannot flush."""
+    from ntklib.runtime import flush_denormals
+
+    with flush_denormals() as supported:
+        pass
+    if not supported:
+        pytest.skip("this CPU cannot flush subnormals (not x86 with SSE3)")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def _figures_state() -> dict[str, str]:
     """Hash of every tracked file under figures/ (every file there when git cannot say)."""
     try:

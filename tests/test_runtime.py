@@ -1,8 +1,14 @@
 import pytest
 import torch
 
-from ntklib.runtime import (flush_denormals, progress, resolve_device, resolve_dtype, subnormals_can_appear,
-                            zero_subnormals)
+from ntklib.runtime import (
+    flush_denormals,
+    progress,
+    resolve_device,
+    resolve_dtype,
+    subnormals_can_appear,
+    zero_subnormals,
+)
 
 
 def test_auto_device_falls_back_to_cpu():
@@ -42,21 +48,14 @@ def test_zero_subnormals_clears_only_subnormal_entries(dtype):
     assert t.tolist() == [0.0, 0.0, tiny, -2 * tiny, 1.0, 0.0]
 
 
-def test_one_flushing_thread_makes_no_subnormals_so_no_sweep_is_needed():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with flush_denormals() as supported:
-            if not supported:
-                pytest.skip("this CPU cannot flush subnormals (not x86 with SSE3)")
-            assert not subnormals_can_appear(torch.device("cpu"), supported)
-            x = torch.full((64, 64), 1e-300, dtype=torch.float64)  # products below float64's 2.2e-308
-            made = [x * 1e-10, x @ (x * 1e290), x.mul(0.5 ** 40), torch.exp(torch.full((64,), -709.5, dtype=torch.float64))]
-            assert all(float(t.abs().max()) == 0.0 for t in made)
-        torch.set_num_threads(2)
-        assert subnormals_can_appear(torch.device("cpu"), True)  # worker threads keep torch's default
-    finally:
-        torch.set_num_threads(threads)
+def test_one_flushing_thread_makes_no_subnormals_so_no_sweep_is_needed(one_flushing_thread):
+    with flush_denormals() as supported:
+        assert not subnormals_can_appear(torch.device("cpu"), supported)
+        x = torch.full((64, 64), 1e-300, dtype=torch.float64)  # products below float64's 2.2e-308
+        made = [x * 1e-10, x @ (x * 1e290), x.mul(0.5 ** 40), torch.exp(torch.full((64,), -709.5, dtype=torch.float64))]
+        assert all(float(t.abs().max()) == 0.0 for t in made)
+    torch.set_num_threads(2)  # the fixture restores the count
+    assert subnormals_can_appear(torch.device("cpu"), True)  # worker threads keep torch's default
     assert subnormals_can_appear(torch.device("cpu"), False)
     assert not subnormals_can_appear(torch.device("cuda"), True)
 

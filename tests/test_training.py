@@ -6,7 +6,13 @@ import torch
 from ntklib import data
 from ntklib.models import init_stack
 from ntklib.runtime import flush_denormals
-from ntklib.training import TrainingDivergedError, TrainingSettings, binary_targets, stack_loss, train_stack
+from ntklib.training import (
+    TrainingDivergedError,
+    TrainingSettings,
+    binary_targets,
+    stack_loss,
+    train_stack,
+)
 
 BATCHED_RTOL = 1e-9  # stack vs separate training, float64
 
@@ -65,14 +71,14 @@ def test_forward_each_equals_forward_on_shared_inputs(gen):
         stack.forward_each(X)
 
 
-def test_one_flushing_thread_leaves_the_sweep_nothing_to_find(gen, monkeypatch):
+def test_one_flushing_thread_leaves_the_sweep_nothing_to_find(gen, monkeypatch, one_flushing_thread):
     """Dead units (negative weights on non-negative inputs) with tiny weights under strong
     decoupled decay: without flushing, the per-epoch sweep finds subnormals; on one thread with
     flushing on it finds none, so skipping it (what train_stack does there) gives the same
     weights, up to the sign of zero (flushing leaves -0.0 where the sweep would write +0.0)."""
     import contextlib
 
-    import ntklib.training as training
+    from ntklib import training
     X = torch.rand(3, 40, 6, generator=gen, dtype=torch.float64)
     y = torch.randint(0, 3, (3, 40), generator=gen)
     settings = TrainingSettings(epochs=150, batch_size=16, learning_rate=0.01, weight_decay=5.0,
@@ -94,19 +100,11 @@ def test_one_flushing_thread_leaves_the_sweep_nothing_to_find(gen, monkeypatch):
         return train_stack(stack, X, y, "cross_entropy", settings, own_batches=[0, 1, 2]).W
 
     monkeypatch.setattr(training, "zero_subnormals", counting_sweep)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with flush_denormals() as supported:
-            if not supported:
-                pytest.skip("this CPU cannot flush subnormals (not x86 with SSE3)")
-        fit(flush=False, swept=True)
-        assert found[-1] > 0  # the case needs the sweep where nothing flushes
-        with_sweep = fit(flush=True, swept=True)
-        assert found[-1] == 0  # one flushing thread: nothing left to sweep
-        without = fit(flush=True, swept=False)
-    finally:
-        torch.set_num_threads(threads)
+    fit(flush=False, swept=True)
+    assert found[-1] > 0  # the case needs the sweep where nothing flushes
+    with_sweep = fit(flush=True, swept=True)
+    assert found[-1] == 0  # one flushing thread: nothing left to sweep
+    without = fit(flush=True, swept=False)
     # bit for bit once -0.0 and +0.0 are made one (adding +0.0 turns -0.0 into +0.0)
     assert torch.equal((with_sweep + 0.0).view(torch.int64), (without + 0.0).view(torch.int64))
 
