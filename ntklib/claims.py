@@ -645,7 +645,7 @@ def excess_over_noise(runs: Mapping[tuple[str, str], list[float]], model: str, a
     runs, as :func:`more_malleable`); the standard error is floored at the binomial one of the
     two rates over the ``attacked`` points of every run; bounds in [-1, 1]."""
     excess, variance = _excess_series(runs, model, attack, noises, attacked)
-    return excess, run_interval(excess, confidence, math.sqrt(variance / (attacked * len(excess))), (-1.0, 1.0))
+    return excess, _excess_interval(excess, variance, attacked, confidence)
 
 
 def softmax_malleability(task: str, reading: str, softmax: str, multiple: float,
@@ -669,8 +669,7 @@ def softmax_malleability(task: str, reading: str, softmax: str, multiple: float,
         per_model = {m: _excess_series(runs, m, attack, noises, attacked) for m in ("2L-ReLU", "MLP-Attn", softmax)}
         var = {m: v for m, (_, v) in per_model.items()}
         count = len(per_model[softmax][0])
-        series = {m: (e, run_interval(e, confidence, math.sqrt(var[m] / (attacked * count)), (-1.0, 1.0)))
-                  for m, (e, _) in per_model.items()}  # each model's excess_over_noise
+        series = {m: (e, _excess_interval(e, v, attacked, confidence)) for m, (e, v) in per_model.items()}
         gap_runs = [a - r for a, r in zip(series["MLP-Attn"][0], series["2L-ReLU"][0], strict=True)]
         limits_var = var["MLP-Attn"] + var["2L-ReLU"]
         gap = run_interval(gap_runs, confidence, math.sqrt(limits_var / (attacked * count)), (-2.0, 2.0))
@@ -718,3 +717,11 @@ def _excess_series(runs: Mapping[tuple[str, str], list[float]], model: str, atta
     excess = [f - z for f, z in zip(flips, noise, strict=True)]
     variance = sum(p * (1 - p) for p in (adjusted_proportion(sum(s) / len(s), attacked * len(s)) for s in series))
     return excess, variance
+
+
+def _excess_interval(excess: list[float], variance: float, attacked: int,
+                     confidence: float) -> tuple[float, float, float]:
+    """The ``confidence`` interval of an excess over the runs (:func:`_excess_series`), its
+    standard error floored at the binomial one, ``sqrt(variance / (attacked * runs))``; bounds
+    in [-1, 1]."""
+    return run_interval(excess, confidence, math.sqrt(variance / (attacked * len(excess))), (-1.0, 1.0))
