@@ -99,7 +99,7 @@ class FeatureStack:
         self.of_net = torch.tensor([where[id(f)] for f in features], device=X.device)
         self.pixels = torch.stack([f.pixels for f in sets])  # (sets, n, d)
         self.X = torch.stack([f.X for f in sets]) if first.model == "MLP-Attn" else None
-        self._sets, self._XtX = sets, None
+        self._XtX = None
         zero = torch.zeros(X.shape[1], dtype=X.dtype, device=X.device)
         self.mean = torch.stack([zero if f.preprocessing.mean is None else f.preprocessing.mean.to(X)
                                  for f in features])[:, None, :]
@@ -110,10 +110,10 @@ class FeatureStack:
 
     @property
     def XtX(self) -> torch.Tensor:
-        """Each set's ``X^T X``, ``(sets, d, d)`` (MLP-Attn), stacked on first use: attacks that
-        apply it factored never read it."""
+        """Each set's ``X^T X``, ``(sets, d, d)`` (MLP-Attn), formed from the stacked rows on first
+        use: attacks that apply it factored never read it."""
         if self._XtX is None:
-            self._XtX = torch.stack([f.XtX for f in self._sets])
+            self._XtX = self.X.mT @ self.X
         return self._XtX
 
     def pixel_rows(self, idx: torch.Tensor) -> torch.Tensor:
