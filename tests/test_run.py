@@ -47,6 +47,29 @@ def _no_papermill(monkeypatch):
     return started
 
 
+def test_a_missing_data_set_stops_the_run_before_any_kernel_with_one_line_and_the_fix(monkeypatch, tmp_path,
+                                                                                      capsys):
+    started = _no_papermill(monkeypatch)
+    monkeypatch.setenv("NTKLIB_OUTPUT", str(tmp_path / "out"))
+    monkeypatch.setenv("NTKLIB_DATA", str(tmp_path / "empty"))
+    monkeypatch.setenv("NTKLIB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr("ntklib.data._download_into_cache", lambda name, cache: (_ for _ in ()).throw(
+        OSError("no internet")))
+    assert run.main(["01", "05"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("data error: 01_gram_induced_kernel, 05_adversarial_training "
+                                                         "read the 'mnist' data set: could not find")
+    assert "torchvision download: OSError: no internet" in err and "Fix: point NTKLIB_DATA at a folder" in err
+    assert not started and not (tmp_path / "out").exists()
+
+
+def test_a_notebooks_failure_is_one_line_with_every_line_of_its_message():
+    failure = type("PapermillExecutionError", (Exception,), {"ename": "DataNotFoundError", "exec_count": 4,
+                                                             "evalue": "not found. Tried:\n  - here\nFix: there"})()
+    assert run._one_line(failure) == "DataNotFoundError: not found. Tried: - here Fix: there (cell 4)"
+    assert run._one_line(ValueError("first\n\n  second")) == "ValueError: first second"
+
+
 def test_set_overrides_are_checked_before_any_compute(monkeypatch, capsys, tmp_path):
     started = _no_papermill(monkeypatch)
     monkeypatch.setenv("NTKLIB_OUTPUT", str(tmp_path))

@@ -36,8 +36,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .cache import cache_dir, read_journal
+from ..data import TASKS, DataNotFoundError, find_dataset_file
 from . import grid
+from .cache import cache_dir, read_journal
 from .engine import Outcome, Task, run_tasks, scheduler_address
 from .files import OutputError, check_writable, remove_orphaned_temporaries, replacing, write_atomic
 from .params import (ParameterError, check_destination, check_parameters, describe, load_profile, notebook_defaults,
@@ -111,12 +112,41 @@ def _kernel_options() -> dict:
     return {"config": Config({"KernelManager": {"transport_encryption": "auto"}})}
 
 
+def _joined(message: str) -> str:
+    """A message of several lines (what was tried, then the fix) as one line."""
+    return " ".join(line.strip() for line in message.splitlines() if line.strip())
+
+
 def _one_line(exc: BaseException) -> str:
-    """A notebook's failure in one line: the error raised in its cell (papermill's exception
-    holds the whole traceback, which stays in the executed notebook)."""
+    """A notebook's failure in one line: the error raised in its cell, every line of its message
+    joined (the fix is often on the last), without the traceback (papermill's exception holds
+    it, and it stays in the executed notebook)."""
     if hasattr(exc, "ename") and hasattr(exc, "evalue"):
-        return f"{exc.ename}: {exc.evalue}".splitlines()[0] + f" (cell {getattr(exc, 'exec_count', '?')})"
-    return (f"{type(exc).__name__}: {exc}".splitlines() or [""])[0]
+        return _joined(f"{exc.ename}: {exc.evalue}") + f" (cell {getattr(exc, 'exec_count', '?')})"
+    return _joined(f"{type(exc).__name__}: {exc}")
+
+
+class DataError(Exception):
+    """A data set a chosen notebook reads cannot be found; one line naming the fix."""
+
+
+def _check_data(parameters: dict[str, dict]) -> None:
+    """Every data set that the notebooks' task parameters (``parameters``: resolved, per
+    notebook or grid cell) name is found before any kernel starts, not by each notebook in turn
+    a few cells in. Locating may download it into the cache (the route a notebook would take)."""
+    readers: dict[str, list[str]] = {}
+    for name, resolved in parameters.items():
+        for key, value in resolved.items():
+            if key.endswith("tasks"):
+                for task in value or ():
+                    readers.setdefault(TASKS[task][0], []).append(name)
+    for data_set, names in readers.items():
+        try:
+            find_dataset_file(data_set)
+        except DataNotFoundError as exc:
+            names = list(dict.fromkeys(names))
+            who = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+            raise DataError(f"{who} read the '{data_set}' data set: {_joined(str(exc))}") from exc
 
 
 def _shown(path: Path) -> str:
@@ -328,14 +358,18 @@ def _check_before_compute(notebooks: list[str], profile: str, settings: dict[str
     """Every notebook's overrides (profile file and --set), checked before any kernel starts:
     each value against its declaration, the profile the notebook would write as against
     ``--profile``, and the destination (figures/ takes only the paper profile's parameters)."""
-    overrides = {}
+    overrides, resolved = {}, {}
     for nb in notebooks:
         overrides[nb] = {**load_profile(nb, profile), **settings.get(nb, {})}
-        resolved = check_parameters(nb, overrides[nb], origin=f"profile '{profile}' with --set")
-        if resolved["profile"] != profile:
-            raise ParameterError(f"notebook '{nb}' would write as profile '{resolved['profile']}' in a run of "
+        resolved[nb] = check_parameters(nb, overrides[nb], origin=f"profile '{profile}' with --set")
+        if resolved[nb]["profile"] != profile:
+            raise ParameterError(f"notebook '{nb}' would write as profile '{resolved[nb]['profile']}' in a run of "
                                  f"--profile {profile}: choose the profile with --profile, not --set profile=...")
-        check_destination(nb, resolved)
+        check_destination(nb, resolved[nb])
+    if READINGS_NOTEBOOK in notebooks:
+        resolved.update({f"grid cell {c.name}": check_parameters(c.notebook, c.parameters)
+                         for c in grid.cells(profile, settings=settings)[0]})
+    _check_data(resolved)
     return overrides
 
 
@@ -599,6 +633,9 @@ def main(argv: list[str] | None = None) -> int:
     except OutputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except DataError as exc:
+        print(f"data error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         gc.collect()  # the interrupted run's asyncio tasks report their end here, while logging is off
         print("\ninterrupted: finished notebooks keep their outputs and the finished steps are cached; the same "
