@@ -60,7 +60,25 @@ def test_a_missing_data_set_stops_the_run_before_any_kernel_with_one_line_and_th
     assert len(err.splitlines()) == 1 and err.startswith("data error: 01_gram_induced_kernel, 05_adversarial_training "
                                                          "read the 'mnist' data set: could not find")
     assert "torchvision download: OSError: no internet" in err and "Fix: point NTKLIB_DATA at a folder" in err
-    assert not started and not (tmp_path / "out").exists()
+    assert not started and not list((tmp_path / "out").rglob("*.*"))  # at most the empty output folders
+    assert run.main(["07"]) == 2  # the grid cells that will run are checked too
+    assert "grid cell 04_influence_malleability/" in capsys.readouterr().err and not started
+    monkeypatch.setattr(run.grid, "is_done", lambda cell: True)  # done cells read no data: 07 alone runs
+    assert run.main(["07"]) == 0 and [os.path.basename(a[0]) for a, _ in started] == ["07_readings.ipynb"]
+
+
+def test_an_unreadable_data_file_stops_the_run_with_one_line(monkeypatch, tmp_path, capsys):
+    started = _no_papermill(monkeypatch)
+    monkeypatch.setenv("NTKLIB_OUTPUT", str(tmp_path / "out"))
+
+    def unreadable(name):
+        raise PermissionError(f"cannot read /data/{name}.npz: permission denied.\nFix: make it readable")
+
+    monkeypatch.setattr(run, "find_dataset_file", unreadable)
+    assert run.main(["02"]) == 2
+    assert capsys.readouterr().err.strip() == ("data error: 02_spectral_amplification read the 'mnist' data set: "
+                                               "cannot read /data/mnist.npz: permission denied. Fix: make it readable")
+    assert not started
 
 
 def test_a_notebooks_failure_is_one_line_with_every_line_of_its_message():
@@ -68,6 +86,7 @@ def test_a_notebooks_failure_is_one_line_with_every_line_of_its_message():
                                                              "evalue": "not found. Tried:\n  - here\nFix: there"})()
     assert run._one_line(failure) == "DataNotFoundError: not found. Tried: - here Fix: there (cell 4)"
     assert run._one_line(ValueError("first\n\n  second")) == "ValueError: first second"
+    assert len(run._one_line(ValueError("x" * 5000))) == 1000
 
 
 def test_set_overrides_are_checked_before_any_compute(monkeypatch, capsys, tmp_path):

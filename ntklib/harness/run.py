@@ -41,6 +41,7 @@ from . import grid
 from .cache import cache_dir, read_journal
 from .engine import Outcome, Task, run_tasks, scheduler_address
 from .files import OutputError, check_writable, remove_orphaned_temporaries, replacing, write_atomic
+from .declarations import PARAMETERS
 from .params import (ParameterError, check_destination, check_parameters, describe, load_profile, notebook_defaults,
                      read_yaml)
 from .paths import FIGURES_DIR, NOTEBOOK_DIR, REPO_ROOT, output_root, results_file
@@ -112,9 +113,11 @@ def _kernel_options() -> dict:
     return {"config": Config({"KernelManager": {"transport_encryption": "auto"}})}
 
 
-def _joined(message: str) -> str:
-    """A message of several lines (what was tried, then the fix) as one line."""
-    return " ".join(line.strip() for line in message.splitlines() if line.strip())
+def _joined(message: str, limit: int = 1000) -> str:
+    """A message of several lines (what was tried, then the fix) as one line, cut at ``limit``
+    characters (an array or a table in a message stays in the executed notebook)."""
+    line = " ".join(part.strip() for part in message.splitlines() if part.strip())
+    return line if len(line) <= limit else line[:limit - 1] + "…"
 
 
 def _one_line(exc: BaseException) -> str:
@@ -127,23 +130,28 @@ def _one_line(exc: BaseException) -> str:
 
 
 class DataError(Exception):
-    """A data set a chosen notebook reads cannot be found; one line naming the fix."""
+    """A data set a chosen notebook reads cannot be found or read; one line naming the fix."""
+
+
+# the parameters that name tasks: those whose every allowed value is a task
+_TASK_PARAMETERS = tuple(name for name, p in PARAMETERS.items()
+                         if isinstance(p.values, tuple) and p.values and set(p.values) <= set(TASKS))
 
 
 def _check_data(parameters: dict[str, dict]) -> None:
-    """Every data set that the notebooks' task parameters (``parameters``: resolved, per
-    notebook or grid cell) name is found before any kernel starts, not by each notebook in turn
-    a few cells in. Locating may download it into the cache (the route a notebook would take)."""
+    """Every data set that the task parameters of ``parameters`` (resolved, per notebook or
+    grid cell that will run) name is found before any kernel starts, not by each notebook in
+    turn a few cells in. Locating may download it into the cache (the route a notebook would
+    take, and torchvision shows its progress)."""
     readers: dict[str, list[str]] = {}
     for name, resolved in parameters.items():
-        for key, value in resolved.items():
-            if key.endswith("tasks"):
-                for task in value or ():
-                    readers.setdefault(TASKS[task][0], []).append(name)
+        for key in _TASK_PARAMETERS:
+            for task in resolved.get(key) or ():
+                readers.setdefault(TASKS[task][0], []).append(name)
     for data_set, names in readers.items():
         try:
             find_dataset_file(data_set)
-        except DataNotFoundError as exc:
+        except (DataNotFoundError, PermissionError) as exc:
             names = list(dict.fromkeys(names))
             who = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
             raise DataError(f"{who} read the '{data_set}' data set: {_joined(str(exc))}") from exc
@@ -358,18 +366,14 @@ def _check_before_compute(notebooks: list[str], profile: str, settings: dict[str
     """Every notebook's overrides (profile file and --set), checked before any kernel starts:
     each value against its declaration, the profile the notebook would write as against
     ``--profile``, and the destination (figures/ takes only the paper profile's parameters)."""
-    overrides, resolved = {}, {}
+    overrides = {}
     for nb in notebooks:
         overrides[nb] = {**load_profile(nb, profile), **settings.get(nb, {})}
-        resolved[nb] = check_parameters(nb, overrides[nb], origin=f"profile '{profile}' with --set")
-        if resolved[nb]["profile"] != profile:
-            raise ParameterError(f"notebook '{nb}' would write as profile '{resolved[nb]['profile']}' in a run of "
+        resolved = check_parameters(nb, overrides[nb], origin=f"profile '{profile}' with --set")
+        if resolved["profile"] != profile:
+            raise ParameterError(f"notebook '{nb}' would write as profile '{resolved['profile']}' in a run of "
                                  f"--profile {profile}: choose the profile with --profile, not --set profile=...")
-        check_destination(nb, resolved[nb])
-    if READINGS_NOTEBOOK in notebooks:
-        resolved.update({f"grid cell {c.name}": check_parameters(c.notebook, c.parameters)
-                         for c in grid.cells(profile, settings=settings)[0]})
-    _check_data(resolved)
+        check_destination(nb, resolved)
     return overrides
 
 
@@ -403,7 +407,6 @@ def _run_profile(notebooks: list[str], profile: str, settings: dict[str, dict] |
     if os.environ.get("NTKLIB_PROGRESS", "1") != "0":
         os.environ["NTKLIB_PROGRESS"] = "terminal" if jobs == 1 else "0"
     failures, timings, start = [], [], time.perf_counter()
-    journal_dir = Path(tempfile.mkdtemp(prefix="ntklib-cache-journal-", dir=_journal_parent()))
     threads = _threads(jobs)
     execute = functools.partial(_execute, _papermill_execute(), jobs == 1 and sys.stderr.isatty())
 
@@ -416,6 +419,10 @@ def _run_profile(notebooks: list[str], profile: str, settings: dict[str, dict] |
 
     cells, bad_cells = (_grid_tasks(profile, execute, threads, settings=settings, expected=expected) if summary_nb
                         else ([], []))
+    if scheduler is None:  # a cluster's workers read their own NTKLIB_DATA or cache, not this machine's
+        _check_data({**{nb: check_parameters(nb, overrides[nb]) for nb in notebooks if nb not in summary_nb},
+                     **{f"grid cell {c.name}": check_parameters(c.notebook, c.parameters) for c in cells}})
+    journal_dir = Path(tempfile.mkdtemp(prefix="ntklib-cache-journal-", dir=_journal_parent()))
     tasks = [task(nb) for nb in notebooks if nb not in summary_nb]
     # a cell with a notebook's own parameters waits for it (its steps then come from that run's
     # cache instead of being computed beside it); every other cell runs beside the notebooks
