@@ -79,9 +79,9 @@ class FeatureStack:
     """One :class:`PixelFeatures` per net of a stack (each net's own training set and reading),
     stacked once for batched attacks and adversarial training. The distinct sets are held once
     (a set shared by several seeds or weight-decay readings is not copied per net): their pixels
-    and, for MLP-Attn, their preprocessed rows and (on first use) ``X^T X``, ``(sets, ...)``, with ``of_net``
-    naming each net's set; each net's affine reading as ``mean: (nets, 1, d)``, ``scale: (nets, 1,
-    1)`` (raw: 0 and 1, exact). Built before any loop, so the loops stack and copy nothing.
+    and, for MLP-Attn, their preprocessed rows and (on first use) ``X^T X``, ``(sets, ...)``,
+    with ``of_net`` naming each net's set; each net's affine reading as ``mean: (nets, 1, d)``,
+    ``scale: (nets, 1, 1)`` (raw: 0 and 1, exact). Built before any loop, so the loops stack and copy nothing.
     Softmax attention is refused (its attack takes one shared training set)."""
 
     def __init__(self, features: Sequence[PixelFeatures]):

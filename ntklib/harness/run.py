@@ -39,9 +39,9 @@ from pathlib import Path
 from ..data import TASKS, DataNotFoundError, find_dataset_file
 from . import grid
 from .cache import cache_dir, read_journal
+from .declarations import PARAMETERS
 from .engine import Outcome, Task, run_tasks, scheduler_address
 from .files import OutputError, check_writable, remove_orphaned_temporaries, replacing, write_atomic
-from .declarations import PARAMETERS
 from .params import (ParameterError, check_destination, check_parameters, describe, load_profile, notebook_defaults,
                      read_yaml)
 from .paths import FIGURES_DIR, NOTEBOOK_DIR, REPO_ROOT, output_root, results_file
@@ -419,18 +419,18 @@ def _run_profile(notebooks: list[str], profile: str, settings: dict[str, dict] |
 
     cells, bad_cells = (_grid_tasks(profile, execute, threads, settings=settings, expected=expected) if summary_nb
                         else ([], []))
+    # every notebook's and cell's parameters resolved once: for the data check and the cells' order
+    own = {nb: check_parameters(nb, overrides[nb]) for nb in notebooks if nb not in summary_nb}
+    of_cell = {c.name: check_parameters(c.notebook, c.parameters) for c in cells}
     if scheduler is None:  # a cluster's workers read their own NTKLIB_DATA or cache, not this machine's
-        _check_data({**{nb: check_parameters(nb, overrides[nb]) for nb in notebooks if nb not in summary_nb},
-                     **{f"grid cell {c.name}": check_parameters(c.notebook, c.parameters) for c in cells}})
+        _check_data({**own, **{f"grid cell {name}": resolved for name, resolved in of_cell.items()}})
     journal_dir = Path(tempfile.mkdtemp(prefix="ntklib-cache-journal-", dir=_journal_parent()))
-    tasks = [task(nb) for nb in notebooks if nb not in summary_nb]
+    tasks = [task(nb) for nb in own]
     # a cell with a notebook's own parameters waits for it (its steps then come from that run's
     # cache instead of being computed beside it); every other cell runs beside the notebooks
-    own = {t.notebook: check_parameters(t.notebook, t.parameters) for t in tasks}
     beside, later = [], []
     for c in cells:
-        (later if c.notebook in own and check_parameters(c.notebook, c.parameters) == own[c.notebook]
-         else beside).append(c)
+        (later if c.notebook in own and of_cell[c.name] == own[c.notebook] else beside).append(c)
     grid_failures = _report_bad_cells(profile, bad_cells)
 
     def finished(outcome: Outcome) -> None:
