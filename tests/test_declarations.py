@@ -56,6 +56,8 @@ def test_an_undeclared_parameter_is_refused(monkeypatch):
     ("03_ntk_convergence", "weight_decay_mode", "L2", "did you mean 'l2'"),
     ("03_ntk_convergence", "epochs", 2.5, "is a float, but must be an integer"),
     ("03_ntk_convergence", "normalize_relu_inputs", 1, "is an int, but must be True or False"),
+    ("04b_malleability_readings", "ridge_readings", ["raw-l2"], "does not match"),
+    ("04b_malleability_readings", "ridge_readings", ["centered/none"], "does not match"),
 ])
 def test_bad_values_are_refused_with_the_reason(notebook, name, value, expected):
     with pytest.raises(ParameterError, match=expected):

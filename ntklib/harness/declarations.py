@@ -175,6 +175,9 @@ PARAMETERS: dict[str, Parameter] = {
                              "ridge x mean of the kernel's diagonal, fixed from the clean kernel", RIDGE_SCALES),
     "ridge_multiples": Parameter(float, "ridge sweep: multiples of the kernel's mean diagonal", _POSITIVE,
                                  is_list=True),
+    "ridge_readings": Parameter(str, "readings (preprocessing/weight_decay_mode, among those of the grid) whose trained "
+                                "nets also serve the ridge sweep, on every task", re.compile(
+                                    rf"({'|'.join(PREPROCESSINGS)})/({'|'.join(WEIGHT_DECAY_MODES)})"), is_list=True),
     "preprocessings": Parameter(str, "input readings, one verdict (or set of verdicts) each: raw [0, 1] pixels (the "
                                 "paper's literal reading) | centred: per-pixel training mean removed | standardised: "
                                 "centred / one global std; part of the model, attacks stay in [0, 1] pixels",

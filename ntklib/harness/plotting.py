@@ -18,7 +18,7 @@ from .results import markdown_table
 
 __all__ = ["save_figure", "save_table", "use_style", "interval_line", "interval_bars", "MODEL_COLOURS",
            "geometric_interval", "band_line", "paper_marks", "reference_line", "legend_below",
-           "specification_curves", "sweep_panel"]
+           "specification_curves", "sweep_panel", "verdict_line"]
 
 # One colour per model in every figure; a second encoding (task, attack, reading) goes to line
 # style or marker.
@@ -134,6 +134,19 @@ def specification_curves(groups: dict[tuple[str, str], list[dict]], labels: dict
     fig.legend(handles=handles, loc="upper center", ncol=len(handles), fontsize=7, bbox_to_anchor=(0.5, 1.0))
     fig.tight_layout(rect=(0, 0, 1, 0.97))
     return fig
+
+
+def verdict_line(ax: plt.Axes, x: list[float], found: list[tuple[float, float, float]], statuses: list[str]) -> None:
+    """A judged number against a swept choice: ``(value, low, high)`` per x as a black line with
+    the intervals as error bars, each point coloured by the verdict under it (the colours of
+    :func:`specification_curves`; grey: inconclusive), each verdict drawn once labelled for the
+    legend (:func:`legend_below`)."""
+    values, yerr = _errors(found)
+    colours = [_STATUS_COLOURS.get(s, "tab:gray") for s in statuses]
+    ax.errorbar(x, values, yerr=yerr, color="black", lw=1, capsize=2, zorder=2)
+    ax.scatter(x, values, c=colours, s=36, zorder=3)
+    for status, colour in dict(zip(statuses, colours)).items():
+        ax.plot([], [], "o", color=colour, label=status)
 
 
 LIMIT_STYLE = {"2L-ReLU": ("C0", ":"), "MLP-Attn": ("C3", "--")}  # the paper's two models, as the sweep's limits
