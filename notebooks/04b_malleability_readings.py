@@ -227,23 +227,28 @@ for t, (p, mode), c in itertools.product(tasks, swept, ridge_multiples):
     ridge_status[(t, p, mode, c)] = verdict.status
 
 # %% [markdown]
-# The ridge verdicts at a glance: per task and reading, the PGD lead of MLP-Attn's excess over
-# noise over 2L-ReLU's (points, 95% intervals over runs) against the relative ridge, each point
-# coloured by its verdict; above the dashed 0 MLP-Attn is the more malleable beyond noise. The
-# dotted line is the same lead under the paper's absolute ridge 1e-3 (the grid above).
+# The ridge verdicts at a glance: per task (row) and reading (column), the PGD lead of
+# MLP-Attn's excess over noise over 2L-ReLU's (points, 95% intervals over runs) against the
+# relative ridge, each point coloured by its verdict; above the dashed 0 MLP-Attn is the more
+# malleable beyond noise. The dotted line is the same lead under the paper's absolute ridge 1e-3
+# (the grid above).
 
 # %%
-panels = list(itertools.product(tasks, swept))
-fig, axes = plt.subplots(1, len(panels), figsize=(3.4 * len(panels), 3.2), squeeze=False)
-for ax, (t, (p, mode)) in zip(axes[0], panels):
+fig, axes = plt.subplots(len(tasks), len(swept), figsize=(3.4 * len(swept), 3.0 * len(tasks)), squeeze=False,
+                         sharey="row")
+for ax, (t, (p, mode)) in zip(axes.flat, itertools.product(tasks, swept)):
     nh.plotting.verdict_line(ax, ridge_multiples, [[100 * v for v in study.measurements[
         f"lead_{t}_{p}_{mode}_ridge_{c:g}"]["PGD"]["lead"]] for c in ridge_multiples],
         [ridge_status[(t, p, mode, c)] for c in ridge_multiples])
     nh.plotting.reference_line(ax, 0, "no lead", "0.4", "--")
     nh.plotting.reference_line(ax, 100 * study.measurements[f"lead_{t}_{p}_{mode}"]["PGD"]["lead"][0],
                                f"absolute ridge {nl.fmt(ridge)} (paper)", "tab:blue")
-    ax.set(xscale="log", title=f"{t}, {p}/{mode}", xlabel="ridge / each kernel's mean diagonal")
-axes[0][0].set_ylabel("PGD lead beyond noise (points)")
+    at_chance = nl.verdicts.untrained({m: accuracy[(t, p, mode, m)][0] for m in nl.MODELS},
+                                      train[(t, n_train)][0].num_classes, n_test)
+    ax.set(xscale="log", title=f"{t}, {p}/{mode}" + ("\n(a net at chance: inconclusive)" if at_chance else ""),
+           xlabel="ridge / each kernel's mean diagonal")
+for row in axes:
+    row[0].set_ylabel("PGD lead beyond noise (points)")
 nh.plotting.legend_below(fig, axes)
 study.figure(fig, "ridge_sweep")
 
