@@ -79,3 +79,21 @@ def test_committed_paper_outputs_match_the_paper_profile(py):
     assert not differ, (f"figures/results/{py.stem}.json was made with other parameters than the paper profile now "
                         f"asks for (committed, now): {differ}; rerun `make run PROFILE=paper NOTEBOOKS={py.stem}` "
                         f"(on a GPU) or revert the parameter change")
+
+
+def test_04b_refuses_a_ridge_reading_outside_its_grid_before_loading_data(monkeypatch):
+    """A ridge reading the grid does not train (here standardised inputs, not among the
+    preprocessings) is refused by name in the cell after setup, before any data set loads."""
+    import ntklib as nl
+
+    monkeypatch.setattr(nl, "load_task", lambda *a, **k: pytest.fail("data loaded before the check"))
+    code = [c.source for c in jupytext.read(NOTEBOOK_DIR / "04b_malleability_readings.py").cells
+            if c.cell_type == "code"]
+    namespace = {}
+    for source in code[:2]:  # imports, then the parameters cell
+        exec(source, namespace)
+    namespace["ridge_readings"] = ["raw/l2", "standardised/none"]
+    namespace["In"] = ["# Parameters\nridge_readings = ['raw/l2', 'standardised/none']\n"]
+    with pytest.raises(ValueError, match=r"ridge_readings .*standardised/none.* must be among the grid's readings"):
+        for source in code[2:4]:  # setup with the check, then the cell that loads the data
+            exec(source, namespace)
