@@ -218,15 +218,16 @@ for t, (p, mode) in itertools.product(tasks, readings):
     study.judge(verdict, reading={"preprocessing": p, "weight_decay_mode": mode})
 
 # %%
-ridge_status = {}
+ridge_judged = {}  # (task, preprocessing, mode, multiple) -> the verdict's status and PGD lead, for the figure
 for t, (p, mode), c in itertools.product(tasks, swept, ridge_multiples):
-    verdict, study.measurements[f"lead_{t}_{p}_{mode}_ridge_{c:g}"] = nl.claims.more_malleable(
+    verdict, found = nl.claims.more_malleable(
         t, {(m, a): ridge_runs[(t, p, mode, m, c, a)] for m in nl.MODELS for a in ["PGD", *noises]}, ["PGD"], noises,
         attacked, f"reading {p} inputs, {mode} decay, ridge {nl.fmt(c)} x mean diagonal; {settings}",
         at_chance[(t, p, mode)])
     study.judge(verdict, reading={"preprocessing": p, "weight_decay_mode": mode, "ridge_scale": "mean_diagonal",
                                   "ridge": c})
-    ridge_status[(t, p, mode, c)] = verdict.status
+    study.measurements[f"lead_{t}_{p}_{mode}_ridge_{c:g}"] = found
+    ridge_judged[(t, p, mode, c)] = verdict.status, [100 * v for v in found["PGD"]["lead"]]
 
 # %% [markdown]
 # The ridge verdicts at a glance: per task (row) and reading (column), the PGD lead of
@@ -239,9 +240,8 @@ for t, (p, mode), c in itertools.product(tasks, swept, ridge_multiples):
 fig, axes = plt.subplots(len(tasks), len(swept), figsize=(3.4 * len(swept), 3.0 * len(tasks)), squeeze=False,
                          sharey="row")
 for ax, (t, (p, mode)) in zip(axes.flat, itertools.product(tasks, swept)):
-    nh.plotting.verdict_line(ax, ridge_multiples, [[100 * v for v in study.measurements[
-        f"lead_{t}_{p}_{mode}_ridge_{c:g}"]["PGD"]["lead"]] for c in ridge_multiples],
-        [ridge_status[(t, p, mode, c)] for c in ridge_multiples])
+    judged = [ridge_judged[(t, p, mode, c)] for c in ridge_multiples]
+    nh.plotting.verdict_line(ax, ridge_multiples, [lead for _, lead in judged], [status for status, _ in judged])
     nh.plotting.reference_line(ax, 0, "no lead", "0.4", "--")
     nh.plotting.reference_line(ax, 100 * study.measurements[f"lead_{t}_{p}_{mode}"]["PGD"]["lead"][0],
                                f"our lead at the paper's absolute ridge {nl.fmt(ridge)}", "0.2")
