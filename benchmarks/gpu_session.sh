@@ -20,8 +20,9 @@
 # The archive holds figures/ (figures, tables, results, executed notebooks, timings.md with
 # wall time and peak GPU memory per notebook), benchmarks/RESULTS.md with a CUDA section
 # appended (the benchmark's, the profile's timings.md when it finished, and the torch.compile /
-# CUDA graphs trial of the PGD gradient) and build/cache/; session.log and gpu_memory_mib.txt (the
-# device's memory in use during the profile, once a second) lie beside it.
+# CUDA graphs trial of the PGD gradient) and build/cache/; session.log, gpu_memory_mib.txt (the
+# device's memory in use during the profile, once a second) and gpu_utilization.txt (its busy
+# share, once a second) lie beside it.
 # JOBS: notebooks at a time (default auto: all at once where CUDA is seen; on an H200 the paper
 # profile took 528 s one at a time and 219 s all at once, benchmarks/RESULTS.md).
 # PROFILE=quick (with NTKLIB_OUTPUT set) rehearses the session on any machine.
@@ -64,13 +65,18 @@ sampler=
 if command -v nvidia-smi >/dev/null; then
   nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -l 1 > "$out/gpu_memory_mib.txt" 2>/dev/null &
   sampler=$!
+  # and the share of each second in which a kernel ran (the driver's utilization.gpu)
+  nvidia-smi --query-gpu=utilization.gpu --format=csv,noheader,nounits -l 1 > "$out/gpu_utilization.txt" 2>/dev/null &
+  sampler="$sampler $!"
 fi
 stage "$profile profile" "$(($(left) - ${RESERVE:-120}))" python3 -m ntklib --profile "$profile" --jobs "${JOBS:-auto}" "$@"
 run_rc=$?
 if [ -n "$sampler" ]; then
-  kill "$sampler" 2>/dev/null
+  kill $sampler 2>/dev/null
   echo "GPU memory in use during the profile (nvidia-smi, every process, sampled each second): at most" \
     "$(sort -n "$out/gpu_memory_mib.txt" | tail -1) MiB" | tee -a "$log"
+  echo "GPU busy during the profile (nvidia-smi utilization.gpu, each second): mean" \
+    "$(awk '{s += $1} END {if (NR) printf "%.0f%% over %d s", s / NR, NR}' "$out/gpu_utilization.txt")" | tee -a "$log"
 fi
 
 bench=(python3 benchmarks/ntk_benchmark.py --device cuda --n 2000 --d 3072 --width 1024 --train-n 1000
