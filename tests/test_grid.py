@@ -264,3 +264,17 @@ def test_cells_of_their_own_run_beside_the_notebooks_longest_first(monkeypatch, 
     assert run.main(["04", "07", "--profile", "quick"]) == 0
     assert phases == [[("04_influence_malleability", 12.5), ("04_influence_malleability/weight_decay_mode-none", 12.5)],
                       [("04_influence_malleability/weight_decay_mode-l2", 12.5)], [("07_readings", 0.0)]]
+
+
+def test_07_is_not_run_when_a_notebook_or_cell_it_summarises_failed(monkeypatch, tmp_path, capsys):
+    """A failure in the run leaves 07's last outputs as they were: a summary of what is left
+    would overwrite a complete grid with a partial one."""
+    path = _grid_file(tmp_path, {"04_influence_malleability": {"axes": {"weight_decay_mode": ["l2", "none"]}}})
+    ran = _stand_in(monkeypatch, tmp_path, fail=("none",))
+    cells = grid.cells
+    monkeypatch.setattr(grid, "cells", lambda profile, p=None, settings=None: cells(profile, p or path, settings))
+    assert run.main(["04", "07", "--profile", "quick"]) == 1
+    assert not any(f.name.startswith("07_readings") for f in ran.iterdir())
+    out, err = capsys.readouterr()
+    assert "07_readings not run: 1 notebook(s) or grid cell(s) failed in this run" in err
+    assert "1/2 notebooks in" in out and "not run: 07_readings" in out

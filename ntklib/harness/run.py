@@ -456,11 +456,19 @@ def _run_profile(notebooks: list[str], profile: str, settings: dict[str, dict] |
     where = f" on the cluster at {scheduler}" if scheduler else f", {jobs} at a time" if jobs > 1 else ""
     print(f"[{profile}] {len(tasks)} notebook(s)" + (f", with {len(cells)} grid cell(s)" if cells else "")
           + f"{where}: " + ", ".join(nb for nb in notebooks if nb not in summary_nb), flush=True)
+    skipped: list[str] = []  # 07, when something it summarises failed
     try:
         # the notebooks with the cells of their own, then the cells that share a notebook's parameters
         run_tasks(tasks + beside, jobs, finished, scheduler, label=profile, show=lambda line: print(line, flush=True))
         run_tasks(later, jobs, finished, scheduler, label=f"{profile} grid", show=lambda line: print(line, flush=True))
-        if summary_nb:  # the cells ran just now: 07 only reads them (NTKLIB_GRID_RAN), even under --recompute
+        if summary_nb and (failures or grid_failures):
+            skipped = summary_nb
+            # a summary of the cells that are left would overwrite a complete earlier one (the
+            # committed paper or reduced 07 among them) with a partial grid
+            print(f"[{profile}] {READINGS_NOTEBOOK} not run: {len(failures) + len(grid_failures)} notebook(s) or grid "
+                  "cell(s) failed in this run, so its summary would lack them; its last run's outputs stay. Mend them "
+                  "and rerun the same command (finished steps come from the cache).", file=sys.stderr, flush=True)
+        elif summary_nb:  # the cells ran just now: 07 only reads them (NTKLIB_GRID_RAN), even under --recompute
             run_tasks([task(READINGS_NOTEBOOK, NTKLIB_GRID_RAN=profile, NTKLIB_GRID_SET=json.dumps(settings))], 1,
                       finished, scheduler, label=profile,
                       show=lambda line: print(line, flush=True))
@@ -481,10 +489,10 @@ def _run_profile(notebooks: list[str], profile: str, settings: dict[str, dict] |
     if peaks:
         memory = f", peak GPU memory {max(peaks) / 2**30:.2f} GiB" + (
             f" per notebook, at most {sum(peaks) / 2**30:.2f} GiB at once" if jobs > 1 else "")
-    print(f"[{profile}] {len(notebooks) - len(failures)}/{len(notebooks)} notebooks in {total:.1f} s"
+    print(f"[{profile}] {len(notebooks) - len(failures) - len(skipped)}/{len(notebooks)} notebooks in {total:.1f} s"
           + memory + f"; summary: {_shown(summary)}" + (f"; FAILED: {', '.join(failures)}" if failures else "")
           + (f"; grid cells FAILED: {', '.join(grid_failures)} (rerun the same command: it runs only these)"
-             if grid_failures else ""))
+             if grid_failures else "") + (f"; not run: {', '.join(skipped)}" if skipped else ""))
     return 1 if failures or grid_failures else 0
 
 
