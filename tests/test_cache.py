@@ -57,6 +57,34 @@ def test_code_hash_ignores_docstrings_comments_and_layout_but_not_code(tmp_path)
     assert package("d", 'def f(x):\n    return x * x\n') == base  # a docstring removed
 
 
+def test_code_version_is_the_same_on_python_3_12(monkeypatch):
+    """Python 3.12 gives functions and classes an empty ``type_params`` field. Without dropping
+    it, the GPU machine's 3.12 stamped this checkout's code with another version than 3.11 did:
+    its results read as "earlier code" and no cache entry was shared. Here 3.12's tree is
+    reproduced on any version by adding that field."""
+    import ast
+
+    from ntklib.harness.cache import _code_only
+
+    source = 'class A:\n    """Doc."""\n    def f(self, x):\n        return x\n\nasync def g():\n    pass\n'
+    plain = _code_only(source)
+    kinds = (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+    for kind in kinds:
+        if "type_params" not in kind._fields:
+            monkeypatch.setattr(kind, "_fields", kind._fields + ("type_params",))
+    parse = ast.parse
+
+    def parse_as_3_12(text, *args, **kwargs):
+        tree = parse(text, *args, **kwargs)
+        for node in ast.walk(tree):
+            if isinstance(node, kinds):
+                node.type_params = []
+        return tree
+
+    monkeypatch.setattr(ast, "parse", parse_as_3_12)
+    assert _code_only(source) == plain
+
+
 def _one_entry(tmp_path, monkeypatch):
     monkeypatch.setenv("NTKLIB_RESULT_CACHE", str(tmp_path))
     monkeypatch.delenv("NTKLIB_RECOMPUTE", raising=False)

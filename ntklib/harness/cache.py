@@ -47,7 +47,10 @@ def cache_dir() -> Path:
 
 def _code_only(source: str) -> str:
     """The syntax tree of ``source`` without docstrings, as text (comments and line numbers are
-    not in it)."""
+    not in it), the same on every Python version for the same code: 3.12 adds an empty
+    ``type_params`` field to functions and classes, and 3.13 leaves empty fields out of
+    ``ast.dump`` unless told to keep them. Without this a GPU machine's Python 3.12 stamped the
+    same code with another version and never shared a cache entry with 3.11."""
     tree = ast.parse(source)
     for node in ast.walk(tree):
         if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) and node.body:
@@ -55,7 +58,9 @@ def _code_only(source: str) -> str:
             value = first.value if isinstance(first, ast.Expr) else None
             if isinstance(value, ast.Constant) and isinstance(value.value, str):
                 node.body = node.body[1:] or [ast.Pass()]
-    return ast.dump(tree)
+        if getattr(node, "type_params", None) == []:
+            del node.type_params  # ast.dump skips a field a node lacks: the text of Python 3.11
+    return ast.dump(tree, **({"show_empty": True} if sys.version_info >= (3, 13) else {}))
 
 
 @functools.lru_cache(maxsize=4)
