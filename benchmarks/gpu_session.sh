@@ -9,6 +9,11 @@
 #                timeout_s 600)
 #   back here:   tar xzf <files_at>/gpu_outputs.tgz && python -m ntklib --update-readme && git status
 #
+# RESUME=<archive>.tgz unpacks a committed step cache (build/cache/*.json, e.g.
+# benchmarks/gpu_logs/2026-11-30/build_cache.tgz) before the profile, so that a window picks up
+# where an earlier one was cut off; its entries serve only while ntklib/*.py is unchanged (the
+# cache key holds the code's version), else they are recomputed.
+#
 # The whole session keeps inside SESSION_LIMIT seconds (default 570, so a 600 s call always ends
 # with the archive made): the GPU tests get at most TEST_LIMIT, the profile whatever is left
 # but RESERVE seconds (benchmark, trace, archive), the benchmark at most BENCH_LIMIT, the
@@ -54,6 +59,11 @@ stage() {  # stage NAME LIMIT CMD...: run CMD under a time limit (and its childr
   python3 -c 'import sys, torch; print("python", sys.version.split()[0], "torch", torch.__version__,
       "cuda", torch.cuda.is_available())'
 } 2>&1 | tee "$log"
+
+if [ -n "${RESUME:-}" ]; then
+  mkdir -p build/cache && tar xzf "$RESUME" build/cache \
+    && echo "resumed: $(tar tzf "$RESUME" | grep -c '\.json$') cached steps from $RESUME" | tee -a "$log"
+fi
 
 stage "GPU paths agree with CPU paths (tests/test_cuda.py)" "$(at_most "${TEST_LIMIT:-45}" 0)" \
   python3 -m pytest -q -p no:cacheprovider tests/test_cuda.py
