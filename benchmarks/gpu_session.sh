@@ -61,8 +61,11 @@ stage() {  # stage NAME LIMIT CMD...: run CMD under a time limit (and its childr
 } 2>&1 | tee "$log"
 
 if [ -n "${RESUME:-}" ]; then
-  mkdir -p build/cache && tar xzf "$RESUME" build/cache \
-    && echo "resumed: $(tar tzf "$RESUME" | grep -c '\.json$') cached steps from $RESUME" | tee -a "$log"
+  if mkdir -p build/cache && tar xzf "$RESUME" build/cache; then
+    echo "resumed: $(tar tzf "$RESUME" | grep -c '\.json$') cached steps from $RESUME" | tee -a "$log"
+  else
+    echo "RESUME=$RESUME could not be unpacked: the profile starts without those steps" | tee -a "$log"
+  fi
 fi
 
 stage "GPU paths agree with CPU paths (tests/test_cuda.py)" "$(at_most "${TEST_LIMIT:-45}" 0)" \
@@ -86,7 +89,7 @@ if [ -n "$sampler" ]; then
   echo "GPU memory in use during the profile (nvidia-smi, every process, sampled each second): at most" \
     "$(sort -n "$out/gpu_memory_mib.txt" | tail -1) MiB" | tee -a "$log"
   echo "GPU busy during the profile (nvidia-smi utilization.gpu, each second): mean" \
-    "$(awk '{s += $1} END {if (NR) printf "%.0f%% over %d s", s / NR, NR}' "$out/gpu_utilization.txt")" | tee -a "$log"
+    "$(awk '$1 ~ /^[0-9]+$/ {s += $1; n++} END {if (n) printf "%.0f%% over %d s", s / n, n}' "$out/gpu_utilization.txt")" | tee -a "$log"
 fi
 
 bench=(python3 benchmarks/ntk_benchmark.py --device cuda --n 2000 --d 3072 --width 1024 --train-n 1000

@@ -276,5 +276,25 @@ def test_07_is_not_run_when_a_notebook_or_cell_it_summarises_failed(monkeypatch,
     assert run.main(["04", "07", "--profile", "quick"]) == 1
     assert not any(f.name.startswith("07_readings") for f in ran.iterdir())
     out, err = capsys.readouterr()
-    assert "07_readings not run: 1 notebook(s) or grid cell(s) failed in this run" in err
+    assert "07_readings not run: 04_influence_malleability/weight_decay_mode-none failed in this run" in err
     assert "1/2 notebooks in" in out and "not run: 07_readings" in out
+
+
+def test_07_runs_when_only_a_notebook_outside_the_grid_failed(monkeypatch, tmp_path, capsys):
+    """07 reads grid cells only: a failed notebook that has none (01 here) leaves it complete."""
+    path = _grid_file(tmp_path, {"04_influence_malleability": {"axes": {"weight_decay_mode": ["l2", "none"]}}})
+    ran = _stand_in(monkeypatch, tmp_path)
+    stand_in = sys.modules["papermill"].execute_notebook
+
+    def failing_01(source, output, parameters, **kwargs):
+        if os.path.basename(source).startswith("01"):
+            raise RuntimeError("broken")
+        return stand_in(source, output, parameters, **kwargs)
+
+    monkeypatch.setitem(sys.modules, "papermill", type("P", (), {"execute_notebook": staticmethod(failing_01)}))
+    cells = grid.cells
+    monkeypatch.setattr(grid, "cells", lambda profile, p=None, settings=None: cells(profile, p or path, settings))
+    assert run.main(["01", "04", "07", "--profile", "quick"]) == 1
+    assert any(f.name.startswith("07_readings") for f in ran.iterdir())
+    out, err = capsys.readouterr()
+    assert "01_gram_induced_kernel FAILED" in err and "07_readings not run" not in err
