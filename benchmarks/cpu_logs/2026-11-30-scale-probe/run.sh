@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Which setting makes 2L-ReLU's influence signs fragile at paper scale? Notebook 04 on 10-class
+# MNIST (raw and centred inputs) from the reduced profile (n = 500, m = 512, 200 epochs, 3 seeds
+# x 2 subsets, float64), changing one setting at a time to its paper value. Run from the
+# repository root: bash benchmarks/cpu_logs/2026-11-30-scale-probe/run.sh
+set -euo pipefail
+here=benchmarks/cpu_logs/2026-11-30-scale-probe
+common=(--profile reduced --set 'tasks=[mnist]' --set 'binary_tasks=[]' --set 'sweep_attacks=[PGD]')
+probe() {  # probe NAME SETTINGS...: one notebook-04 run into $here/NAME, its log beside it
+  local name=$1; shift
+  NTKLIB_OUTPUT="$here/$name" OMP_NUM_THREADS=1 python -m ntklib "${common[@]}" "$@" 04_influence_malleability \
+    > "$here/$name.log" 2>&1
+}
+probe base &
+probe n1000 --set n_train=1000 --set n_test=500 &
+wait
+probe m1024 --set width=1024 &
+probe epochs500 --set epochs=500 &
+wait
+# then: is it the paper's absolute ridge against the larger kernel? n = 1,000 with the ridge
+# relative to each kernel's scale (0.1 and 1 times its mean diagonal)
+probe n1000_ridge0.1 --set n_train=1000 --set n_test=500 --set ridge_scale=mean_diagonal --set ridge=0.1 &
+probe n1000_ridge1 --set n_train=1000 --set n_test=500 --set ridge_scale=mean_diagonal --set ridge=1.0 &
+wait

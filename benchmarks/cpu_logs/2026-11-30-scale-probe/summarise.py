@@ -1,0 +1,36 @@
+"""One table of the scale probe (run.sh): per configuration and input reading, 2L-ReLU's and
+MLP-Attn's PGD flip rates, the PGD ratio, and the all-attack verdict with PGD's lead beyond
+noise, read from each run's own tables and results file. Run from the repository root:
+python benchmarks/cpu_logs/2026-11-30-scale-probe/summarise.py > .../summary.md"""
+import csv
+import json
+import re
+from pathlib import Path
+
+here = Path(__file__).parent
+configs = {"base": "reduced: n = 500, m = 512, 200 epochs, absolute ridge 1e-3",
+           "n1000": "n = 1,000", "m1024": "m = 1,024", "epochs500": "500 epochs",
+           "n1000_ridge0.1": "n = 1,000, ridge 0.1 x mean diagonal",
+           "n1000_ridge1": "n = 1,000, ridge 1 x mean diagonal"}
+
+
+def ours(cell: str) -> str:
+    return cell.split(" / ", 1)[1]
+
+
+print("| setting changed from the reduced profile | inputs | 2L-ReLU PGD flip % | MLP-Attn PGD flip % "
+      "| PGD ratio | verdict (all attacks beyond noise) | PGD lead beyond noise (points) |")
+print("|---|---|---|---|---|---|---|")
+for name, label in configs.items():
+    out = here / name / "reduced"
+    tables = out / "04_influence_malleability"
+    rates = {(r["inputs"], r["model"]): r for r in csv.DictReader((tables / "flip_rates.csv").open())}
+    ratios = {r["inputs"]: r for r in csv.DictReader((tables / "flip_ratio.csv").open())}
+    verdicts = json.loads((out / "results" / "04_influence_malleability.json").read_text())["verdicts"]
+    headline = [v for v in verdicts if v["check"].startswith("mnist: MLP-Attn more malleable")]
+    for inputs, verdict in zip(("raw", "centred"), headline, strict=True):
+        assert f"reading {inputs} inputs" in verdict["ours"]
+        lead = re.search(r"PGD (-?[\d.]+ \[[^\]]+\])", verdict["ours"]).group(1)
+        pgd = "PGD flip % (paper / ours [95%])"
+        print(f"| {label} | {inputs} | {ours(rates[inputs, '2L-ReLU'][pgd])} | {ours(rates[inputs, 'MLP-Attn'][pgd])} "
+              f"| {ours(ratios[inputs]['PGD ratio (paper / ours [95%])'])} | {verdict['status']} | {lead} |")
