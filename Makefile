@@ -34,7 +34,7 @@ run: setup  ## execute the notebooks with PROFILE (quick | reduced | paper), wri
 # readings); NOTEBOOKS=07 runs the paper grid's cells at 1 epoch
 SMOKE_NOTEBOOKS = $(or $(NOTEBOOKS),$(filter-out 07_readings,$(basename $(notdir $(wildcard notebooks/[0-9]*.py)))))
 
-smoke: setup  ## paper parameters at 1 epoch into build/smoke: every paper-scale code path on CPU (~6 min)
+smoke: setup  ## paper parameters at 1 epoch into build/smoke: every paper-scale code path on CPU (over an hour on 2 cores: at paper size the attacks dominate, 04 alone 11 min)
 	NTKLIB_OUTPUT=build/smoke NTKLIB_RESULT_CACHE=build/smoke/cache $(PY) -m ntklib --profile paper \
 		--set epochs=1 $(SMOKE_NOTEBOOKS)
 

@@ -22,3 +22,12 @@ wait
 probe n1000_ridge0.1 --set n_train=1000 --set n_test=500 --set ridge_scale=mean_diagonal --set ridge=0.1 &
 probe n1000_ridge1 --set n_train=1000 --set n_test=500 --set ridge_scale=mean_diagonal --set ridge=1.0 &
 wait
+# finally: the paper profile's own settings (n = 1,000, m = 1,024, 500 epochs, 3 seeds x 3
+# subsets) on MNIST with the ridge on the kernel's scale, beside the H200's run at the literal
+# absolute ridge (figures/04_influence_malleability/)
+paper=(--profile paper --set 'tasks=[mnist]' --set 'binary_tasks=[]' --set 'sweep_attacks=[PGD]')
+NTKLIB_OUTPUT="$here/paper_ridge1" OMP_NUM_THREADS=1 python -m ntklib "${paper[@]}" --set ridge_scale=mean_diagonal \
+  --set ridge=1.0 04_influence_malleability > "$here/paper_ridge1.log" 2>&1 &
+NTKLIB_OUTPUT="$here/paper_ridge0.1" OMP_NUM_THREADS=1 python -m ntklib "${paper[@]}" --set ridge_scale=mean_diagonal \
+  --set ridge=0.1 04_influence_malleability > "$here/paper_ridge0.1.log" 2>&1 &
+wait
