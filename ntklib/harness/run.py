@@ -399,8 +399,8 @@ def _run_profile(notebooks: list[str], profile: str, settings: dict[str, dict] |
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
     # the readings notebook summarises the grid: its cells run beside the other notebooks, it after them
     summary_nb = [nb for nb in notebooks if nb == READINGS_NOTEBOOK]
-    grid_cells = grid.cells(profile, settings=settings)[0] if summary_nb else []
-    jobs = max(1, min(jobs, len(notebooks) - len(summary_nb) + len(grid_cells)))
+    cell_count = len(grid.cells(profile, settings=settings)[0]) if summary_nb else 0
+    jobs = max(1, min(jobs, len(notebooks) - len(summary_nb) + cell_count))
     # progress bars of long work go to this terminal (the kernels share its stderr), not into
     # the executed notebooks; NTKLIB_PROGRESS=0 silences them, and so do notebooks side by side
     # (their bars would overwrite each other; the runner's per-notebook lines remain)
@@ -461,13 +461,12 @@ def _run_profile(notebooks: list[str], profile: str, settings: dict[str, dict] |
         # the notebooks with the cells of their own, then the cells that share a notebook's parameters
         run_tasks(tasks + beside, jobs, finished, scheduler, label=profile, show=lambda line: print(line, flush=True))
         run_tasks(later, jobs, finished, scheduler, label=f"{profile} grid", show=lambda line: print(line, flush=True))
-        # a failed grid notebook or cell: a summary of the cells that are left would overwrite a
-        # complete earlier one (the committed paper or reduced 07 among them) with a partial grid
-        summarised = {c.notebook for c in grid_cells}
-        lacking = [nb for nb in failures if nb in summarised] + grid_failures
-        if summary_nb and lacking:
+        # a failed grid cell (07 reads cells only; a study notebook's bug reaches it through
+        # them): a summary of the cells that are left would overwrite a complete earlier one (the
+        # committed paper or reduced 07 among them) with a partial grid
+        if summary_nb and grid_failures:
             skipped = summary_nb
-            print(f"[{profile}] {READINGS_NOTEBOOK} not run: {', '.join(lacking)} failed in this run, and its summary "
+            print(f"[{profile}] {READINGS_NOTEBOOK} not run: {', '.join(grid_failures)} failed in this run, and its summary "
                   "of the readings grid would lack them; its last run's outputs stay. Mend them and rerun the same "
                   "command (finished steps come from the cache).", file=sys.stderr, flush=True)
         elif summary_nb:  # the cells ran just now: 07 only reads them (NTKLIB_GRID_RAN), even under --recompute
