@@ -32,6 +32,7 @@
 # profile took 528 s one at a time and 219 s all at once, benchmarks/RESULTS.md).
 # PROFILE=quick (with NTKLIB_OUTPUT set) rehearses the session on any machine.
 set -uo pipefail
+if [ -n "${RESUME:-}" ]; then RESUME=$(realpath "$RESUME"); fi  # a path from where the script was called
 cd "$(dirname "$0")/.."
 deadline=$((SECONDS + ${SESSION_LIMIT:-570}))
 left() { echo $((deadline - SECONDS)); }
@@ -89,7 +90,7 @@ if [ -n "$sampler" ]; then
   echo "GPU memory in use during the profile (nvidia-smi, every process, sampled each second): at most" \
     "$(sort -n "$out/gpu_memory_mib.txt" | tail -1) MiB" | tee -a "$log"
   echo "GPU busy during the profile (nvidia-smi utilization.gpu, each second): mean" \
-    "$(awk '$1 ~ /^[0-9]+$/ {s += $1; n++} END {if (n) printf "%.0f%% over %d s", s / n, n}' "$out/gpu_utilization.txt")" | tee -a "$log"
+    "$(awk '$1 ~ /^[0-9]+$/ {s += $1; n++} END {if (n) printf "%.0f%% over %d s", s / n, n; else printf "no sample"}' "$out/gpu_utilization.txt")" | tee -a "$log"
 fi
 
 bench=(python3 benchmarks/ntk_benchmark.py --device cuda --n 2000 --d 3072 --width 1024 --train-n 1000
