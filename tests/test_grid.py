@@ -31,6 +31,12 @@ def _grid_file(tmp_path, spec=GRID):
     return path
 
 
+def _use_grid(monkeypatch, path):
+    """The runner reads the grid file at ``path`` instead of its profile's."""
+    cells = grid.cells
+    monkeypatch.setattr(grid, "cells", lambda profile, p=None, settings=None: cells(profile, p or path, settings))
+
+
 def _stand_in(monkeypatch, tmp_path, fail=()):
     """papermill replaced by a kernel that writes the results file a notebook writes (a verdict
     with an effect, under a reading of its own), counting executions in ``tmp_path/ran``."""
@@ -249,8 +255,7 @@ def test_cells_of_their_own_run_beside_the_notebooks_longest_first(monkeypatch, 
     07 comes last."""
     path = _grid_file(tmp_path, {"04_influence_malleability": {"axes": {"weight_decay_mode": ["l2", "none"]}}})
     _stand_in(monkeypatch, tmp_path)
-    cells = grid.cells
-    monkeypatch.setattr(grid, "cells", lambda profile, p=None, settings=None: cells(profile, p or path, settings))
+    _use_grid(monkeypatch, path)
     out = tmp_path / "out" / "quick"
     out.mkdir(parents=True)
     (out / "timings.json").write_text(json.dumps({"04_influence_malleability": {"seconds": 12.5}}))
@@ -266,13 +271,12 @@ def test_cells_of_their_own_run_beside_the_notebooks_longest_first(monkeypatch, 
                       [("04_influence_malleability/weight_decay_mode-l2", 12.5)], [("07_readings", 0.0)]]
 
 
-def test_07_is_not_run_when_a_notebook_or_cell_it_summarises_failed(monkeypatch, tmp_path, capsys):
-    """A failure in the run leaves 07's last outputs as they were: a summary of what is left
-    would overwrite a complete grid with a partial one."""
+def test_07_is_not_run_when_a_grid_cell_failed(monkeypatch, tmp_path, capsys):
+    """A failed cell leaves 07's last outputs as they were: a summary of what is left would
+    overwrite a complete grid with a partial one."""
     path = _grid_file(tmp_path, {"04_influence_malleability": {"axes": {"weight_decay_mode": ["l2", "none"]}}})
     ran = _stand_in(monkeypatch, tmp_path, fail=("none",))
-    cells = grid.cells
-    monkeypatch.setattr(grid, "cells", lambda profile, p=None, settings=None: cells(profile, p or path, settings))
+    _use_grid(monkeypatch, path)
     assert run.main(["04", "07", "--profile", "quick"]) == 1
     assert not any(f.name.startswith("07_readings") for f in ran.iterdir())
     out, err = capsys.readouterr()
@@ -292,8 +296,7 @@ def test_07_runs_when_only_a_notebook_outside_the_grid_failed(monkeypatch, tmp_p
         return stand_in(source, output, parameters, **kwargs)
 
     monkeypatch.setitem(sys.modules, "papermill", type("P", (), {"execute_notebook": staticmethod(failing_01)}))
-    cells = grid.cells
-    monkeypatch.setattr(grid, "cells", lambda profile, p=None, settings=None: cells(profile, p or path, settings))
+    _use_grid(monkeypatch, path)
     assert run.main(["01", "04", "07", "--profile", "quick"]) == 1
     assert any(f.name.startswith("07_readings") for f in ran.iterdir())
     out, err = capsys.readouterr()

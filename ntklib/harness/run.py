@@ -456,16 +456,15 @@ def _run_profile(notebooks: list[str], profile: str, settings: dict[str, dict] |
     where = f" on the cluster at {scheduler}" if scheduler else f", {jobs} at a time" if jobs > 1 else ""
     print(f"[{profile}] {len(tasks)} notebook(s)" + (f", with {len(cells)} grid cell(s)" if cells else "")
           + f"{where}: " + ", ".join(nb for nb in notebooks if nb not in summary_nb), flush=True)
-    skipped: list[str] = []  # 07, when something it summarises failed
     try:
         # the notebooks with the cells of their own, then the cells that share a notebook's parameters
         run_tasks(tasks + beside, jobs, finished, scheduler, label=profile, show=lambda line: print(line, flush=True))
         run_tasks(later, jobs, finished, scheduler, label=f"{profile} grid", show=lambda line: print(line, flush=True))
-        # a failed grid cell (07 reads cells only; a study notebook's bug reaches it through
-        # them): a summary of the cells that are left would overwrite a complete earlier one (the
-        # committed paper or reduced 07 among them) with a partial grid
-        if summary_nb and grid_failures:
-            skipped = summary_nb
+        # 07 is not run after a failed grid cell (07 reads cells only; a study notebook's bug
+        # reaches it through them): a summary of the cells that are left would overwrite a
+        # complete earlier one (the committed paper or reduced 07 among them) with a partial grid
+        skipped = summary_nb if grid_failures else []
+        if skipped:
             print(f"[{profile}] {READINGS_NOTEBOOK} not run: {', '.join(grid_failures)} failed in this run, and its summary "
                   "of the readings grid would lack them; its last run's outputs stay. Mend them and rerun the same "
                   "command (finished steps come from the cache).", file=sys.stderr, flush=True)

@@ -8,18 +8,17 @@ import re
 from pathlib import Path
 
 here = Path(__file__).parent
-root = here.parents[2]
-# name: (label, output folder); the last three are the paper profile's settings on MNIST (9 runs)
-configs = {"base": ("reduced: n = 500, m = 512, 200 epochs, absolute ridge 1e-3", here / "base" / "reduced"),
-           "n1000": ("n = 1,000", here / "n1000" / "reduced"),
-           "m1024": ("m = 1,024", here / "m1024" / "reduced"),
-           "epochs500": ("500 epochs", here / "epochs500" / "reduced"),
-           "n1000_ridge0.1": ("n = 1,000, ridge 0.1 x mean diagonal", here / "n1000_ridge0.1" / "reduced"),
-           "n1000_ridge1": ("n = 1,000, ridge 1 x mean diagonal", here / "n1000_ridge1" / "reduced"),
-           "paper": ("paper profile (H200, `figures/`): absolute ridge 1e-3", root / "figures"),
-           "paper_ridge0.1": ("paper profile, ridge 0.1 x mean diagonal", here / "paper_ridge0.1" / "paper"),
-           "paper_ridge1": ("paper profile, ridge 1 x mean diagonal", here / "paper_ridge1" / "paper")}
-
+figures = here.parents[2] / "figures"  # the paper profile's H200 run
+# (label, output folder); the last three are the paper profile's settings on MNIST (9 runs)
+configs = [("reduced: n = 500, m = 512, 200 epochs, absolute ridge 1e-3", here / "base" / "reduced"),
+           ("n = 1,000", here / "n1000" / "reduced"),
+           ("m = 1,024", here / "m1024" / "reduced"),
+           ("500 epochs", here / "epochs500" / "reduced"),
+           ("n = 1,000, ridge 0.1 x mean diagonal", here / "n1000_ridge0.1" / "reduced"),
+           ("n = 1,000, ridge 1 x mean diagonal", here / "n1000_ridge1" / "reduced"),
+           ("paper profile (H200, `figures/`): absolute ridge 1e-3", figures),
+           ("paper profile, ridge 0.1 x mean diagonal", here / "paper_ridge0.1" / "paper"),
+           ("paper profile, ridge 1 x mean diagonal", here / "paper_ridge1" / "paper")]
 
 def ours(cell: str) -> str:
     return cell.split(" / ", 1)[1]
@@ -28,14 +27,15 @@ def ours(cell: str) -> str:
 print("| setting changed from the reduced profile | inputs | 2L-ReLU PGD flip % | MLP-Attn PGD flip % "
       "| PGD ratio | verdict (all attacks beyond noise) | PGD lead beyond noise (points) |")
 print("|---|---|---|---|---|---|---|")
-for name, (label, out) in configs.items():
-    if not (out / "results" / "04_influence_malleability.json").is_file():
+for label, out in configs:
+    results = out / "results" / "04_influence_malleability.json"
+    if not results.is_file():
         continue  # not run yet
     tables = out / "04_influence_malleability"
     rates = {(r["inputs"], r["model"]): r for r in csv.DictReader((tables / "flip_rates.csv").open())
              if r["task"] == "mnist"}
     ratios = {r["inputs"]: r for r in csv.DictReader((tables / "flip_ratio.csv").open()) if r["task"] == "mnist"}
-    verdicts = json.loads((out / "results" / "04_influence_malleability.json").read_text())["verdicts"]
+    verdicts = json.loads(results.read_text())["verdicts"]
     headline = [v for v in verdicts if v["check"].startswith("mnist: MLP-Attn more malleable")]
     for inputs, verdict in zip(("raw", "centred"), headline, strict=True):
         assert f"reading {inputs} inputs" in verdict["ours"]
