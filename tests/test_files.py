@@ -4,6 +4,7 @@ going through them: a failed write leaves the previous file whole."""
 import errno
 import os
 import pathlib
+import shutil
 
 import matplotlib
 
@@ -100,3 +101,56 @@ def test_every_output_survives_a_full_disk(writer, tmp_path, monkeypatch, capsys
     monkeypatch.setattr(os, "replace", real_replace)
     assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
     assert not _leftovers(tmp_path)
+
+
+def _one_run(tmp_path, table, fail=False):
+    """A notebook's run through a stage, as the runner makes it: one table (named ``table``) and
+    its results file, then optionally a failing cell."""
+    from ntklib.harness.engine import environment
+    from ntklib.harness.paths import STAGE_ENV
+
+    with files.staged(tmp_path / "unit", "99_example") as stage, environment({STAGE_ENV: str(stage)}):
+        plotting.save_table(["a"], [[table]], "unit", "99_example", table)
+        results.write_results("unit", "99_example", {"table": table},
+                              [Verdict.from_test("Thm X", "a check", "1.0", "1.0", True)])
+        if fail:
+            raise RuntimeError("cell 7 raised")
+
+
+def test_a_notebook_run_replaces_its_folder_and_results_only_when_it_ran_through(tmp_path, monkeypatch):
+    """A run that fails or is cut off halfway leaves the earlier outputs whole (not new figures
+    beside old results); a finished one replaces the folder as a whole, so that a file the
+    notebook no longer writes goes with it."""
+    monkeypatch.setenv("NTKLIB_OUTPUT", str(tmp_path))
+    _one_run(tmp_path, "first")
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    assert sorted(p.name for p in (tmp_path / "unit" / "99_example").iterdir()) == ["first.csv", "first.md"]
+    with pytest.raises(RuntimeError):
+        _one_run(tmp_path, "second", fail=True)
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+    _one_run(tmp_path, "third")
+    assert sorted(p.name for p in (tmp_path / "unit" / "99_example").iterdir()) == ["third.csv", "third.md"]
+    assert '"table": "third"' in (tmp_path / "unit" / "results" / "99_example.json").read_text()
+    assert sorted(p.name for p in (tmp_path / "unit").iterdir()) == ["99_example", "results"]  # no stage left
+
+
+def test_stages_and_temporaries_of_ended_processes_are_removed_and_those_of_running_ones_kept(tmp_path):
+    import subprocess
+    import sys
+
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                           check=True).stdout.strip()
+    dead_stage = tmp_path / ".staging" / f"04_influence_malleability.{ended}-0a1b2c3d"
+    live_stage = tmp_path / ".staging" / f"04_influence_malleability.{os.getpid()}-0a1b2c3d"
+    for stage in (dead_stage, live_stage):
+        (stage / "04_influence_malleability").mkdir(parents=True)
+        (stage / "04_influence_malleability" / "eps_sweep.png").write_bytes(b"png")
+    dead_tmp = tmp_path / f".summary.{ended}-0a1b2c3d.tmp.md"
+    live_tmp = tmp_path / f".summary.{os.getpid()}-0a1b2c3d.tmp.md"
+    for path in (dead_tmp, live_tmp):
+        path.write_text("half")
+    assert sorted(files.remove_orphaned_temporaries(tmp_path)) == sorted([dead_stage, dead_tmp])
+    assert live_stage.is_dir() and live_tmp.is_file() and not dead_stage.exists() and not dead_tmp.exists()
+    shutil.rmtree(live_stage)
+    files.remove_orphaned_temporaries(tmp_path)
+    assert not (tmp_path / ".staging").exists()  # emptied: removed with the last stage

@@ -236,11 +236,11 @@ def test_a_cell_goes_stale_when_its_notebook_changes(monkeypatch, tmp_path):
 def test_a_task_unsets_what_the_runner_did_not_set():
     """A worker's own NTKLIB_OUTPUT (or NTKLIB_RECOMPUTE) must not reach a task whose runner had
     none; the worker's environment is back after the task."""
-    from ntklib.harness.engine import _environment
+    from ntklib.harness.engine import environment
 
     os.environ["NTKLIB_TEST_WORKER_VALUE"] = "worker"
     try:
-        with _environment({"NTKLIB_TEST_WORKER_VALUE": None, "NTKLIB_TEST_TASK_VALUE": "task"}):
+        with environment({"NTKLIB_TEST_WORKER_VALUE": None, "NTKLIB_TEST_TASK_VALUE": "task"}):
             assert "NTKLIB_TEST_WORKER_VALUE" not in os.environ and os.environ["NTKLIB_TEST_TASK_VALUE"] == "task"
         assert os.environ["NTKLIB_TEST_WORKER_VALUE"] == "worker" and "NTKLIB_TEST_TASK_VALUE" not in os.environ
     finally:

@@ -267,6 +267,36 @@ def test_a_failed_notebook_keeps_the_last_good_run_and_the_summary_says_so(monke
     assert "`01_gram_induced_kernel` (quick)" in summary
 
 
+def test_a_notebook_that_fails_halfway_leaves_its_earlier_figures_and_tables_whole(monkeypatch, tmp_path):
+    """Its tables went to a stage, which is dropped: the folder is the last good run's, not a mix."""
+    from ntklib.harness.plotting import save_table
+    from ntklib.harness.results import write_results
+    from ntklib.verdicts import Verdict
+
+    root = _prepare_output(tmp_path, monkeypatch)
+
+    def kernel(table, fail):
+        def run_it(source, output, **kwargs):
+            save_table(["a"], [[table]], "quick", "01_gram_induced_kernel", table)
+            write_results("quick", "01_gram_induced_kernel", {}, [Verdict.from_test("C", "c", "1", "1", True)])
+            if fail:
+                raise RuntimeError("a cell raised")
+        return run_it
+
+    def outputs():  # the notebook's folder and results file (timings and summary record the failure)
+        return {p: b for p, b in _files(root).items() if p.parent.name == "01_gram_induced_kernel"
+                or p.parent.name == "results"}
+
+    _papermill(monkeypatch, kernel("first", False))
+    assert run.main(["01"]) == 0
+    good = outputs()
+    assert sorted(p.name for p in good) == ["01_gram_induced_kernel.json", "first.csv", "first.md"]
+    _papermill(monkeypatch, kernel("second", True))
+    assert run.main(["01"]) == 1
+    assert outputs() == good
+    assert not (root / ".staging").exists()
+
+
 def test_ctrl_c_exits_130_with_one_line_and_keeps_what_finished(monkeypatch, tmp_path, capsys):
     root = _prepare_output(tmp_path, monkeypatch)
 

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["SCHEDULER_ENV", "Task", "Outcome", "run_tasks", "scheduler_address"]
+__all__ = ["SCHEDULER_ENV", "Task", "Outcome", "environment", "run_tasks", "scheduler_address"]
 
 SCHEDULER_ENV = "NTKLIB_SCHEDULER"
 
@@ -65,7 +65,7 @@ def scheduler_address(given: str | None) -> str | None:
 
 
 @contextlib.contextmanager
-def _environment(values: dict[str, str | None]) -> Iterator[None]:
+def environment(values: dict[str, str | None]) -> Iterator[None]:
     """``values`` in ``os.environ`` for the block (None: unset), the earlier values back
     afterwards. The environment is the process's: a worker must run one task at a time (one
     thread), which :func:`run_tasks` checks."""
@@ -87,7 +87,7 @@ def _environment(values: dict[str, str | None]) -> Iterator[None]:
 
 def _run_one(task: Task) -> Outcome:
     """A task where it runs (here or in a worker): its environment set, its work done."""
-    with _environment(task.environment):
+    with environment(task.environment):
         return task.execute(task)
 
 

@@ -6,6 +6,11 @@ to a temporary file of a unique name (process id and a random part) in the same 
 then replaces the target in one step (``os.replace``). A full disk, a read-only folder, a crash
 or an interruption leave the previous file as it was; two processes writing the same file never
 share a temporary file, and a reader sees the old or the new content, never a mix.
+
+One notebook's outputs as a whole go the same way (:func:`staged`): the runner points the
+notebook at a stage folder of a unique name, and the stage replaces the notebook's folder and
+results file only when the notebook ran through. A notebook that fails or is cut off halfway
+leaves its earlier outputs whole, not a mix of new figures and old results.
 """
 
 from __future__ import annotations
@@ -14,11 +19,12 @@ import contextlib
 import errno
 import os
 import secrets
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["OutputError", "os_error_message", "replacing", "write_atomic", "check_writable"]
+__all__ = ["OutputError", "os_error_message", "replacing", "write_atomic", "check_writable", "staged"]
 
 
 class OutputError(OSError):
@@ -103,23 +109,86 @@ def check_writable(folder: Path) -> None:
         raise error from exc
 
 
+def _owner_gone(pid: str) -> bool:
+    """Whether the process ``pid`` (text) that named a temporary file or stage no longer runs;
+    False where that cannot be told (not a number, another user's process)."""
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # another user's process, or no way to tell: leave it
+        return False
+    return False
+
+
 def remove_orphaned_temporaries(folder: Path) -> list[Path]:
     """Remove the temporary files of :func:`replacing` in ``folder`` whose writing process no
-    longer runs (a worker ended mid-write, e.g. by Ctrl-C on a cluster); files of running
+    longer runs (a worker ended mid-write, e.g. by Ctrl-C on a cluster), and the stages of
+    :func:`staged` under ``folder/.staging`` whose run no longer does; those of running
     processes are left alone. Returns what was removed."""
     removed = []
     for path in Path(folder).glob(".*.tmp*"):
-        pid = path.name.rsplit(".tmp", 1)[0].rsplit(".", 1)[-1].split("-", 1)[0]
-        if not pid.isdigit():
-            continue
-        try:
-            os.kill(int(pid), 0)
-            continue  # still running: its own block removes or renames it
-        except ProcessLookupError:
-            pass
-        except OSError:  # another user's process, or no way to tell: leave it
-            continue
-        with contextlib.suppress(OSError):
-            path.unlink()
-            removed.append(path)
+        if _owner_gone(path.name.rsplit(".tmp", 1)[0].rsplit(".", 1)[-1].split("-", 1)[0]):
+            with contextlib.suppress(OSError):
+                path.unlink()
+                removed.append(path)
+    for stage in Path(folder).glob(f"{_STAGES}/*"):
+        if _owner_gone(stage.name.rsplit(".", 1)[-1].split("-", 1)[0]):
+            shutil.rmtree(stage, ignore_errors=True)
+            removed.append(stage)
+    with contextlib.suppress(OSError):  # emptied: no run has a stage here now
+        (Path(folder) / _STAGES).rmdir()
     return removed
+
+
+_STAGES = ".staging"  # under an output root: one folder per notebook run, <notebook>.<pid>-<random>
+
+
+def _publish(stage: Path, root: Path, notebook: str) -> None:
+    """Move a finished run's files from ``stage`` into ``root``: the notebook's folder as a whole
+    (so that files the run no longer writes go with the old one), then its results file."""
+    new, final = stage / notebook, root / notebook
+    if new.is_dir():
+        for attempt in range(5):  # another run of the same notebook may publish in between
+            if final.exists():
+                os.replace(final, stage / f"replaced-{attempt}")
+            try:
+                os.replace(new, final)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST) or attempt == 4:
+                    raise
+    results = stage / "results" / f"{notebook}.json"
+    if results.is_file():
+        (root / "results").mkdir(parents=True, exist_ok=True)
+        os.replace(results, root / "results" / results.name)
+
+
+@contextlib.contextmanager
+def staged(root: Path, notebook: str) -> Iterator[Path]:
+    """A new, empty stage folder for one run of ``notebook`` whose outputs belong in ``root``:
+    when the block ends without error its files replace the notebook's folder and results file
+    there; in any case the stage is then removed. Errors of the move become :class:`OutputError`."""
+    root = Path(root)
+    stage = root / _STAGES / f"{notebook}.{os.getpid()}-{secrets.token_hex(4)}"
+    for attempt in range(3):
+        try:
+            stage.mkdir(parents=True)
+            break
+        except FileNotFoundError:  # a run beside removed the emptied .staging between its making and the stage's
+            if attempt == 2:
+                raise
+        except OSError as exc:
+            raise OutputError(os_error_message(root, exc, folder=root)) from exc
+    try:
+        yield stage
+        try:
+            _publish(stage, root, notebook)
+        except OSError as exc:
+            raise OutputError(os_error_message(root / notebook, exc)) from exc
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+        with contextlib.suppress(OSError):  # the last stage out removes the folder (not empty: a run beside)
+            stage.parent.rmdir()

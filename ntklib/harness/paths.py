@@ -3,6 +3,10 @@
 Outputs of the ``paper`` profile go to ``figures/`` (committed); any other profile writes to
 ``build/<profile>/`` (ignored by git). ``NTKLIB_OUTPUT`` overrides the root for every profile.
 Inside: ``<notebook>/<name>.{png,pdf,csv,md}``, ``results/<notebook>.json``, ``summary.md``.
+
+While the runner executes a notebook, that notebook's folder and results file are written to a
+stage instead (``NTKLIB_STAGE``, a folder under ``<root>/.staging/``), which replaces them only
+when the notebook ran through: a run that fails or is cut off leaves the earlier outputs whole.
 """
 
 from __future__ import annotations
@@ -10,7 +14,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["REPO_ROOT", "NOTEBOOK_DIR", "PARAMETER_DIR", "FIGURES_DIR", "output_root", "notebook_output", "results_file"]
+__all__ = ["REPO_ROOT", "NOTEBOOK_DIR", "PARAMETER_DIR", "FIGURES_DIR", "STAGE_ENV", "output_root", "notebook_output",
+           "results_file"]
 
 
 def _find_root() -> Path:
@@ -27,6 +32,7 @@ REPO_ROOT = _find_root()
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 PARAMETER_DIR = REPO_ROOT / "parameters"
 FIGURES_DIR = REPO_ROOT / "figures"  # the paper profile's committed outputs
+STAGE_ENV = "NTKLIB_STAGE"  # set by the runner for the notebook it executes (module docstring)
 
 
 def output_root(profile: str) -> Path:
@@ -37,11 +43,17 @@ def output_root(profile: str) -> Path:
     return FIGURES_DIR if profile == "paper" else REPO_ROOT / "build" / profile
 
 
+def _written_root(profile: str) -> Path:
+    """Where the running notebook writes its own files: its stage, or else the output root."""
+    stage = os.environ.get(STAGE_ENV)
+    return Path(stage) if stage else output_root(profile)
+
+
 def notebook_output(profile: str, notebook: str, filename: str) -> Path:
     """Path of one output file of one notebook (its folder is made by the writer,
     :func:`ntklib.harness.files.replacing`)."""
-    return output_root(profile) / notebook / filename
+    return _written_root(profile) / notebook / filename
 
 
 def results_file(profile: str, notebook: str) -> Path:
-    return output_root(profile) / "results" / f"{notebook}.json"
+    return _written_root(profile) / "results" / f"{notebook}.json"

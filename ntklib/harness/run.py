@@ -40,11 +40,11 @@ from ..data import TASKS, DataNotFoundError, find_dataset_file
 from . import grid
 from .cache import cache_dir, read_journal
 from .declarations import PARAMETERS
-from .engine import Outcome, Task, run_tasks, scheduler_address
-from .files import OutputError, check_writable, remove_orphaned_temporaries, replacing, write_atomic
+from .engine import Outcome, Task, environment, run_tasks, scheduler_address
+from .files import OutputError, check_writable, remove_orphaned_temporaries, replacing, staged, write_atomic
 from .params import (ParameterError, check_destination, check_parameters, describe, load_profile, notebook_defaults,
                      read_yaml)
-from .paths import FIGURES_DIR, NOTEBOOK_DIR, REPO_ROOT, output_root, results_file
+from .paths import FIGURES_DIR, NOTEBOOK_DIR, REPO_ROOT, STAGE_ENV, output_root, results_file
 from .results import markdown_table, summary_table, update_readme
 
 __all__ = ["available_notebooks", "main"]
@@ -268,15 +268,17 @@ def _parse_settings(items: list[str], notebooks: list[str]) -> dict[str, dict]:
 
 def _execute(execute_notebook: Callable, progress_bar: bool, task: Task) -> Outcome:
     """Execute one notebook with papermill (``execute_notebook``), in whichever process runs the
-    task, its environment set (:mod:`~ntklib.harness.engine`). The executed notebook replaces the
-    earlier one only when it ran through; a failed one is kept as ``<notebook>.failed.ipynb``
-    beside it."""
+    task, its environment set (:mod:`~ntklib.harness.engine`). The notebook writes its figures,
+    tables and results to a stage (:func:`~ntklib.harness.files.staged`); they and the executed
+    notebook replace the earlier ones only when it ran through; a failed one is kept as
+    ``<notebook>.failed.ipynb`` beside it."""
     nb, profile = task.notebook, task.profile
     executed = output_root(profile) / "executed" / f"{nb}.ipynb"
     failed = executed.with_suffix(".failed.ipynb")
     t0 = time.perf_counter()
     try:
-        with replacing(executed) as tmp:
+        with replacing(executed) as tmp, staged(output_root(profile), nb) as stage, \
+                environment({STAGE_ENV: str(stage)}):
             try:
                 execute_notebook(
                     str(NOTEBOOK_DIR / f"{nb}.ipynb"), str(tmp),
@@ -475,7 +477,9 @@ def _run_profile(notebooks: list[str], profile: str, settings: dict[str, dict] |
     finally:
         shutil.rmtree(journal_dir, ignore_errors=True)
         if scheduler is None:  # of local workers ended mid-write (a remote one's process id means nothing here)
-            remove_orphaned_temporaries(output_root(profile) / "executed")
+            for root in {output_root(profile), *(Path(c.environment["NTKLIB_OUTPUT"]) / profile for c in cells)}:
+                remove_orphaned_temporaries(root / "executed")
+                remove_orphaned_temporaries(root)  # and the stages of notebooks cut off there
     total = time.perf_counter() - start
     _write_timings(profile, timings, total, jobs)
     summary = write_atomic(output_root(profile) / "summary.md", summary_table(profile, failed=failures))
@@ -562,6 +566,7 @@ def run_grid(profile: str, jobs: int = 1, scheduler: str | None = None, path: Pa
     finally:
         for task in tasks if scheduler is None else []:  # the cell's output root is its NTKLIB_OUTPUT
             remove_orphaned_temporaries(Path(task.environment["NTKLIB_OUTPUT"]) / profile / "executed")
+            remove_orphaned_temporaries(Path(task.environment["NTKLIB_OUTPUT"]) / profile)
     return failures
 
 
