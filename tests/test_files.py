@@ -121,9 +121,7 @@ def test_a_notebook_run_replaces_its_folder_and_results_only_when_it_ran_through
     """A run that fails or is cut off halfway leaves the earlier outputs whole (not new figures
     beside old results); a finished one replaces the folder as a whole, so that a file the
     notebook no longer writes goes with it."""
-    monkeypatch.setenv("NTKLIB_OUTPUT", str(tmp_path))
-    _one_run(tmp_path, "first")
-    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    before = _first_run(tmp_path, monkeypatch)
     assert sorted(p.name for p in (tmp_path / "unit" / "99_example").iterdir()) == ["first.csv", "first.md"]
     with pytest.raises(RuntimeError):
         _one_run(tmp_path, "second", fail=True)
@@ -134,15 +132,20 @@ def test_a_notebook_run_replaces_its_folder_and_results_only_when_it_ran_through
     assert sorted(p.name for p in (tmp_path / "unit").iterdir()) == ["99_example", "results"]  # no stage left
 
 
-def test_stages_and_temporaries_of_ended_processes_are_removed_and_those_of_running_ones_kept(tmp_path):
+def _ended_pid():
     import subprocess
     import sys
 
-    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
-                           check=True).stdout.strip()
-    dead_stage = tmp_path / ".staging" / f"04_influence_malleability.{ended}-0a1b2c3d"
-    live_stage = tmp_path / ".staging" / f"04_influence_malleability.{os.getpid()}-0a1b2c3d"
-    for stage in (dead_stage, live_stage):
+    return subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+def test_stages_and_temporaries_of_ended_processes_are_removed_and_those_of_running_ones_kept(tmp_path):
+    ended, host = _ended_pid(), files._host()
+    dead_stage = tmp_path / ".staging" / f"04_influence_malleability.{host}.{ended}-0a1b2c3d"
+    live_stage = tmp_path / ".staging" / f"04_influence_malleability.{host}.{os.getpid()}-0a1b2c3d"
+    elsewhere = tmp_path / ".staging" / f"04_influence_malleability.another_host.{ended}-0a1b2c3d"  # its pid means nothing here
+    for stage in (dead_stage, live_stage, elsewhere):
         (stage / "04_influence_malleability").mkdir(parents=True)
         (stage / "04_influence_malleability" / "eps_sweep.png").write_bytes(b"png")
     dead_tmp = tmp_path / f".summary.{ended}-0a1b2c3d.tmp.md"
@@ -150,7 +153,72 @@ def test_stages_and_temporaries_of_ended_processes_are_removed_and_those_of_runn
     for path in (dead_tmp, live_tmp):
         path.write_text("half")
     assert sorted(files.remove_orphaned_temporaries(tmp_path)) == sorted([dead_stage, dead_tmp])
-    assert live_stage.is_dir() and live_tmp.is_file() and not dead_stage.exists() and not dead_tmp.exists()
+    assert live_stage.is_dir() and elsewhere.is_dir() and live_tmp.is_file()
+    assert not dead_stage.exists() and not dead_tmp.exists()
     shutil.rmtree(live_stage)
+    shutil.rmtree(elsewhere)
     files.remove_orphaned_temporaries(tmp_path)
     assert not (tmp_path / ".staging").exists()  # emptied: removed with the last stage
+
+
+@pytest.mark.parametrize("moved", ["folder", "results"])
+def test_a_run_killed_while_replacing_its_outputs_is_undone_by_the_next_cleanup(tmp_path, moved):
+    """kill -9 after the earlier folder was moved aside (and, or not, the new one moved in, but
+    before the results file): the cleanup puts the earlier folder back."""
+    nb = "99_example"
+    (tmp_path / nb).mkdir()
+    (tmp_path / nb / "first.md").write_text("earlier")
+    stage = tmp_path / ".staging" / f"{nb}.{files._host()}.{_ended_pid()}-0a1b2c3d"
+    (stage / nb).mkdir(parents=True)
+    (stage / nb / "second.md").write_text("new")
+    (stage / "results").mkdir()
+    (stage / "results" / f"{nb}.json").write_text("{}")
+    os.replace(tmp_path / nb, stage / "earlier")
+    if moved == "results":  # the new folder was in place already
+        os.replace(stage / nb, tmp_path / nb)
+    files.remove_orphaned_temporaries(tmp_path)
+    assert [p.name for p in (tmp_path / nb).iterdir()] == ["first.md"] and not (tmp_path / ".staging").exists()
+
+
+def _first_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("NTKLIB_OUTPUT", str(tmp_path))
+    _one_run(tmp_path, "first")
+    return {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("fault", ["disk full at the results file", "Ctrl-C at the folder"])
+def test_a_fault_while_replacing_the_outputs_puts_the_earlier_ones_back(tmp_path, monkeypatch, fault):
+    before = _first_run(tmp_path, monkeypatch)
+    real_replace, faults = os.replace, []
+
+    def faulty(src, dst):  # the first move of the new results file, or of the new folder, into place fails
+        if not faults and ".staging" in str(src) and ".staging" not in str(dst):
+            if fault.startswith("disk") and str(dst).endswith("99_example.json"):
+                faults.append(dst)
+                raise OSError(errno.ENOSPC, "No space left on device")
+            if fault.startswith("Ctrl-C") and pathlib.Path(dst).name == "99_example":
+                faults.append(dst)
+                raise KeyboardInterrupt
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", faulty)
+    with pytest.raises(OutputError if fault.startswith("disk") else KeyboardInterrupt):
+        _one_run(tmp_path, "second")
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert faults and {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
+def test_a_stage_removed_during_its_run_replaces_nothing_and_says_so(tmp_path, monkeypatch):
+    """Another machine's cleanup (or a hand) removed the stage while the notebook ran: its later
+    writes recreate part of it, which must not replace the complete earlier outputs."""
+    before = _first_run(tmp_path, monkeypatch)
+    real_table = plotting.save_table
+
+    def table_then_stage_gone(header, rows, profile, notebook, name):
+        real_table(header, rows, profile, notebook, name)
+        shutil.rmtree(next((tmp_path / "unit" / ".staging").iterdir()))
+
+    monkeypatch.setattr(plotting, "save_table", table_then_stage_gone)
+    with pytest.raises(OutputError, match="was removed while 99_example ran .* the earlier ones were kept. Rerun it"):
+        _one_run(tmp_path, "second")
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before

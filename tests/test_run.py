@@ -336,6 +336,7 @@ def test_ctrl_c_with_notebooks_side_by_side_ends_the_workers(monkeypatch, tmp_pa
     assert time.perf_counter() - t0 < 40
     assert capsys.readouterr().err.strip().startswith("interrupted:")
     assert not list((root / "executed").iterdir())
+    assert not (root / ".staging").exists()  # the ended workers' stages are removed with them
 
 
 def test_a_full_disk_stops_the_run_with_one_line_and_keeps_the_earlier_files(monkeypatch, tmp_path, capsys):

@@ -20,9 +20,15 @@ import errno
 import os
 import secrets
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: replacing outputs then runs without a lock
+    fcntl = None
 
 __all__ = ["OutputError", "os_error_message", "replacing", "write_atomic", "check_writable", "staged"]
 
@@ -126,8 +132,10 @@ def _owner_gone(pid: str) -> bool:
 def remove_orphaned_temporaries(folder: Path) -> list[Path]:
     """Remove the temporary files of :func:`replacing` in ``folder`` whose writing process no
     longer runs (a worker ended mid-write, e.g. by Ctrl-C on a cluster), and the stages of
-    :func:`staged` under ``folder/.staging`` whose run no longer does; those of running
-    processes are left alone. Returns what was removed."""
+    :func:`staged` under ``folder/.staging`` that this machine made and whose run no longer
+    does (a stage killed while it replaced the notebook's folder first puts the earlier folder
+    back); those of running processes, and other machines' stages, are left alone. Returns what
+    was removed."""
     removed = []
     for path in Path(folder).glob(".*.tmp*"):
         if _owner_gone(path.name.rsplit(".tmp", 1)[0].rsplit(".", 1)[-1].split("-", 1)[0]):
@@ -135,35 +143,77 @@ def remove_orphaned_temporaries(folder: Path) -> list[Path]:
                 path.unlink()
                 removed.append(path)
     for stage in Path(folder).glob(f"{_STAGES}/*"):
-        if _owner_gone(stage.name.rsplit(".", 1)[-1].split("-", 1)[0]):
-            shutil.rmtree(stage, ignore_errors=True)
-            removed.append(stage)
+        notebook, host, owner = (stage.name.split(".") + ["", ""])[:3]
+        if host != _host() or not _owner_gone(owner.split("-", 1)[0]):
+            continue
+        earlier, final = stage / _ASIDE, Path(folder) / notebook
+        if earlier.is_dir() and (not final.exists() or (stage / "results" / f"{notebook}.json").is_file()):
+            with contextlib.suppress(OSError):  # killed halfway through the replacement: undo it
+                if final.exists():
+                    os.replace(final, stage / notebook)
+                os.replace(earlier, final)
+        shutil.rmtree(stage, ignore_errors=True)
+        removed.append(stage)
     with contextlib.suppress(OSError):  # emptied: no run has a stage here now
         (Path(folder) / _STAGES).rmdir()
     return removed
 
 
-_STAGES = ".staging"  # under an output root: one folder per notebook run, <notebook>.<pid>-<random>
+# Stages: under an output root, one folder per notebook run, <notebook>.<host>.<pid>-<random>,
+# holding a marker file while its run owns it and, during the replacement, the earlier folder
+_STAGES, _MARKER, _ASIDE = ".staging", ".owned", "earlier"
+
+
+def _host() -> str:
+    return socket.gethostname().replace(".", "_") or "host"
+
+
+@contextlib.contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    """An exclusive lock on ``folder`` for the block, so that two runs replacing the same
+    notebook's outputs take turns; where the file system offers none, the block runs unlocked."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        yield
+        return
+    try:
+        if fcntl is not None:
+            with contextlib.suppress(OSError):
+                fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def _publish(stage: Path, root: Path, notebook: str) -> None:
     """Move a finished run's files from ``stage`` into ``root``: the notebook's folder as a whole
-    (so that files the run no longer writes go with the old one), then its results file."""
-    new, final = stage / notebook, root / notebook
-    if new.is_dir():
-        for attempt in range(5):  # another run of the same notebook may publish in between
-            if final.exists():
-                os.replace(final, stage / f"replaced-{attempt}")
-            try:
+    (files the run no longer writes go with the earlier folder), and its results file. Both are
+    replaced or neither: a failure, or Ctrl-C, halfway puts the earlier ones back."""
+    if not (stage / _MARKER).is_file():
+        raise OutputError(f"{stage} was removed while {notebook} ran (by a cleanup on another machine that shares "
+                          "this folder?), so its outputs are incomplete and the earlier ones were kept. Rerun it: "
+                          "finished steps come from the cache")
+    new, final, earlier = stage / notebook, root / notebook, stage / _ASIDE
+    results, final_results = stage / "results" / f"{notebook}.json", root / "results" / f"{notebook}.json"
+    final_results.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(root):
+        moved = False
+        try:
+            with contextlib.suppress(FileNotFoundError):
+                os.replace(final, earlier)
+            if new.is_dir():
                 os.replace(new, final)
-                break
-            except OSError as exc:
-                if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST) or attempt == 4:
-                    raise
-    results = stage / "results" / f"{notebook}.json"
-    if results.is_file():
-        (root / "results").mkdir(parents=True, exist_ok=True)
-        os.replace(results, root / "results" / results.name)
+                moved = True
+            if results.is_file():
+                os.replace(results, final_results)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                if moved:
+                    os.replace(final, new)
+                if earlier.exists():
+                    os.replace(earlier, final)
+            raise
 
 
 @contextlib.contextmanager
@@ -172,20 +222,23 @@ def staged(root: Path, notebook: str) -> Iterator[Path]:
     when the block ends without error its files replace the notebook's folder and results file
     there; in any case the stage is then removed. Errors of the move become :class:`OutputError`."""
     root = Path(root)
-    stage = root / _STAGES / f"{notebook}.{os.getpid()}-{secrets.token_hex(4)}"
+    stage = root / _STAGES / f"{notebook}.{_host()}.{os.getpid()}-{secrets.token_hex(4)}"
     for attempt in range(3):
         try:
             stage.mkdir(parents=True)
+            (stage / _MARKER).touch()
             break
-        except FileNotFoundError:  # a run beside removed the emptied .staging between its making and the stage's
+        except FileNotFoundError as exc:  # a run beside removed the emptied .staging between its making and the stage's
             if attempt == 2:
-                raise
+                raise OutputError(os_error_message(root, exc, folder=root)) from exc
         except OSError as exc:
             raise OutputError(os_error_message(root, exc, folder=root)) from exc
     try:
         yield stage
         try:
             _publish(stage, root, notebook)
+        except OutputError:
+            raise
         except OSError as exc:
             raise OutputError(os_error_message(root / notebook, exc)) from exc
     finally:

@@ -43,17 +43,18 @@ def output_root(profile: str) -> Path:
     return FIGURES_DIR if profile == "paper" else REPO_ROOT / "build" / profile
 
 
-def _written_root(profile: str) -> Path:
-    """Where the running notebook writes its own files: its stage, or else the output root."""
+def _written_root(profile: str, notebook: str) -> Path:
+    """Where ``notebook`` writes its own files: its stage while the runner executes it, or else
+    the output root."""
     stage = os.environ.get(STAGE_ENV)
-    return Path(stage) if stage else output_root(profile)
+    return Path(stage) if stage and Path(stage).name.startswith(f"{notebook}.") else output_root(profile)
 
 
 def notebook_output(profile: str, notebook: str, filename: str) -> Path:
     """Path of one output file of one notebook (its folder is made by the writer,
     :func:`ntklib.harness.files.replacing`)."""
-    return _written_root(profile) / notebook / filename
+    return _written_root(profile, notebook) / notebook / filename
 
 
 def results_file(profile: str, notebook: str) -> Path:
-    return _written_root(profile) / "results" / f"{notebook}.json"
+    return _written_root(profile, notebook) / "results" / f"{notebook}.json"
