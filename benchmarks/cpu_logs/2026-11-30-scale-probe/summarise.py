@@ -9,37 +9,43 @@ from pathlib import Path
 
 here = Path(__file__).parent
 figures = here.parents[2] / "figures"  # the paper profile's H200 run
-# (label, output folder); the last three are the paper profile's settings on MNIST (9 runs)
-configs = [("reduced: n = 500, m = 512, 200 epochs, absolute ridge 1e-3", here / "base" / "reduced"),
-           ("n = 1,000", here / "n1000" / "reduced"),
-           ("m = 1,024", here / "m1024" / "reduced"),
-           ("500 epochs", here / "epochs500" / "reduced"),
-           ("n = 1,000, ridge 0.1 x mean diagonal", here / "n1000_ridge0.1" / "reduced"),
-           ("n = 1,000, ridge 1 x mean diagonal", here / "n1000_ridge1" / "reduced"),
-           ("paper profile (H200, `figures/`): absolute ridge 1e-3", figures),
-           ("paper profile, ridge 0.1 x mean diagonal", here / "paper_ridge0.1" / "paper"),
-           ("paper profile, ridge 1 x mean diagonal", here / "paper_ridge1" / "paper")]
+# (label, output folder, task); the last rows are the paper profile's settings (9 runs) on MNIST, then
+# on CIFAR-10 with centred inputs (raw inputs leave MLP-Attn at chance there)
+configs = [("reduced: n = 500, m = 512, 200 epochs, absolute ridge 1e-3", here / "base" / "reduced", "mnist"),
+           ("n = 1,000", here / "n1000" / "reduced", "mnist"),
+           ("m = 1,024", here / "m1024" / "reduced", "mnist"),
+           ("500 epochs", here / "epochs500" / "reduced", "mnist"),
+           ("n = 1,000, ridge 0.1 x mean diagonal", here / "n1000_ridge0.1" / "reduced", "mnist"),
+           ("n = 1,000, ridge 1 x mean diagonal", here / "n1000_ridge1" / "reduced", "mnist"),
+           ("paper profile (H200, `figures/`): absolute ridge 1e-3", figures, "mnist"),
+           ("paper profile, ridge 0.1 x mean diagonal", here / "paper_ridge0.1" / "paper", "mnist"),
+           ("paper profile, ridge 1 x mean diagonal", here / "paper_ridge1" / "paper", "mnist"),
+           ("paper profile, no weight decay (absolute ridge 1e-3)", here / "paper_decay_none" / "paper", "mnist"),
+           ("paper profile (H200, `figures/`): absolute ridge 1e-3", figures, "cifar10"),
+           ("paper profile, ridge 0.1 x mean diagonal", here / "paper_cifar10_ridge0.1" / "paper", "cifar10"),
+           ("paper profile, ridge 1 x mean diagonal", here / "paper_cifar10_ridge1" / "paper", "cifar10")]
+
 
 def ours(cell: str) -> str:
     return cell.split(" / ", 1)[1]
 
 
-print("| setting changed from the reduced profile | inputs | 2L-ReLU PGD flip % | MLP-Attn PGD flip % "
+print("| task | setting changed from the reduced profile | inputs | 2L-ReLU PGD flip % | MLP-Attn PGD flip % "
       "| PGD ratio | verdict (all attacks beyond noise) | PGD lead beyond noise (points) |")
-print("|---|---|---|---|---|---|---|")
-for label, out in configs:
+print("|---|---|---|---|---|---|---|---|")
+for label, out, task in configs:
     results = out / "results" / "04_influence_malleability.json"
     if not results.is_file():
         continue  # not run yet
     tables = out / "04_influence_malleability"
     rates = {(r["inputs"], r["model"]): r for r in csv.DictReader((tables / "flip_rates.csv").open())
-             if r["task"] == "mnist"}
-    ratios = {r["inputs"]: r for r in csv.DictReader((tables / "flip_ratio.csv").open()) if r["task"] == "mnist"}
+             if r["task"] == task}
+    ratios = {r["inputs"]: r for r in csv.DictReader((tables / "flip_ratio.csv").open()) if r["task"] == task}
     verdicts = json.loads(results.read_text())["verdicts"]
-    headline = [v for v in verdicts if v["check"].startswith("mnist: MLP-Attn more malleable")]
-    for inputs, verdict in zip(("raw", "centred"), headline, strict=True):
-        assert f"reading {inputs} inputs" in verdict["ours"]
+    for verdict in (v for v in verdicts if v["check"].startswith(f"{task}: MLP-Attn more malleable")):
+        inputs = re.search(r"reading (\w+) inputs", verdict["ours"]).group(1)
         lead = re.search(r"PGD (-?[\d.]+ \[[^\]]+\])", verdict["ours"]).group(1)
         pgd = "PGD flip % (paper / ours [95%])"
-        print(f"| {label} | {inputs} | {ours(rates[inputs, '2L-ReLU'][pgd])} | {ours(rates[inputs, 'MLP-Attn'][pgd])} "
-              f"| {ours(ratios[inputs]['PGD ratio (paper / ours [95%])'])} | {verdict['status']} | {lead} |")
+        print(f"| {task} | {label} | {inputs} | {ours(rates[inputs, '2L-ReLU'][pgd])} "
+              f"| {ours(rates[inputs, 'MLP-Attn'][pgd])} | {ours(ratios[inputs]['PGD ratio (paper / ours [95%])'])} "
+              f"| {verdict['status']} | {lead} |")
