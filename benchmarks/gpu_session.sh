@@ -118,6 +118,6 @@ stage "torch.compile of the PGD gradient (rows kept as measured; a cut-off is no
   "$(($(left) - 10))" "${compile[@]}"
 
 echo "tests rc=$tests_rc, $profile profile rc=$run_rc, benchmark rc=$bench_rc; $(left) s left" | tee -a "$log"
-tar czf "$out/gpu_outputs.tgz" --exclude=.staging figures benchmarks/RESULTS.md $(ls -d build/cache 2>/dev/null)
+tar czf "$out/gpu_outputs.tgz" --exclude=.staging --exclude='.*.tmp.*' figures benchmarks/RESULTS.md $(ls -d build/cache 2>/dev/null)
 ls -la "$out"
 exit $((tests_rc || run_rc || bench_rc))

@@ -118,9 +118,9 @@ def _one_run(tmp_path, table, fail=False):
 
 
 def test_a_notebook_run_replaces_its_folder_and_results_only_when_it_ran_through(tmp_path, monkeypatch):
-    """A run that fails or is cut off halfway leaves the earlier outputs whole (not new figures
-    beside old results); a finished one replaces the folder as a whole, so that a file the
-    notebook no longer writes goes with it."""
+    """A run that fails halfway leaves the earlier outputs whole (not new figures beside old
+    results); a finished one replaces the folder as a whole, so that a file the notebook no
+    longer writes goes with it."""
     before = _first_run(tmp_path, monkeypatch)
     assert sorted(p.name for p in (tmp_path / "unit" / "99_example").iterdir()) == ["first.csv", "first.md"]
     with pytest.raises(RuntimeError):
@@ -152,21 +152,20 @@ def test_stages_and_temporaries_of_ended_processes_are_removed_and_those_of_runn
     live_tmp = tmp_path / f".summary.{os.getpid()}-0a1b2c3d.tmp.md"
     for path in (dead_tmp, live_tmp):
         path.write_text("half")
-    assert sorted(files.remove_orphaned_temporaries(tmp_path)) == sorted([dead_stage, dead_tmp])
+    assert sorted(files.clean_output_root(tmp_path)) == sorted([dead_tmp, dead_stage])
     assert live_stage.is_dir() and elsewhere.is_dir() and live_tmp.is_file()
     assert not dead_stage.exists() and not dead_tmp.exists()
     shutil.rmtree(live_stage)
     shutil.rmtree(elsewhere)
-    files.remove_orphaned_temporaries(tmp_path)
+    files.clean_output_root(tmp_path)
     assert not (tmp_path / ".staging").exists()  # emptied: removed with the last stage
 
 
-@pytest.mark.parametrize("moved", ["folder", "results"])
-def test_a_run_killed_while_replacing_its_outputs_is_undone_by_the_next_cleanup(tmp_path, moved):
-    """kill -9 after the earlier folder was moved aside (and, or not, the new one moved in, but
-    before the results file): the cleanup puts the earlier folder back."""
+def _killed_while_replacing(tmp_path, moved):
+    """The state a kill -9 leaves after the earlier folder was moved aside and (``moved`` =
+    "results") the new one moved in, but before the results file: a dead stage holding both."""
     nb = "99_example"
-    (tmp_path / nb).mkdir()
+    (tmp_path / nb).mkdir(parents=True)
     (tmp_path / nb / "first.md").write_text("earlier")
     stage = tmp_path / ".staging" / f"{nb}.{files._host()}.{_ended_pid()}-0a1b2c3d"
     (stage / nb).mkdir(parents=True)
@@ -174,10 +173,29 @@ def test_a_run_killed_while_replacing_its_outputs_is_undone_by_the_next_cleanup(
     (stage / "results").mkdir()
     (stage / "results" / f"{nb}.json").write_text("{}")
     os.replace(tmp_path / nb, stage / "earlier")
-    if moved == "results":  # the new folder was in place already
+    if moved == "results":
+        (stage / ".moved").write_text(str((stage / nb).stat().st_ino))
         os.replace(stage / nb, tmp_path / nb)
-    files.remove_orphaned_temporaries(tmp_path)
-    assert [p.name for p in (tmp_path / nb).iterdir()] == ["first.md"] and not (tmp_path / ".staging").exists()
+    return tmp_path / nb
+
+
+@pytest.mark.parametrize("moved", ["folder", "results"])
+def test_the_next_cleanup_undoes_a_replacement_that_a_kill_cut_halfway(tmp_path, moved):
+    folder = _killed_while_replacing(tmp_path, moved)
+    files.clean_output_root(tmp_path)
+    assert [p.name for p in folder.iterdir()] == ["first.md"] and not (tmp_path / ".staging").exists()
+
+
+def test_the_cleanup_keeps_what_a_later_run_published_over_a_cut_replacement(tmp_path, monkeypatch):
+    """A rerun published the notebook after the kill: its folder and results stay as it wrote
+    them (the dead stage's earlier folder is dropped, not put back over them)."""
+    monkeypatch.setenv("NTKLIB_OUTPUT", str(tmp_path))
+    folder = _killed_while_replacing(tmp_path / "unit", "results")
+    _one_run(tmp_path, "rerun")
+    files.clean_output_root(tmp_path / "unit")
+    assert sorted(p.name for p in folder.iterdir()) == ["rerun.csv", "rerun.md"]
+    assert '"table": "rerun"' in (tmp_path / "unit" / "results" / "99_example.json").read_text()
+    assert not (tmp_path / "unit" / ".staging").exists()
 
 
 def _first_run(tmp_path, monkeypatch):

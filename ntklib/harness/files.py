@@ -27,10 +27,11 @@ from pathlib import Path
 
 try:
     import fcntl
-except ImportError:  # not on Windows: replacing outputs then runs without a lock
+except ImportError:  # Windows has none: outputs are then replaced without a lock
     fcntl = None
 
-__all__ = ["OutputError", "os_error_message", "replacing", "write_atomic", "check_writable", "staged"]
+__all__ = ["OutputError", "os_error_message", "replacing", "write_atomic", "check_writable", "staged",
+           "clean_output_root"]
 
 
 class OutputError(OSError):
@@ -116,9 +117,10 @@ def check_writable(folder: Path) -> None:
 
 
 def _owner_gone(pid: str) -> bool:
-    """Whether the process ``pid`` (text) that named a temporary file or stage no longer runs;
-    False where that cannot be told (not a number, another user's process)."""
-    if not pid.isdigit():
+    """Whether the process ``pid`` (text) that named a temporary file or stage no longer runs on
+    this machine; False where that cannot be told (not a number, another user's process, or
+    Windows, where probing a process with ``os.kill`` would end it)."""
+    if not pid.isdigit() or os.name == "nt":
         return False
     try:
         os.kill(int(pid), 0)
@@ -131,47 +133,70 @@ def _owner_gone(pid: str) -> bool:
 
 def remove_orphaned_temporaries(folder: Path) -> list[Path]:
     """Remove the temporary files of :func:`replacing` in ``folder`` whose writing process no
-    longer runs (a worker ended mid-write, e.g. by Ctrl-C on a cluster), and the stages of
-    :func:`staged` under ``folder/.staging`` that this machine made and whose run no longer
-    does (a stage killed while it replaced the notebook's folder first puts the earlier folder
-    back); those of running processes, and other machines' stages, are left alone. Returns what
-    was removed."""
+    longer runs on this machine (a worker ended mid-write, e.g. by Ctrl-C on a cluster); those of
+    running processes are left alone. Their names carry no host: on a folder shared between
+    machines, a process of another machine counts as ended. Returns what was removed."""
     removed = []
     for path in Path(folder).glob(".*.tmp*"):
         if _owner_gone(path.name.rsplit(".tmp", 1)[0].rsplit(".", 1)[-1].split("-", 1)[0]):
             with contextlib.suppress(OSError):
                 path.unlink()
                 removed.append(path)
-    for stage in Path(folder).glob(f"{_STAGES}/*"):
-        notebook, host, owner = (stage.name.split(".") + ["", ""])[:3]
-        if host != _host() or not _owner_gone(owner.split("-", 1)[0]):
+    return removed
+
+
+def clean_output_root(root: Path) -> list[Path]:
+    """Remove what ended runs left in an output root: temporary files in it and in
+    ``executed/`` (:func:`remove_orphaned_temporaries`), and the stages this machine made whose
+    run no longer runs, first undoing a replacement of outputs that a kill cut halfway (the
+    earlier folder goes back, unless a later run has published since). The runner calls it
+    before and after each run. Returns what was removed."""
+    root = Path(root)
+    removed = remove_orphaned_temporaries(root) + remove_orphaned_temporaries(root / "executed")
+    for stage in root.glob(f"{_STAGES}/*"):
+        notebook, host, pid = _stage_owner(stage)
+        if host != _host() or not _owner_gone(pid):
             continue
-        earlier, final = stage / _ASIDE, Path(folder) / notebook
-        if earlier.is_dir() and (not final.exists() or (stage / "results" / f"{notebook}.json").is_file()):
-            with contextlib.suppress(OSError):  # killed halfway through the replacement: undo it
-                if final.exists():
-                    os.replace(final, stage / notebook)
-                os.replace(earlier, final)
+        if (stage / _ASIDE).is_dir() and (_results(stage, notebook).is_file() or not (root / notebook).exists()):
+            with _locked(root), contextlib.suppress(OSError):  # the results file was never moved: unfinished
+                _undo(stage, root, notebook)
         shutil.rmtree(stage, ignore_errors=True)
         removed.append(stage)
     with contextlib.suppress(OSError):  # emptied: no run has a stage here now
-        (Path(folder) / _STAGES).rmdir()
+        (root / _STAGES).rmdir()
     return removed
 
 
 # Stages: under an output root, one folder per notebook run, <notebook>.<host>.<pid>-<random>,
 # holding a marker file while its run owns it and, during the replacement, the earlier folder
-_STAGES, _MARKER, _ASIDE = ".staging", ".owned", "earlier"
+# (and the identity of the new one, once moved into place)
+_STAGES, _MARKER, _ASIDE, _MOVED = ".staging", ".owned", "earlier", ".moved"
 
 
 def _host() -> str:
     return socket.gethostname().replace(".", "_") or "host"
 
 
+def _stage_name(notebook: str) -> str:
+    return f"{notebook}.{_host()}.{os.getpid()}-{secrets.token_hex(4)}"
+
+
+def _stage_owner(stage: Path) -> tuple[str, str, str]:
+    """(notebook, host, pid) of a stage's name (:func:`_stage_name`)."""
+    notebook, host, owner = (stage.name.split(".") + ["", ""])[:3]
+    return notebook, host, owner.split("-", 1)[0]
+
+
+def _results(root: Path, notebook: str) -> Path:
+    return root / "results" / f"{notebook}.json"  # the layout of paths.results_file, under any root
+
+
 @contextlib.contextmanager
 def _locked(folder: Path) -> Iterator[None]:
     """An exclusive lock on ``folder`` for the block, so that two runs replacing the same
-    notebook's outputs take turns; where the file system offers none, the block runs unlocked."""
+    notebook's outputs take turns; where the file system offers none (Windows; NFS, whose
+    emulated flock refuses a folder opened for reading), the block runs unlocked, and a run
+    that collides with another then fails with the reason instead of mixing them."""
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:
@@ -186,33 +211,42 @@ def _locked(folder: Path) -> Iterator[None]:
         os.close(fd)
 
 
+def _undo(stage: Path, root: Path, notebook: str) -> None:
+    """Put the earlier folder, moved aside into ``stage``, back in place, taking out the stage's
+    own new folder if it is there; a folder another run has published since stays."""
+    earlier, final = stage / _ASIDE, root / notebook
+    if not earlier.is_dir():
+        return
+    if final.exists():
+        moved = stage / _MOVED
+        if not moved.is_file() or moved.read_text() != str(final.stat().st_ino):
+            return
+        os.replace(final, stage / notebook)
+    os.replace(earlier, final)
+
+
 def _publish(stage: Path, root: Path, notebook: str) -> None:
     """Move a finished run's files from ``stage`` into ``root``: the notebook's folder as a whole
     (files the run no longer writes go with the earlier folder), and its results file. Both are
     replaced or neither: a failure, or Ctrl-C, halfway puts the earlier ones back."""
     if not (stage / _MARKER).is_file():
-        raise OutputError(f"{stage} was removed while {notebook} ran (by a cleanup on another machine that shares "
-                          "this folder?), so its outputs are incomplete and the earlier ones were kept. Rerun it: "
-                          "finished steps come from the cache")
-    new, final, earlier = stage / notebook, root / notebook, stage / _ASIDE
-    results, final_results = stage / "results" / f"{notebook}.json", root / "results" / f"{notebook}.json"
-    final_results.parent.mkdir(parents=True, exist_ok=True)
+        raise OutputError(f"{stage} was removed while {notebook} ran (by hand, or by a cleanup on another machine of "
+                          "the same host name sharing this folder), so its outputs are incomplete and the earlier ones "
+                          "were kept. Rerun it: finished steps come from the cache")
+    new, final = stage / notebook, root / notebook
+    _results(root, notebook).parent.mkdir(parents=True, exist_ok=True)
     with _locked(root):
-        moved = False
         try:
             with contextlib.suppress(FileNotFoundError):
-                os.replace(final, earlier)
+                os.replace(final, stage / _ASIDE)
             if new.is_dir():
+                (stage / _MOVED).write_text(str(new.stat().st_ino))  # so that an undo knows its own folder
                 os.replace(new, final)
-                moved = True
-            if results.is_file():
-                os.replace(results, final_results)
+            if _results(stage, notebook).is_file():
+                os.replace(_results(stage, notebook), _results(root, notebook))
         except BaseException:
             with contextlib.suppress(OSError):
-                if moved:
-                    os.replace(final, new)
-                if earlier.exists():
-                    os.replace(earlier, final)
+                _undo(stage, root, notebook)
             raise
 
 
@@ -222,7 +256,7 @@ def staged(root: Path, notebook: str) -> Iterator[Path]:
     when the block ends without error its files replace the notebook's folder and results file
     there; in any case the stage is then removed. Errors of the move become :class:`OutputError`."""
     root = Path(root)
-    stage = root / _STAGES / f"{notebook}.{_host()}.{os.getpid()}-{secrets.token_hex(4)}"
+    stage = root / _STAGES / _stage_name(notebook)
     for attempt in range(3):
         try:
             stage.mkdir(parents=True)

@@ -41,7 +41,7 @@ from . import grid
 from .cache import cache_dir, read_journal
 from .declarations import PARAMETERS
 from .engine import Outcome, Task, environment, run_tasks, scheduler_address
-from .files import OutputError, check_writable, remove_orphaned_temporaries, replacing, staged, write_atomic
+from .files import OutputError, check_writable, clean_output_root, replacing, staged, write_atomic
 from .params import (ParameterError, check_destination, check_parameters, describe, load_profile, notebook_defaults,
                      read_yaml)
 from .paths import FIGURES_DIR, NOTEBOOK_DIR, REPO_ROOT, STAGE_ENV, output_root, results_file
@@ -269,9 +269,9 @@ def _parse_settings(items: list[str], notebooks: list[str]) -> dict[str, dict]:
 def _execute(execute_notebook: Callable, progress_bar: bool, task: Task) -> Outcome:
     """Execute one notebook with papermill (``execute_notebook``), in whichever process runs the
     task, its environment set (:mod:`~ntklib.harness.engine`). The notebook writes its figures,
-    tables and results to a stage (:func:`~ntklib.harness.files.staged`); they and the executed
-    notebook replace the earlier ones only when it ran through; a failed one is kept as
-    ``<notebook>.failed.ipynb`` beside it."""
+    tables and results to a stage (:func:`~ntklib.harness.files.staged`); they replace the
+    earlier ones together only when it ran through, and then the executed notebook replaces its
+    own; a failed one is kept as ``<notebook>.failed.ipynb`` beside it."""
     nb, profile = task.notebook, task.profile
     executed = output_root(profile) / "executed" / f"{nb}.ipynb"
     failed = executed.with_suffix(".failed.ipynb")
@@ -455,6 +455,11 @@ def _run_profile(notebooks: list[str], profile: str, settings: dict[str, dict] |
         # after every notebook, so that a run stopped halfway keeps the rows of those that finished
         _write_timings(profile, timings, time.perf_counter() - start, jobs)
 
+    # what runs killed earlier left (a stage cut halfway through replacing outputs is undone
+    # before this run can publish over it); again when this run ends
+    roots = {output_root(profile), *(Path(c.environment["NTKLIB_OUTPUT"]) / profile for c in cells)}
+    for root in roots if scheduler is None else []:  # (a remote worker's process id means nothing here)
+        clean_output_root(root)
     where = f" on the cluster at {scheduler}" if scheduler else f", {jobs} at a time" if jobs > 1 else ""
     print(f"[{profile}] {len(tasks)} notebook(s)" + (f", with {len(cells)} grid cell(s)" if cells else "")
           + f"{where}: " + ", ".join(nb for nb in notebooks if nb not in summary_nb), flush=True)
@@ -477,9 +482,8 @@ def _run_profile(notebooks: list[str], profile: str, settings: dict[str, dict] |
     finally:
         shutil.rmtree(journal_dir, ignore_errors=True)
         if scheduler is None:  # of local workers ended mid-write (a remote one's process id means nothing here)
-            for root in {output_root(profile), *(Path(c.environment["NTKLIB_OUTPUT"]) / profile for c in cells)}:
-                remove_orphaned_temporaries(root / "executed")
-                remove_orphaned_temporaries(root)  # and the stages of notebooks cut off there
+            for root in roots:
+                clean_output_root(root)
     total = time.perf_counter() - start
     _write_timings(profile, timings, total, jobs)
     summary = write_atomic(output_root(profile) / "summary.md", summary_table(profile, failed=failures))
@@ -560,13 +564,15 @@ def run_grid(profile: str, jobs: int = 1, scheduler: str | None = None, path: Pa
     execute = functools.partial(_execute, _papermill_execute(), False)
     tasks, bad = _grid_tasks(profile, execute, _threads(jobs), recompute, path)
     failures = _report_bad_cells(profile, bad)
+    roots = [Path(task.environment["NTKLIB_OUTPUT"]) / profile for task in tasks] if scheduler is None else []
+    for root in roots:  # each cell's output root is its NTKLIB_OUTPUT; before and after, as _run_profile
+        clean_output_root(root)
     try:
         run_tasks(tasks, jobs, lambda o: _cell_finished(profile, o, failures, quiet), scheduler, label=f"{profile} grid",
                   show=(lambda line: None) if quiet else (lambda line: print(line, flush=True)))
     finally:
-        for task in tasks if scheduler is None else []:  # the cell's output root is its NTKLIB_OUTPUT
-            remove_orphaned_temporaries(Path(task.environment["NTKLIB_OUTPUT"]) / profile / "executed")
-            remove_orphaned_temporaries(Path(task.environment["NTKLIB_OUTPUT"]) / profile)
+        for root in roots:
+            clean_output_root(root)
     return failures
 
 
