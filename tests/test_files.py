@@ -140,11 +140,15 @@ def _ended_pid():
                           check=True).stdout.strip()
 
 
+def _stage(root, notebook, pid, host=None):
+    """The path of a stage named as :func:`ntklib.harness.files.staged` names them."""
+    return root / ".staging" / f"{notebook}.{host or files._host()}.{pid}-0a1b2c3d"
+
+
 def test_stages_and_temporaries_of_ended_processes_are_removed_and_those_of_running_ones_kept(tmp_path):
-    ended, host = _ended_pid(), files._host()
-    dead_stage = tmp_path / ".staging" / f"04_influence_malleability.{host}.{ended}-0a1b2c3d"
-    live_stage = tmp_path / ".staging" / f"04_influence_malleability.{host}.{os.getpid()}-0a1b2c3d"
-    elsewhere = tmp_path / ".staging" / f"04_influence_malleability.another_host.{ended}-0a1b2c3d"  # its pid means nothing here
+    ended, nb = _ended_pid(), "04_influence_malleability"
+    dead_stage, live_stage = _stage(tmp_path, nb, ended), _stage(tmp_path, nb, os.getpid())
+    elsewhere = _stage(tmp_path, nb, ended, host="another_host")  # its pid means nothing here
     for stage in (dead_stage, live_stage, elsewhere):
         (stage / "04_influence_malleability").mkdir(parents=True)
         (stage / "04_influence_malleability" / "eps_sweep.png").write_bytes(b"png")
@@ -167,7 +171,7 @@ def _killed_while_replacing(tmp_path, moved):
     nb = "99_example"
     (tmp_path / nb).mkdir(parents=True)
     (tmp_path / nb / "first.md").write_text("earlier")
-    stage = tmp_path / ".staging" / f"{nb}.{files._host()}.{_ended_pid()}-0a1b2c3d"
+    stage = _stage(tmp_path, nb, _ended_pid())
     (stage / nb).mkdir(parents=True)
     (stage / nb / "second.md").write_text("new")
     (stage / "results").mkdir()

@@ -25,6 +25,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from .paths import results_in
+
 try:
     import fcntl
 except ImportError:  # Windows has none: outputs are then replaced without a lock
@@ -157,7 +159,7 @@ def clean_output_root(root: Path) -> list[Path]:
         notebook, host, pid = _stage_owner(stage)
         if host != _host() or not _owner_gone(pid):
             continue
-        if (stage / _ASIDE).is_dir() and (_results(stage, notebook).is_file() or not (root / notebook).exists()):
+        if results_in(stage, notebook).is_file() or not (root / notebook).exists():
             with _locked(root), contextlib.suppress(OSError):  # the results file was never moved: unfinished
                 _undo(stage, root, notebook)
         shutil.rmtree(stage, ignore_errors=True)
@@ -185,10 +187,6 @@ def _stage_owner(stage: Path) -> tuple[str, str, str]:
     """(notebook, host, pid) of a stage's name (:func:`_stage_name`)."""
     notebook, host, owner = (stage.name.split(".") + ["", ""])[:3]
     return notebook, host, owner.split("-", 1)[0]
-
-
-def _results(root: Path, notebook: str) -> Path:
-    return root / "results" / f"{notebook}.json"  # the layout of paths.results_file, under any root
 
 
 @contextlib.contextmanager
@@ -234,7 +232,7 @@ def _publish(stage: Path, root: Path, notebook: str) -> None:
                           "the same host name sharing this folder), so its outputs are incomplete and the earlier ones "
                           "were kept. Rerun it: finished steps come from the cache")
     new, final = stage / notebook, root / notebook
-    _results(root, notebook).parent.mkdir(parents=True, exist_ok=True)
+    results_in(root, notebook).parent.mkdir(parents=True, exist_ok=True)
     with _locked(root):
         try:
             with contextlib.suppress(FileNotFoundError):
@@ -242,8 +240,8 @@ def _publish(stage: Path, root: Path, notebook: str) -> None:
             if new.is_dir():
                 (stage / _MOVED).write_text(str(new.stat().st_ino))  # so that an undo knows its own folder
                 os.replace(new, final)
-            if _results(stage, notebook).is_file():
-                os.replace(_results(stage, notebook), _results(root, notebook))
+            if results_in(stage, notebook).is_file():
+                os.replace(results_in(stage, notebook), results_in(root, notebook))
         except BaseException:
             with contextlib.suppress(OSError):
                 _undo(stage, root, notebook)

@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 
 __all__ = ["REPO_ROOT", "NOTEBOOK_DIR", "PARAMETER_DIR", "FIGURES_DIR", "STAGE_ENV", "output_root", "notebook_output",
-           "results_file"]
+           "results_file", "results_in"]
 
 
 def _find_root() -> Path:
@@ -57,4 +57,9 @@ def notebook_output(profile: str, notebook: str, filename: str) -> Path:
 
 
 def results_file(profile: str, notebook: str) -> Path:
-    return _written_root(profile, notebook) / "results" / f"{notebook}.json"
+    return results_in(_written_root(profile, notebook), notebook)
+
+
+def results_in(root: Path, notebook: str) -> Path:
+    """A notebook's results file under any output root (or stage)."""
+    return Path(root) / "results" / f"{notebook}.json"

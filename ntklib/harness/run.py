@@ -457,8 +457,10 @@ def _run_profile(notebooks: list[str], profile: str, settings: dict[str, dict] |
 
     # what runs killed earlier left (a stage cut halfway through replacing outputs is undone
     # before this run can publish over it); again when this run ends
-    roots = {output_root(profile), *(Path(c.environment["NTKLIB_OUTPUT"]) / profile for c in cells)}
-    for root in roots if scheduler is None else []:  # (a remote worker's process id means nothing here)
+    # (not under a scheduler: a remote worker's process id means nothing here)
+    roots = ({output_root(profile), *(Path(c.environment["NTKLIB_OUTPUT"]) / profile for c in cells)}
+             if scheduler is None else set())
+    for root in roots:
         clean_output_root(root)
     where = f" on the cluster at {scheduler}" if scheduler else f", {jobs} at a time" if jobs > 1 else ""
     print(f"[{profile}] {len(tasks)} notebook(s)" + (f", with {len(cells)} grid cell(s)" if cells else "")
@@ -481,9 +483,8 @@ def _run_profile(notebooks: list[str], profile: str, settings: dict[str, dict] |
                       show=lambda line: print(line, flush=True))
     finally:
         shutil.rmtree(journal_dir, ignore_errors=True)
-        if scheduler is None:  # of local workers ended mid-write (a remote one's process id means nothing here)
-            for root in roots:
-                clean_output_root(root)
+        for root in roots:  # what local workers ended mid-write left
+            clean_output_root(root)
     total = time.perf_counter() - start
     _write_timings(profile, timings, total, jobs)
     summary = write_atomic(output_root(profile) / "summary.md", summary_table(profile, failed=failures))
